@@ -1,0 +1,54 @@
+"""One exception tree for every device; each class also subclasses the matching builtin
+(after gpiozero's ``exc.py``), so ``except TimeoutError`` still catches a capture timeout."""
+
+from __future__ import annotations
+
+
+class HalError(Exception):
+    """Base of every device error. ``device`` names the device kind ("fingerprint", ...)."""
+
+    code = "hal"
+
+    def __init__(self, message: str, *, device: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.device = device
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DeviceNotFound(HalError, LookupError):
+    code = "device_not_found"
+
+
+class DeviceBusy(HalError, BlockingIOError):
+    code = "device_busy"
+
+
+class CaptureTimeout(HalError, TimeoutError):
+    code = "capture_timeout"
+
+
+class DeviceUnplugged(HalError, ConnectionError):
+    code = "device_unplugged"
+
+
+class PaperOut(HalError, OSError):
+    code = "paper_out"
+
+
+class PrinterOffline(HalError, ConnectionError):
+    code = "printer_offline"
+
+
+class BackendUnavailable(HalError, ImportError):
+    """A backend's vendor library or hardware is not present on this machine."""
+
+    code = "backend_unavailable"
+
+
+class SimulatedDeviceRefused(HalError, PermissionError):
+    """A production kit was asked to record with a simulated device without explicit consent."""
+
+    code = "simulated_device_refused"

@@ -1,0 +1,101 @@
+"""Typed values that devices hand to the core: what was captured, by which device, how good."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Modality(StrEnum):
+    FACE = "face"
+    SIGNATURE = "signature"
+    FINGER = "finger"
+    IRIS = "iris"
+
+
+class Finger(StrEnum):
+    """The ten fingers, in the order the kit captures them (right hand first, thumb to little)."""
+
+    RIGHT_THUMB = "right_thumb"
+    RIGHT_INDEX = "right_index"
+    RIGHT_MIDDLE = "right_middle"
+    RIGHT_RING = "right_ring"
+    RIGHT_LITTLE = "right_little"
+    LEFT_THUMB = "left_thumb"
+    LEFT_INDEX = "left_index"
+    LEFT_MIDDLE = "left_middle"
+    LEFT_RING = "left_ring"
+    LEFT_LITTLE = "left_little"
+
+
+class Eye(StrEnum):
+    RIGHT = "right"
+    LEFT = "left"
+
+
+class ImageFormat(StrEnum):
+    JPEG = "jpeg"
+    PNG = "png"
+    JP2 = "jp2"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    kind: str  # "camera", "fingerprint", "iris", "signature", "code_reader", ...
+    model: str
+    serial: str
+    firmware: str
+    backend: str  # "sim", "picamera2", "opencv", "sbi", "libfprint", "escpos", ...
+
+    @property
+    def simulated(self) -> bool:
+        return self.backend == "sim"
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """A 0-100 score and the machine-readable reasons that lowered it ("blur", "dark", ...).
+
+    Reasons are codes, not sentences: the UI's catalogue turns them into Bahasa Indonesia.
+    ``measures`` keeps the raw numbers behind the score for the manifest and for tuning.
+    """
+
+    score: int
+    reasons: tuple[str, ...] = ()
+    measures: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One capture, held in memory only. ``image`` is encoded (``image_format``); ``pixels``
+    is the decoded grayscale or BGR array kept for verification matching, never persisted."""
+
+    modality: Modality
+    position: str | None  # a Finger or Eye value, None for face and signature
+    image: bytes
+    image_format: ImageFormat
+    width: int
+    height: int
+    quality: Quality
+    device: DeviceInfo
+    captured_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    pixels: Any = field(default=None, repr=False, compare=False)
+    warnings: tuple[str, ...] = ()  # advice that does not lower the score, e.g. "background_red_expected"
+
+
+@dataclass(frozen=True, slots=True)
+class SelfTestResult:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the receipt printer prints after sealing: plain facts, no biometrics."""
+
+    title: str
+    lines: tuple[tuple[str, str], ...]  # (label, value) pairs, already in the reader's language
+    qr_payload: str | None = None
+    footer: str = ""
