@@ -64,7 +64,8 @@ class WrongPIN(AuthError):
 
     def __init__(self, operator_id: str, attempts_left: int) -> None:
         super().__init__(
-            f"wrong PIN for operator {operator_id!r} ({attempts_left} attempts left before lockout)",
+            f"wrong PIN for operator {operator_id!r} "
+            f"({attempts_left} attempts left before lockout)",
             operator_id=operator_id,
             attempts_left=attempts_left,
         )

@@ -1,0 +1,100 @@
+"""What both command lines share: one-line errors instead of tracebacks, PIN prompts, JSON.
+
+Diagnostics go to stderr; results to stdout, so ``--json`` output pipes cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from edge.errors import InvalidInput, RekamError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line and exits 2."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run a command; every expected failure becomes one line on stderr and exit 1."""
+    try:
+        return handler(args) or 0
+    except RekamError as exc:
+        return fail(str(exc))
+    except FileNotFoundError as exc:
+        return fail(f"no such file: {exc.filename}")
+    except PermissionError as exc:
+        return fail(f"permission denied: {exc.filename or exc}")
+    except IsADirectoryError as exc:
+        return fail(f"{exc.filename} is a directory, not a file")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # device errors and the like: still one line, never a traceback
+        name = type(exc).__name__
+        code = getattr(exc, "code", None)
+        if isinstance(code, str):
+            return fail(f"{exc} ({code})")
+        if os.environ.get("REKAM_DEBUG"):
+            raise
+        return fail(f"unexpected {name}: {exc} (set REKAM_DEBUG=1 for details)")
+
+
+def read_secret(prompt: str, env_var: str, *, confirm: bool = False) -> str:
+    """A PIN or code from the environment (scripts) or typed without echo (people)."""
+    value = os.environ.get(env_var)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"{prompt.rstrip(': ')} needed: type it in a terminal or set {env_var}")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != first:
+        raise InvalidInput("the two entries differ; nothing was changed")
+    return first
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"cannot show {type(value).__name__} as JSON")
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, default=_default, ensure_ascii=False, indent=2))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))

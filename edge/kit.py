@@ -1,0 +1,300 @@
+"""The kit's use cases: provisioning, operators, roster import and search, enrolment, status.
+
+:class:`Kit` wires the kit's stores together over one home directory. It is what the CLI,
+the UI and the sync daemon call; devices come in from outside (``rekam.bootstrap``), so the
+core never chooses a backend itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uuid6
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from edge import __version__
+from edge.audit import AuditLog
+from edge.clock import Clock, utc_now
+from edge.config import KitConfig, KitPaths
+from edge.errors import (
+    AlreadyEnrolled,
+    AlreadyExists,
+    InsufficientDisk,
+    NotAllowed,
+    NotFound,
+    NotProvisioned,
+)
+from edge.keys import (
+    SealingPublicKey,
+    key_id,
+    load_signing_private,
+    load_signing_public,
+    read_private,
+    signing_key_id,
+    unb64,
+    write_private,
+    write_public,
+)
+from edge.kitdb import StateTable, connect
+from edge.operators import KdfParams, LockoutPolicy, OperatorStore, Role, Session
+from edge.outbox import Outbox, OutboxEntry
+from edge.packet import SealedPacket, seal
+from edge.provisioning import ProvisioningBundle
+from edge.roster import RosterStore, SearchHit
+from edge.workflow import CaptureDevices, Enrolment, Thresholds
+
+ROSTER_VERSION = "roster_version"
+ROSTER_COUNT = "roster_count"
+ROSTER_IMPORTED = "roster_imported_at"
+ROSTER_EXPIRES = "roster_expires_at"
+
+
+@dataclass(frozen=True)
+class KitStatus:
+    device_id: str
+    software_version: str
+    device_key_id: str
+    hq_signing_key_id: str
+    hq_sealing_key_id: str
+    roster_version: int | None
+    roster_size: int
+    roster_imported_at: str | None
+    roster_expires_at: str | None
+    outbox: dict[str, int]
+    oldest_unsent: str | None
+    free_disk_mb: int
+    disk_floor_mb: int
+    operators: int
+    audit_entries: int
+    broker: str
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def install_bundle(paths: KitPaths, bundle: ProvisioningBundle, *, force: bool = False) -> None:
+    """Write the bundle's keys (0600) and the first config. Refuses to overwrite a provisioned
+    kit that still holds packets HQ has not acknowledged (they are signed by the old key)."""
+    if paths.config.exists():
+        if not force:
+            raise AlreadyExists(
+                f"this kit is already provisioned as {KitConfig.load(paths).device_id}; "
+                "use --force to replace it"
+            )
+        if paths.kit_db.exists():
+            conn = connect(paths.kit_db)
+            try:
+                outbox = Outbox(conn)
+                outbox.ensure_schema()
+                counts = outbox.counts()
+            finally:
+                conn.close()
+            if counts["sealed"] or counts["sent"]:
+                raise NotAllowed(
+                    f"{counts['sealed'] + counts['sent']} packets are not yet acknowledged by "
+                    "HQ; sync them before re-provisioning"
+                )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.root.chmod(0o700)
+    paths.keys.mkdir(exist_ok=True)
+    paths.keys.chmod(0o700)
+    write_private(paths.device_signing_key, unb64(bundle.device_signing_key, "device key"))
+    write_private(paths.device_tls_key, bundle.device_tls_key_pem.encode())
+    write_public(paths.device_cert, bundle.device_cert_pem.encode())
+    write_public(paths.ca_cert, bundle.ca_cert_pem.encode())
+    write_public(paths.hq_signing_public, unb64(bundle.hq_signing_public, "HQ signing key"))
+    write_public(paths.hq_sealing_public, unb64(bundle.hq_sealing_public, "HQ sealing key"))
+    KitConfig(device_id=bundle.device_id, kelurahan=list(bundle.kelurahan),
+              broker=bundle.broker).save(paths)
+
+
+class Kit:
+    def __init__(self, home: Path, *, clock: Clock = utc_now,
+                 kdf: KdfParams | None = None) -> None:
+        self.paths = KitPaths(home)
+        self.config = KitConfig.load(self.paths)
+        self.clock = clock
+        self.conn = connect(self.paths.kit_db)
+        self.state = StateTable(self.conn)
+        self.audit = AuditLog(self.conn, clock=clock)
+        self.outbox = Outbox(self.conn, clock=clock)
+        for table in (self.state, self.audit, self.outbox):
+            table.ensure_schema()
+        self.operators = OperatorStore(
+            self.conn, self.audit,
+            kdf=kdf or KdfParams(memory_kib=self.config.kdf_memory_kib,
+                                 iterations=self.config.kdf_iterations),
+            lockout=LockoutPolicy(max_failures=self.config.lockout_failures,
+                                  duration=timedelta(minutes=self.config.lockout_minutes)),
+            clock=clock,
+        )
+        self.operators.ensure_schema()
+        self._device_key: ed25519.Ed25519PrivateKey | None = None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Kit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- keys -------------------------------------------------------------------------------
+
+    @property
+    def device_id(self) -> str:
+        return self.config.device_id
+
+    def device_key(self) -> ed25519.Ed25519PrivateKey:
+        if self._device_key is None:
+            self._device_key = load_signing_private(read_private(self.paths.device_signing_key))
+        return self._device_key
+
+    def hq_signing_key(self) -> ed25519.Ed25519PublicKey:
+        return load_signing_public(self.paths.hq_signing_public.read_bytes())
+
+    def hq_sealing_key(self) -> SealingPublicKey:
+        return SealingPublicKey(self.paths.hq_sealing_public.read_bytes())
+
+    def trusted_hq_keys(self) -> dict[str, ed25519.Ed25519PublicKey]:
+        key = self.hq_signing_key()
+        return {signing_key_id(key): key}
+
+    # --- operators and the roster ------------------------------------------------------------
+
+    def login(self, operator_id: str, pin: str) -> Session:
+        return self.operators.authenticate(operator_id, pin)
+
+    @contextmanager
+    def roster(self, session: Session) -> Iterator[RosterStore]:
+        store = RosterStore.open(self.paths.roster_db, session.roster_key)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def import_worklist(self, data: bytes, session: Session) -> int:
+        """Verify a signed worklist and replace the roster atomically; returns its size."""
+        from edge.worklist import verify_worklist
+
+        current = self.state.get(ROSTER_VERSION)
+        worklist = verify_worklist(
+            data, trusted=self.trusted_hq_keys(), device_id=self.device_id,
+            current_version=None if current is None else int(current), now=self.clock(),
+        )
+        with self.roster(session) as store:
+            count = store.replace(worklist.meta, worklist.residents())
+        with self.conn:
+            self.state.set(ROSTER_VERSION, str(worklist.meta.version))
+            self.state.set(ROSTER_COUNT, str(count))
+            self.state.set(ROSTER_IMPORTED, self.clock().isoformat())
+            self.state.set(ROSTER_EXPIRES, worklist.meta.expires_at.isoformat())
+        self.audit.append(session.operator.id, "roster_imported",
+                          version=worklist.meta.version, residents=count)
+        return count
+
+    def search(self, session: Session, query: str, *, rw: str | None = None,
+               rt: str | None = None, limit: int = 20) -> list[SearchHit]:
+        with self.roster(session) as store:
+            return store.search(query, rw=rw, rt=rt, limit=limit)
+
+    # --- enrolment ----------------------------------------------------------------------------
+
+    def free_disk_mb(self) -> int:
+        return shutil.disk_usage(self.paths.root).free // (1024 * 1024)
+
+    def start_enrolment(self, session: Session, nik: str, devices: CaptureDevices) -> Enrolment:
+        """Refuse early (disk below the floor, resident unknown or already recorded here)."""
+        free = self.free_disk_mb()
+        if free < self.config.disk_floor_mb:
+            raise InsufficientDisk(
+                f"only {free} MB free, below the floor of {self.config.disk_floor_mb} MB; "
+                "sync and purge the outbox before recording"
+            )
+        with self.roster(session) as store:
+            resident = store.get(nik)
+            if resident is None:
+                raise NotFound(f"NIK {nik} is not on this kit's roster")
+            if store.is_enrolled(nik):
+                raise AlreadyEnrolled(f"NIK {nik} was already recorded on this kit")
+        cfg = self.config
+        self.audit.append(session.operator.id, "enrolment_started")
+        return Enrolment(
+            resident=resident, operator_id=session.operator.id, device_id=self.device_id,
+            service_point=cfg.service_point, devices=devices, approver=self._approve,
+            packet_id=str(uuid6.uuid7()), max_attempts=cfg.max_attempts, clock=self.clock,
+            software_version=__version__,
+            thresholds=Thresholds(face=cfg.face_threshold, finger=cfg.finger_threshold,
+                                  iris=cfg.iris_threshold),
+        )
+
+    def _approve(self, supervisor_id: str, pin: str, purpose: str) -> str:
+        return self.operators.approve(supervisor_id, pin, roles=(Role.SUPERVISOR,),
+                                      purpose=purpose).id
+
+    def seal_enrolment(self, session: Session, enrolment: Enrolment) -> SealedPacket:
+        """Seal to HQ, sign, commit to the outbox (durable on return), mark the resident."""
+        now = self.clock()
+        manifest, images = enrolment.build_packet_contents(now)
+        packet = seal(manifest, images, hq_key=self.hq_sealing_key(),
+                      device_key=self.device_key(), created_at=now)
+        del images
+        self.outbox.add(packet)
+        enrolment.mark_sealed()
+        with self.roster(session) as store:
+            store.mark_enrolled(enrolment.resident.nik, packet.packet_id, now)
+        self.audit.append(session.operator.id, "enrolment_sealed", packet_id=packet.packet_id,
+                          sha256=packet.sha256, size=packet.size)
+        return packet
+
+    def cancel_enrolment(self, session: Session, enrolment: Enrolment) -> None:
+        enrolment.cancel()
+        self.audit.append(session.operator.id, "enrolment_cancelled")
+
+    # --- status ------------------------------------------------------------------------------
+
+    def status(self) -> KitStatus:
+        version = self.state.get(ROSTER_VERSION)
+        oldest = self.outbox.oldest_unacked()
+        sealing = self.hq_sealing_key()
+        return KitStatus(
+            device_id=self.device_id,
+            software_version=__version__,
+            device_key_id=signing_key_id(self.device_key().public_key()),
+            hq_signing_key_id=signing_key_id(self.hq_signing_key()),
+            hq_sealing_key_id=key_id(sealing.raw),
+            roster_version=None if version is None else int(version),
+            roster_size=int(self.state.get(ROSTER_COUNT, "0") or 0),
+            roster_imported_at=self.state.get(ROSTER_IMPORTED),
+            roster_expires_at=self.state.get(ROSTER_EXPIRES),
+            outbox=self.outbox.counts(),
+            oldest_unsent=None if oldest is None else oldest.isoformat(),
+            free_disk_mb=self.free_disk_mb(),
+            disk_floor_mb=self.config.disk_floor_mb,
+            operators=self.operators.count(),
+            audit_entries=self.audit.head()[0],
+            broker=self.config.broker,
+        )
+
+    def outbox_entries(self) -> list[OutboxEntry]:
+        return list(self.outbox.entries())
+
+
+def open_kit(home: Path, **kwargs: Any) -> Kit:
+    if not KitPaths(home).config.exists():
+        raise NotProvisioned(f"no kit at {home}; run: rekam provision BUNDLE")
+    return Kit(home, **kwargs)
+
+
+def pin_from_env(var: str) -> str | None:
+    return os.environ.get(var)

@@ -1,0 +1,190 @@
+"""``rekam-hq``: headquarters' command line (keys, kits, worklists, the vault, synthetic data).
+
+Every command takes ``--home DIR`` (or ``$REKAM_HQ_HOME``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from edge.cli_support import OneLineParser, print_json, print_table, run
+from edge.keys import write_private, write_public
+from hq.db import make_engine
+from hq.home import HqHome, hq_default_home
+
+
+def _home(args: argparse.Namespace) -> HqHome:
+    return HqHome(Path(args.home) if args.home else hq_default_home())
+
+
+def _engine(home: HqHome) -> Engine:
+    return make_engine(home.database_url())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    home = _home(args)
+    keys = home.init(force=args.force)
+    _engine(home)
+    print(f"HQ keys created in {home.keys_dir} (private keys 0600)")
+    print(f"  signing key id  {keys.signing_key_id}")
+    print(f"  sealing key id  {keys.sealing_key_id}  (ML-KEM-768 + X25519)")
+    print(f"  CA certificate  {home.ca_cert_path}")
+    print(f"  database        {home.database_url()}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from edge.synth import write_synthetic_csv
+
+    started = time.perf_counter()
+    today = date.fromisoformat(args.today) if args.today else date.today()
+    n = write_synthetic_csv(Path(args.output), args.kelurahan, args.count, args.seed,
+                            today=today)
+    print(f"wrote {n} synthetic residents to {args.output} "
+          f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace) -> int:
+    from hq.devices import add_device
+
+    home = _home(args)
+    keys = home.keys()
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise FileExistsError(out)
+    bundle, code = add_device(_engine(home), keys, args.id, args.kelurahan, args.broker or "")
+    write_private(out, bundle)
+    print(f"registered {args.id}; provisioning bundle written to {out}")
+    print(f"provisioning code (give it to the technician separately): {code}")
+    print(f"HQ signing key id the kit will show: {keys.signing_key_id}")
+    return 0
+
+
+def cmd_device_list(args: argparse.Namespace) -> int:
+    from hq.devices import list_devices
+
+    devices = list_devices(_engine(_home(args)))
+    if args.json:
+        print_json([{"device_id": d.device_id, "kelurahan": list(d.kelurahan),
+                     "broker": d.broker, "signing_key_id": d.signing_key_id,
+                     "created_at": d.created_at, "worklist_version": d.worklist_version,
+                     "status": d.status} for d in devices])
+        return 0
+    print_table(["device", "kelurahan", "worklist", "registered"], [
+        (d.device_id, ",".join(d.kelurahan), d.worklist_version, f"{d.created_at:%Y-%m-%d}")
+        for d in devices
+    ])
+    return 0
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    from hq.worklists import make_worklist
+
+    home = _home(args)
+    started = time.perf_counter()
+    result = make_worklist(_engine(home), home.keys(), args.device, Path(args.source),
+                           days=args.days)
+    write_public(Path(args.output), result.data)
+    print(f"worklist v{result.version} for {args.device}: {result.residents} residents, "
+          f"expires {result.expires_at:%Y-%m-%d}, {len(result.data) / 1024:.0f} KB, signed "
+          f"({time.perf_counter() - started:.1f} s) -> {args.output}")
+    if result.skipped_other_kelurahan:
+        print(f"  skipped {result.skipped_other_kelurahan} residents of other kelurahan",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from hq.vault import open_sealed
+
+    home = _home(args)
+    opened = open_sealed(_engine(home), home.keys(), Path(args.packet).read_bytes())
+    if args.extract:
+        out = Path(args.extract)
+        out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)
+        for name, data in opened.images.items():
+            write_private(out / name, data)
+    if args.json:
+        print_json({"header": opened.header, "manifest": opened.manifest.to_dict(),
+                    "images": {n: len(d) for n, d in opened.images.items()}})
+        return 0
+    m = opened.manifest
+    print(f"packet {m.packet_id} from {m.device_id}: signature valid, decrypted")
+    print(f"  NIK {m.nik}  operator {m.operator_id}  sealed {m.sealed_at}")
+    print(f"  {len(m.captures)} captures, {len(m.exceptions)} exceptions, "
+          f"{len(m.verification)} verifications")
+    for c in m.captures:
+        print(f"  {c.modality:<9} {c.position or '':<13} q={c.quality:3d} attempts={c.attempts} "
+              f"{c.image_format} {len(opened.images[c.file]) / 1024:.1f} KB ({c.device_backend})")
+    for e in m.exceptions:
+        print(f"  exception {e.position}: {e.reason}, approved by {e.approved_by}")
+    for w in m.warnings:
+        print(f"  warning {w}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="HQ's state directory (default: $REKAM_HQ_HOME)")
+    parser = OneLineParser(prog="rekam-hq", description="Rekam headquarters.", parents=[common])
+    parser.set_defaults(home=None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=OneLineParser)
+
+    def add(name: str, handler, help: str, parent=sub):  # type: ignore[no-untyped-def]
+        p = parent.add_parser(name, help=help, description=help, parents=[common])
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("init", cmd_init, "create HQ's sealing, signing and CA keys")
+    p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+
+    p = add("synth", cmd_synth, "write a synthetic SIAK-like CSV of residents who must record")
+    p.add_argument("--kelurahan", nargs="+", required=True, metavar="CODE")
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--today", help="reference date for ages (YYYY-MM-DD; default today)")
+    p.add_argument("-o", "--output", required=True)
+
+    dev = add("device", None, "register kits and make their provisioning bundles")
+    dev_sub = dev.add_subparsers(dest="device_command", required=True, metavar="ACTION",
+                                 parser_class=OneLineParser)
+    p = add("add", cmd_device_add, "register a kit; writes its provisioning bundle", dev_sub)
+    p.add_argument("id", help="device id, e.g. kit-bekasi-timur-01")
+    p.add_argument("--kelurahan", nargs="+", required=True, metavar="CODE")
+    p.add_argument("--broker", help="mqtts://HOST:PORT the kit syncs to")
+    p.add_argument("-o", "--output", required=True, help="bundle file to write")
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+    p = add("list", cmd_device_list, "list registered kits", dev_sub)
+    p.add_argument("--json", action="store_true")
+
+    p = add("worklist", cmd_worklist, "sign a kit's worklist from a SIAK-like CSV")
+    p.add_argument("device")
+    p.add_argument("--from", dest="source", required=True, metavar="FILE.csv")
+    p.add_argument("--days", type=int, default=30, help="days until it expires (default 30)")
+    p.add_argument("-o", "--output", required=True)
+
+    p = add("open", cmd_open, "verify and decrypt a sealed packet; print its manifest")
+    p.add_argument("packet")
+    p.add_argument("--extract", metavar="DIR", help="also write the images (0600) to DIR")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args.handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Building a kit's signed worklist from a SIAK-like CSV export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from edge.residents import read_csv
+from edge.worklist import build_worklist
+from hq.devices import get_device, next_worklist_version
+from hq.home import HqKeys
+from hq.invitations import invitation_code
+
+
+@dataclass(frozen=True)
+class WorklistResult:
+    data: bytes
+    version: int
+    residents: int
+    skipped_other_kelurahan: int
+    expires_at: datetime
+
+
+def make_worklist(
+    engine: Engine, keys: HqKeys, device_id: str, csv_path: Path, *, days: int = 30
+) -> WorklistResult:
+    """Residents of the kit's kelurahan only: a kit carries no more personal data than its
+    schedule needs. Every row is validated before anything is signed."""
+    device = get_device(engine, device_id)
+    wanted = set(device.kelurahan)
+    residents = []
+    skipped = 0
+    for resident in read_csv(csv_path):
+        if resident.kelurahan not in wanted:
+            skipped += 1
+            continue
+        residents.append(replace(
+            resident, invitation_code=invitation_code(keys.invitation_secret, resident.nik)
+        ))
+    now = datetime.now(UTC)
+    version = next_worklist_version(engine, device_id)
+    expires = now + timedelta(days=days)
+    data = build_worklist(
+        device_id=device_id, version=version, issued_at=now, expires_at=expires,
+        kelurahan=sorted(wanted), residents=residents, signing_key=keys.signing,
+    )
+    return WorklistResult(data, version, len(residents), skipped, expires)

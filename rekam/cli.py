@@ -1,0 +1,382 @@
+"""``rekam``: the kit's command line, for technicians (often over a slow SSH link) and scripts.
+
+Every command takes ``--home DIR`` (or ``$REKAM_HOME``). PINs come from a no-echo prompt, or
+from ``$REKAM_PIN`` (the acting operator) and ``$REKAM_NEW_PIN`` (a new operator) in scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge.operators import Role, Session
+
+from edge.cli_support import OneLineParser, print_json, print_table, read_secret, run
+from edge.config import KitConfig, KitPaths
+from edge.errors import InvalidInput
+from edge.kit import Kit, install_bundle, open_kit
+from edge.provisioning import open_bundle
+from edge.workflow import AttemptOutcome, run_clean
+from rekam.bootstrap import kit_home, open_kit_devices
+
+PIN_ENV = "REKAM_PIN"
+NEW_PIN_ENV = "REKAM_NEW_PIN"
+OPERATOR_ENV = "REKAM_OPERATOR"
+
+
+def _kit(args: argparse.Namespace) -> Kit:
+    return open_kit(kit_home(args.home))
+
+
+def _login(kit: Kit, operator_id: str | None) -> Session:
+    import os
+
+    operator_id = operator_id or os.environ.get(OPERATOR_ENV)
+    if not operator_id:
+        raise InvalidInput(f"say who you are: --operator ID (or set {OPERATOR_ENV})")
+    pin = read_secret(f"PIN for {operator_id}: ", PIN_ENV)
+    return kit.login(operator_id, pin)
+
+
+# --- provisioning, status, config ---------------------------------------------------------
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    paths = KitPaths(kit_home(args.home))
+    code = args.code or read_secret("provisioning code: ", "REKAM_PROVISION_CODE")
+    bundle = open_bundle(Path(args.bundle).read_bytes(), code)
+    install_bundle(paths, bundle, force=args.force)
+    print(f"provisioned {bundle.device_id} in {paths.root}")
+    print(f"HQ signing key id {bundle.hq_signing_key_id}: compare it with HQ's before use")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        status = kit.status()
+    if args.json:
+        print_json(status.to_dict())
+        return 0
+    s = status
+    print(f"device        {s.device_id}  (rekam {s.software_version})")
+    print(f"keys          device {s.device_key_id}  HQ signing {s.hq_signing_key_id}  "
+          f"HQ sealing {s.hq_sealing_key_id}")
+    roster = "none imported" if s.roster_version is None else (
+        f"version {s.roster_version}, {s.roster_size} residents, expires {s.roster_expires_at}")
+    print(f"roster        {roster}")
+    print("outbox        " + ", ".join(f"{k} {v}" for k, v in s.outbox.items()))
+    print(f"free disk     {s.free_disk_mb} MB (floor {s.disk_floor_mb} MB)")
+    print(f"operators     {s.operators}")
+    print(f"audit log     {s.audit_entries} entries")
+    print(f"broker        {s.broker or '(not set)'}")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    config = KitConfig.load(KitPaths(kit_home(args.home)))
+    if args.json:
+        print_json(asdict(config))
+    else:
+        for key, value in asdict(config).items():
+            print(f"{key:18} {value}")
+    return 0
+
+
+def cmd_config_set(args: argparse.Namespace) -> int:
+    paths = KitPaths(kit_home(args.home))
+    config = KitConfig.load(paths).with_setting(args.key, args.value)
+    config.save(paths)
+    print(f"{args.key} = {getattr(config, args.key)}")
+    return 0
+
+
+# --- operators ----------------------------------------------------------------------------
+
+
+def cmd_operator_add(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        by = None
+        if kit.operators.count() > 0:
+            if not args.by:
+                raise InvalidInput("adding an operator needs a supervisor or technician: --by ID")
+            by = _login(kit, args.by)
+        pin = read_secret(f"new PIN for {args.id}: ", NEW_PIN_ENV, confirm=True)
+        op = kit.operators.add(args.id, args.name or args.id, Role(args.role), pin, by=by)
+    print(f"added {op.role} {op.id} ({op.name})")
+    return 0
+
+
+def cmd_operator_list(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        ops = kit.operators.list()
+    if args.json:
+        print_json([{"id": o.id, "name": o.name, "role": o.role.value, "disabled": o.disabled,
+                     "locked_until": o.locked_until, "failures": o.failures} for o in ops])
+        return 0
+    print_table(["id", "name", "role", "state"], [
+        (o.id, o.name, o.role.value,
+         "disabled" if o.disabled else f"locked until {o.locked_until:%H:%M}"
+         if o.locked_until and o.locked_until > time_now() else "active")
+        for o in ops
+    ])
+    return 0
+
+
+def time_now():  # type: ignore[no-untyped-def]
+    from edge.clock import utc_now
+
+    return utc_now()
+
+
+def cmd_operator_disable(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        by = _login(kit, args.by)
+        kit.operators.disable(args.id, by=by)
+    print(f"disabled {args.id}")
+    return 0
+
+
+# --- roster -------------------------------------------------------------------------------
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    data = Path(args.file).read_bytes()
+    with _kit(args) as kit:
+        session = _login(kit, args.operator)
+        started = time.perf_counter()
+        count = kit.import_worklist(data, session)
+        status = kit.status()
+    print(f"roster version {status.roster_version}: {count} residents "
+          f"({time.perf_counter() - started:.1f} s), expires {status.roster_expires_at}")
+    return 0
+
+
+def cmd_roster_search(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        session = _login(kit, args.operator)
+        hits = kit.search(session, args.query, rw=args.rw, rt=args.rt, limit=args.limit)
+    if args.json:
+        print_json([{
+            "nik": h.resident.nik, "nama": h.resident.name, "jenis_kelamin": h.resident.sex,
+            "tanggal_lahir": h.resident.birth_date, "alamat": h.resident.address,
+            "rt": h.resident.rt, "rw": h.resident.rw, "kode_kelurahan": h.resident.kelurahan,
+            "kode_undangan": h.resident.invitation_code, "matched": h.matched,
+            "score": round(h.score, 3), "enrolled": h.enrolled,
+        } for h in hits])
+        return 0
+    if not hits:
+        print("no resident found", file=sys.stderr)
+        return 1
+    print_table(["NIK", "nama", "lahir", "RT/RW", "undangan", "rekam"], [
+        (h.resident.nik, h.resident.name, h.resident.birth_date, f"{h.resident.rt}/{h.resident.rw}",
+         h.resident.invitation_code, "sudah" if h.enrolled else "belum") for h in hits
+    ])
+    return 0
+
+
+# --- enrolment ----------------------------------------------------------------------------
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    results = []
+    with _kit(args) as kit:
+        session = _login(kit, args.operator)
+        with open_kit_devices(kit, sim=args.sim, seed=args.seed) as devices:
+            for nik in args.nik:
+                started = time.perf_counter()
+                enrolment = kit.start_enrolment(session, nik, devices)
+                if devices.sim is not None:
+                    devices.sim.set_subject(nik, birth_year=enrolment.resident.birth_date.year)
+
+                def report(outcome: AttemptOutcome) -> None:
+                    if not args.json and not args.quiet:
+                        slot = outcome.slot.position or outcome.slot.modality
+                        mark = ("ok" if outcome.passed
+                                else "retry" if outcome.attempts_left else "low")
+                        print(f"  {outcome.slot.step:<13} {slot:<13} "
+                              f"quality {outcome.score:3d} {mark}")
+
+                if not args.json:
+                    print(f"{nik} {enrolment.resident.name}")
+                try:
+                    run_clean(enrolment, on_attempt=report)
+                    packet = kit.seal_enrolment(session, enrolment)
+                except BaseException:
+                    if enrolment.step.value not in ("sealed", "cancelled"):
+                        kit.cancel_enrolment(session, enrolment)
+                    raise
+                elapsed = time.perf_counter() - started
+                results.append({"nik": nik, "packet_id": packet.packet_id, "bytes": packet.size,
+                                "sha256": packet.sha256, "elapsed_ms": round(elapsed * 1000, 1)})
+                if not args.json:
+                    print(f"  sealed packet {packet.packet_id} ({packet.size / 1024:.0f} KB, "
+                          f"{elapsed * 1000:.0f} ms)")
+    if args.json:
+        print_json(results if len(results) > 1 else results[0])
+    return 0
+
+
+# --- outbox and audit ----------------------------------------------------------------------
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        entries = kit.outbox_entries()
+        counts = kit.outbox.counts()
+    if args.json:
+        print_json({"counts": counts, "packets": [
+            {"packet_id": e.packet_id, "state": e.state.value, "size": e.size,
+             "sha256": e.sha256, "created_at": e.created_at, "sent_at": e.sent_at,
+             "acked_at": e.acked_at, "send_count": e.send_count} for e in entries]})
+        return 0
+    print_table(["packet", "state", "KB", "created"], [
+        (e.packet_id, e.state.value, f"{e.size / 1024:.0f}", f"{e.created_at:%Y-%m-%d %H:%M:%S}")
+        for e in entries
+    ])
+    print(", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_outbox_export(args: argparse.Namespace) -> int:
+    from edge.keys import write_public
+
+    with _kit(args) as kit:
+        entry = kit.outbox.find(args.id)
+        data = kit.outbox.data(entry.packet_id)
+    write_public(Path(args.output), data)
+    print(f"wrote {entry.packet_id} ({len(data)} bytes, sha256 {entry.sha256}) to {args.output}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        report = kit.audit.verify()
+    if args.json:
+        print_json({"ok": report.ok, "entries": report.count, "problem": report.problem,
+                    "seq": report.seq})
+    elif report.ok:
+        print(f"audit log intact: {report.count} entries")
+    else:
+        print(f"audit log BROKEN: {report.problem}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    with _kit(args) as kit:
+        entries = list(kit.audit.entries())[-args.limit :]
+    if args.json:
+        print_json([{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
+                     "detail": e.detail} for e in entries])
+        return 0
+    print_table(["#", "at", "actor", "action", "detail"], [
+        (e.seq, f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action,
+         " ".join(f"{k}={v}" for k, v in e.detail.items())) for e in entries
+    ])
+    return 0
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="the kit's state directory (default: $REKAM_HOME)")
+    parser = OneLineParser(prog="rekam", description="Rekam e-KTP recording kit.",
+                           parents=[common])
+    parser.set_defaults(home=None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=OneLineParser)
+
+    def add(name: str, handler, help: str, parent=sub):  # type: ignore[no-untyped-def]
+        p = parent.add_parser(name, help=help, description=help, parents=[common])
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("provision", cmd_provision, "install a provisioning bundle from HQ")
+    p.add_argument("bundle", help="the .bundle file made by rekam-hq device add")
+    p.add_argument("--code", help="the one-time code HQ printed (default: prompt)")
+    p.add_argument("--force", action="store_true", help="replace an existing provisioning")
+
+    p = add("status", cmd_status, "device, keys, roster, outbox and disk at a glance")
+    p.add_argument("--json", action="store_true")
+
+    cfg = add("config", None, "show or change the kit's settings")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION",
+                                 parser_class=OneLineParser)
+    p = add("show", cmd_config_show, "show every setting", cfg_sub)
+    p.add_argument("--json", action="store_true")
+    p = add("set", cmd_config_set, "change one setting", cfg_sub)
+    p.add_argument("key")
+    p.add_argument("value")
+
+    op = add("operator", None, "operators and their PINs")
+    op_sub = op.add_subparsers(dest="operator_command", required=True, metavar="ACTION",
+                               parser_class=OneLineParser)
+    p = add("add", cmd_operator_add, "add an operator (the first must be a supervisor "
+            "or technician)", op_sub)
+    p.add_argument("id")
+    p.add_argument("--name", help="full name shown in the UI")
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.OPERATOR.value)
+    p.add_argument("--by", help="supervisor or technician approving (needs their PIN)")
+    p = add("list", cmd_operator_list, "list operators", op_sub)
+    p.add_argument("--json", action="store_true")
+    p = add("disable", cmd_operator_disable, "disable an operator", op_sub)
+    p.add_argument("id")
+    p.add_argument("--by", required=True, help="supervisor or technician")
+
+    ro = add("roster", None, "the residents this kit may record")
+    ro_sub = ro.add_subparsers(dest="roster_command", required=True, metavar="ACTION",
+                               parser_class=OneLineParser)
+    p = add("import", cmd_roster_import, "import a signed worklist from HQ", ro_sub)
+    p.add_argument("file")
+    p.add_argument("--operator", help=f"who is importing (default: ${OPERATOR_ENV})")
+    p = add("search", cmd_roster_search, "find a resident by NIK, invitation code or name",
+            ro_sub)
+    p.add_argument("query")
+    p.add_argument("--rw")
+    p.add_argument("--rt")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--operator", help=f"who is searching (default: ${OPERATOR_ENV})")
+
+    p = add("enrol", cmd_enrol, "record residents end to end (scripted; the UI is rekam tui)")
+    p.add_argument("--nik", action="append", required=True, help="repeat for several residents")
+    p.add_argument("--sim", action="store_true", help="use simulated devices")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated devices")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="one line per resident")
+    p.add_argument("--operator", help=f"who is recording (default: ${OPERATOR_ENV})")
+
+    ob = add("outbox", cmd_outbox, "sealed packets waiting for HQ")
+    ob.add_argument("--json", action="store_true")
+    ob_sub = ob.add_subparsers(dest="outbox_command", metavar="ACTION",
+                               parser_class=OneLineParser)
+    p = add("export", cmd_outbox_export, "write one sealed packet to a file", ob_sub)
+    p.add_argument("id", help="packet id (or an unambiguous prefix)")
+    p.add_argument("-o", "--output", required=True)
+
+    au = add("audit", None, "the hash-chained audit log")
+    au_sub = au.add_subparsers(dest="audit_command", required=True, metavar="ACTION",
+                               parser_class=OneLineParser)
+    p = add("verify", cmd_audit_verify, "check that no entry was edited or deleted", au_sub)
+    p.add_argument("--json", action="store_true")
+    p = add("list", cmd_audit_list, "show the latest entries", au_sub)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run(args.handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``make demo``: the whole story on simulated devices, in a fresh home under ``.demo/``.
+
+Each step runs the real command line, printed as a technician would type it, so a newcomer
+sees what the commands are and what they answer. The PINs are demo values, never real ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEMO = Path(".demo").resolve()
+KELURAHAN = "32.75.01.1001"  # Bekasijaya, Bekasi Timur
+DEVICE = "kit-bekasijaya-01"
+SUPERVISOR_PIN = "483920"
+OPERATOR_PIN = "571846"
+ENROLMENTS = 20
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def step(title: str) -> None:
+    print(f"\n\033[1m== {title}\033[0m", flush=True)
+
+
+def sh(*argv: str, env: dict[str, str] | None = None, capture: bool = False) -> str:
+    shown = " ".join(a if " " not in a else repr(a) for a in argv)
+    print(f"$ {shown}", flush=True)
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run([_bin(argv[0]), *argv[1:]], env=full_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = result.stdout
+    if not capture or result.returncode:
+        print(out.rstrip())
+    if result.returncode:
+        sys.exit(f"demo stopped: {argv[0]} {argv[1]} failed")
+    return out
+
+
+def main() -> int:
+    started = time.perf_counter()
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir()
+    hq_home, kit_home = DEMO / "hq", DEMO / "kit"
+    os.environ["REKAM_HQ_HOME"] = str(hq_home)
+    os.environ["REKAM_HOME"] = str(kit_home)
+    print(f"Rekam demo in {DEMO} (REKAM_HQ_HOME={hq_home}, REKAM_HOME={kit_home})")
+
+    step("HQ makes its keys: sealing (ML-KEM-768 + X25519), signing (Ed25519), CA (P-256)")
+    sh("rekam-hq", "init")
+
+    step("HQ takes the list of residents who must still record (synthetic SIAK export)")
+    csv_path = DEMO / "wajib-rekam.csv"
+    sh("rekam-hq", "synth", "--kelurahan", KELURAHAN, "32.75.01.1002", "--count", "400",
+       "--seed", "7", "-o", str(csv_path))
+    with csv_path.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    print(f"  {len(rows)} rows; first: {rows[0]['nik']} {rows[0]['nama']}")
+
+    step("HQ registers a kit for kelurahan Bekasijaya and writes its provisioning bundle")
+    out = sh("rekam-hq", "device", "add", DEVICE, "--kelurahan", KELURAHAN,
+             "-o", str(DEMO / f"{DEVICE}.bundle"))
+    code = out.split("separately): ")[1].split()[0]
+
+    step("The technician provisions the kit with the bundle and the one-time code")
+    sh("rekam", "provision", str(DEMO / f"{DEVICE}.bundle"), "--code", code)
+    sh("rekam", "config", "set", "allow_simulated", "true")
+    sh("rekam", "config", "set", "service_point", "Balai RW 005 Bekasijaya")
+
+    step("Operators: a supervisor first, then an operator she approves (demo PINs)")
+    sh("rekam", "operator", "add", "siti", "--name", "Siti Rahmawati", "--role", "supervisor",
+       env={"REKAM_NEW_PIN": SUPERVISOR_PIN})
+    sh("rekam", "operator", "add", "budi", "--name", "Budi Santoso", "--by", "siti",
+       env={"REKAM_PIN": SUPERVISOR_PIN, "REKAM_NEW_PIN": OPERATOR_PIN})
+    sh("rekam", "operator", "list")
+
+    step("HQ signs the kit's worklist; the kit verifies and imports it (encrypted at rest)")
+    worklist = DEMO / f"{DEVICE}-v1.worklist"
+    sh("rekam-hq", "worklist", DEVICE, "--from", str(csv_path), "-o", str(worklist))
+    op_env = {"REKAM_OPERATOR": "budi", "REKAM_PIN": OPERATOR_PIN}
+    sh("rekam", "roster", "import", str(worklist), env=op_env)
+    local = [r for r in rows if r["kode_kelurahan"] == KELURAHAN]
+    surname = local[0]["nama"].split()[-1]
+    sh("rekam", "roster", "search", surname.lower()[:5], "--limit", "5", env=op_env)
+
+    step(f"{ENROLMENTS} residents recorded on simulated devices, each sealed to HQ")
+    niks = [r["nik"] for r in local[:ENROLMENTS]]
+    args = ["rekam", "enrol", "--sim", "--seed", "7", "--quiet"]
+    for nik in niks:
+        args += ["--nik", nik]
+    sh(*args, env=op_env)
+
+    step("The outbox holds only sealed packets; the audit log is intact")
+    sh("rekam", "outbox")
+    sh("rekam", "audit", "verify")
+    first = sh("rekam", "outbox", "--json", capture=True)
+    import json
+
+    packet_id = json.loads(first)["packets"][0]["packet_id"]
+    packet_file = DEMO / f"{packet_id}.rkp"
+    sh("rekam", "outbox", "export", packet_id, "-o", str(packet_file))
+
+    step("At HQ the vault checks the kit's signature and opens the packet")
+    sh("rekam-hq", "open", str(packet_file), "--extract", str(DEMO / "opened"))
+    print(f"  images written to {DEMO / 'opened'} (0600)")
+
+    step("Kit status")
+    sh("rekam", "status")
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Try it yourself:")
+    print(f"  export REKAM_HOME={kit_home} REKAM_HQ_HOME={hq_home}")
+    print(f"  .venv/bin/rekam roster search {surname.lower()} --operator budi   "
+          f"(PIN {OPERATOR_PIN})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

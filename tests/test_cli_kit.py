@@ -1,0 +1,154 @@
+"""The kit's command line end to end: provision, roster, enrol, outbox, HQ opens the packet."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import DEVICE, KELURAHAN, OPERATOR_PIN, SUPERVISOR_PIN, read_json
+
+
+def test_enrol_seals_a_packet_that_hq_opens(world, capsys):
+    nik = world.niks(1)[0]
+    assert world.kit("enrol", "--nik", nik, "--sim", "--seed", "1", "--json",
+                     pin=OPERATOR_PIN) == 0
+    result = read_json(capsys)
+    assert result["nik"] == nik and result["bytes"] < 300_000
+    packet_file = world.tmp / "p.rkp"
+    assert world.kit("outbox", "export", result["packet_id"][:13], "-o", str(packet_file)) == 0
+    assert packet_file.read_bytes()[:4] == b"RKMP"
+    capsys.readouterr()
+    assert world.hq("open", str(packet_file), "--json") == 0
+    opened = read_json(capsys)
+    manifest = opened["manifest"]
+    assert manifest["nik"] == nik and manifest["device_id"] == DEVICE
+    assert manifest["operator_id"] == "budi"
+    kinds = sorted((c["modality"], c["position"]) for c in manifest["captures"])
+    assert len([k for k in kinds if k[0] == "finger"]) == 10
+    assert len([k for k in kinds if k[0] == "iris"]) == 2
+    assert {"face", "signature"} <= {k[0] for k in kinds}
+    assert all(c["device_backend"] == "sim" for c in manifest["captures"])
+    assert len(manifest["verification"]) == 2
+
+
+def test_the_same_resident_cannot_be_enrolled_twice(world, capsys):
+    nik = world.niks(1)[0]
+    assert world.kit("enrol", "--nik", nik, "--sim", "--json", pin=OPERATOR_PIN) == 0
+    capsys.readouterr()
+    assert world.kit("enrol", "--nik", nik, "--sim", pin=OPERATOR_PIN) == 1
+    assert "already recorded" in capsys.readouterr().err
+
+
+def test_enrol_refused_below_the_disk_floor(world, capsys):
+    assert world.kit("config", "set", "disk_floor_mb", str(10**9)) == 0
+    capsys.readouterr()
+    assert world.kit("enrol", "--nik", world.niks(1)[0], "--sim", pin=OPERATOR_PIN) == 1
+    err = capsys.readouterr().err
+    assert "below the floor" in err and err.count("\n") == 1
+    assert world.kit("outbox", "--json") == 0
+    assert read_json(capsys)["packets"] == []
+
+
+def test_status_reports_roster_outbox_and_keys(world, capsys):
+    assert world.kit("status", "--json") == 0
+    status = read_json(capsys)
+    assert status["device_id"] == DEVICE
+    assert status["roster_version"] == 1 and status["roster_size"] > 0
+    assert status["outbox"] == {"sealed": 0, "sent": 0, "acked": 0, "purged": 0}
+    assert len(status["device_key_id"]) == 16 and status["free_disk_mb"] > 0
+
+
+def test_search_by_nik_code_and_name(world, capsys):
+    nik = world.niks(1)[0]
+    assert world.kit("roster", "search", nik, "--json", pin=OPERATOR_PIN) == 0
+    hits = read_json(capsys)
+    assert hits[0]["nik"] == nik and hits[0]["matched"] == "nik"
+    code, name = hits[0]["kode_undangan"], hits[0]["nama"]
+    assert world.kit("roster", "search", code.lower(), "--json", pin=OPERATOR_PIN) == 0
+    assert read_json(capsys)[0]["nik"] == nik
+    assert world.kit("roster", "search", name.split()[0].upper(), "--json",
+                     pin=OPERATOR_PIN) == 0
+    assert any(h["nik"] == nik for h in read_json(capsys))
+
+
+def test_wrong_pin_is_one_line_and_counts_toward_lockout(world, capsys):
+    assert world.kit("roster", "search", "siti", pin="999999") == 1
+    err = capsys.readouterr().err
+    assert "wrong PIN" in err and "4 attempts left" in err and "Traceback" not in err
+
+
+def test_worklist_checks_change_nothing(world, capsys):
+    """Older, foreign, expired and tampered worklists are refused; the roster stays."""
+    assert world.kit("roster", "import", str(world.tmp / "v1.worklist"), pin=OPERATOR_PIN) == 1
+    assert "not newer" in capsys.readouterr().err
+    # A worklist for another kit.
+    assert world.hq("device", "add", "kit-other", "--kelurahan", KELURAHAN, "-o",
+                    str(world.tmp / "other.bundle")) == 0
+    assert world.hq("worklist", "kit-other", "--from", str(world.csv), "-o",
+                    str(world.tmp / "other.worklist")) == 0
+    capsys.readouterr()
+    assert world.kit("roster", "import", str(world.tmp / "other.worklist"),
+                     pin=OPERATOR_PIN) == 1
+    assert "for device kit-other" in capsys.readouterr().err
+    # Expired.
+    assert world.hq("worklist", DEVICE, "--from", str(world.csv), "--days", "0", "-o",
+                    str(world.tmp / "expired.worklist")) == 0
+    capsys.readouterr()
+    assert world.kit("roster", "import", str(world.tmp / "expired.worklist"),
+                     pin=OPERATOR_PIN) == 1
+    assert "expired" in capsys.readouterr().err
+    # Tampered: a changed byte in the signed body.
+    assert world.hq("worklist", DEVICE, "--from", str(world.csv), "-o",
+                    str(world.tmp / "v3.worklist")) == 0
+    envelope = json.loads((world.tmp / "v3.worklist").read_bytes())
+    body = envelope["body"]
+    envelope["body"] = body[:100] + ("A" if body[100] != "A" else "B") + body[101:]
+    (world.tmp / "tampered.worklist").write_text(json.dumps(envelope))
+    capsys.readouterr()
+    assert world.kit("roster", "import", str(world.tmp / "tampered.worklist"),
+                     pin=OPERATOR_PIN) == 1
+    assert "signature does not verify" in capsys.readouterr().err
+    assert world.kit("status", "--json") == 0
+    assert read_json(capsys)["roster_version"] == 1
+    # And the good, newer one is accepted.
+    assert world.kit("roster", "import", str(world.tmp / "v3.worklist"), pin=OPERATOR_PIN) == 0
+
+
+def test_operator_management(world, capsys):
+    assert world.kit("operator", "add", "ani", "--role", "operator", new_pin="246813") == 1
+    assert "--by" in capsys.readouterr().err
+    assert world.kit("operator", "add", "ani", "--by", "budi", pin=OPERATOR_PIN,
+                     new_pin="246813") == 1
+    assert world.kit("operator", "list", "--json") == 0
+    assert {o["id"] for o in read_json(capsys)} == {"siti", "budi"}
+    assert world.kit("operator", "disable", "budi", "--by", "siti", pin=SUPERVISOR_PIN) == 0
+    capsys.readouterr()
+    assert world.kit("roster", "search", "x", pin=OPERATOR_PIN) == 1
+    assert "disabled" in capsys.readouterr().err
+
+
+def test_audit_verify_and_list(world, capsys):
+    assert world.kit("audit", "verify") == 0
+    assert "intact" in capsys.readouterr().out
+    assert world.kit("audit", "list", "--json") == 0
+    actions = [e["action"] for e in read_json(capsys)]
+    assert "login" in actions and "roster_imported" in actions
+
+
+def test_bad_input_is_one_line(world, capsys):
+    assert world.kit("roster", "import", str(world.tmp / "missing.worklist"),
+                     pin=OPERATOR_PIN) == 1
+    missing = world.tmp / "missing.worklist"
+    assert capsys.readouterr().err.strip() == f"error: no such file: {missing}"
+    assert world.kit("config", "set", "disk_floor_mb", "banyak") == 1
+    assert "whole number" in capsys.readouterr().err
+    assert world.hq("device", "add", "Kit One", "--kelurahan", KELURAHAN, "-o", "x") == 1
+    assert "device id" in capsys.readouterr().err
+    assert world.hq("device", "add", "kit-x", "--kelurahan", "32.75.01", "-o", "x") == 1
+    assert "not a kelurahan" in capsys.readouterr().err
+
+
+def test_keys_are_private(world):
+    for key in ("device-signing.key", "device-tls.key"):
+        assert (world.kit_home / "keys" / key).stat().st_mode & 0o777 == 0o600
+    for key in ("hq-sealing.key", "hq-signing.key", "ca.key", "invitation.key"):
+        assert (world.hq_home / "keys" / key).stat().st_mode & 0o777 == 0o600
