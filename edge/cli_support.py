@@ -26,7 +26,7 @@ EXIT_USAGE = 2
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line and exits 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

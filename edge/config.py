@@ -136,4 +136,5 @@ class KitConfig:
             raise InvalidInput("broker takes a URL like mqtts://hq.example:8883")
         if key == "language" and value not in ("id", "en"):
             raise InvalidInput("language is id or en")
-        return replace(self, **{key: converted})
+        changes: dict[str, Any] = {key: converted}
+        return replace(self, **changes)

@@ -42,7 +42,7 @@ from edge.keys import (
     write_private,
     write_public,
 )
-from edge.kitdb import StateTable, connect
+from edge.kitdb import StateTable, atomic, connect
 from edge.operators import KdfParams, LockoutPolicy, OperatorStore, Role, Session
 from edge.outbox import Outbox, OutboxEntry
 from edge.packet import SealedPacket, seal
@@ -194,7 +194,7 @@ class Kit:
         )
         with self.roster(session) as store:
             count = store.replace(worklist.meta, worklist.residents())
-        with self.conn:
+        with atomic(self.conn):
             self.state.set(ROSTER_VERSION, str(worklist.meta.version))
             self.state.set(ROSTER_COUNT, str(count))
             self.state.set(ROSTER_IMPORTED, self.clock().isoformat())

@@ -9,6 +9,8 @@ overwrites purged packets instead of leaving them in free pages.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -21,6 +23,36 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     path.chmod(0o600)
     return conn
+
+
+@contextmanager
+def atomic(conn: sqlite3.Connection) -> Iterator[None]:
+    """One atomic unit of work on ``conn``: commit on success, roll back on any exception.
+
+    Outside a transaction it opens ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
+    read-then-write such as "next sequence number" cannot race another writer); inside one it
+    nests as a ``SAVEPOINT``, so a caller can wrap its own change together with
+    :meth:`AuditLog.append` and have both or neither. Plain ``with conn:`` is not enough here:
+    ``kit.db`` is opened with ``isolation_level=None``, where it opens no transaction at all.
+    """
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT rekam_atomic")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO rekam_atomic")
+            conn.execute("RELEASE rekam_atomic")
+            raise
+        conn.execute("RELEASE rekam_atomic")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.commit()
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
 
 
 class StateTable:

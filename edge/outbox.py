@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from edge.clock import Clock, utc_now
 from edge.errors import AlreadyExists, IntegrityError, NotFound
+from edge.kitdb import atomic
 from edge.packet import SealedPacket
 
 
@@ -90,8 +91,7 @@ class Outbox:
         """Store a sealed packet; durable when this returns (WAL + synchronous=FULL)."""
         now = self._clock().isoformat()
         try:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
+            with atomic(self._conn):
                 self._conn.execute(
                     "INSERT INTO outbox (packet_id, state, size, sha256, created_at, data) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -165,7 +165,7 @@ class Outbox:
         return _dt(None if row[0] is None else str(row[0]))
 
     def mark_sent(self, packet_id: str) -> None:
-        with self._conn:
+        with atomic(self._conn):
             cur = self._conn.execute(
                 "UPDATE outbox SET state = 'sent', sent_at = ?, send_count = send_count + 1 "
                 "WHERE packet_id = ? AND state IN ('sealed', 'sent')",
@@ -183,7 +183,7 @@ class Outbox:
             )
         if entry.state in (PacketState.ACKED, PacketState.PURGED):
             return False
-        with self._conn:
+        with atomic(self._conn):
             self._conn.execute(
                 "UPDATE outbox SET state = 'acked', acked_at = ? WHERE packet_id = ?",
                 (self._clock().isoformat(), packet_id),
@@ -193,7 +193,7 @@ class Outbox:
     def purge_acked(self, *, grace: timedelta) -> int:
         """Drop the ciphertext of packets acked longer ago than ``grace``; rows stay as a record."""
         cutoff = (self._clock() - grace).isoformat()
-        with self._conn:
+        with atomic(self._conn):
             cur = self._conn.execute(
                 "UPDATE outbox SET state = 'purged', purged_at = ?, data = NULL "
                 "WHERE state = 'acked' AND acked_at <= ?",

@@ -97,5 +97,6 @@ def test_export_by_prefix(outbox):
     p = _packet(9)
     outbox.add(p)
     assert outbox.find("0193-0009").packet_id == p.packet_id
+    outbox.add(_packet(90))
     with pytest.raises(NotFound, match="more than one"):
-        outbox.add(_packet(90)) or outbox.find("0193-00")
+        outbox.find("0193-00")

@@ -1,0 +1,55 @@
+"""The clock port: everything in the core that needs "now" takes a ``Clock``.
+
+Production code passes :func:`utc_now`; tests pass a :class:`FakeClock` and move it by hand,
+so lockouts, grace periods and expiry can be tested without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+Clock = Callable[[], datetime]
+"""A zero-argument callable returning the current time as an aware ``datetime``."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"FakeClock needs an aware datetime, got naive {when.isoformat()}")
+    return when
+
+
+class FakeClock:
+    """A clock that stands still until told to move. For tests and simulations.
+
+    >>> clock = FakeClock(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
+    >>> clock.advance(timedelta(minutes=5)).isoformat()
+    '2026-11-24T08:05:00+00:00'
+    """
+
+    DEFAULT_START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = _aware(start if start is not None else self.DEFAULT_START)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        """Jump to ``when`` (backwards too: a kit's real clock can be wrong after a reboot)."""
+        self._now = _aware(when)
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move forward by ``delta`` and return the new time."""
+        if delta < timedelta(0):
+            raise ValueError("advance() moves forward; use set() to go back in time")
+        self._now += delta
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"FakeClock({self._now.isoformat()})"
