@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ ROSTER_VERSION = "roster_version"
 ROSTER_COUNT = "roster_count"
 ROSTER_IMPORTED = "roster_imported_at"
 ROSTER_EXPIRES = "roster_expires_at"
+PENDING_WORKLIST_VERSION = "pending_worklist_version"
+WORKLIST_APPLY_RESULT = "worklist_apply_result"
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,13 @@ class Kit:
         )
         self.operators.ensure_schema()
         self._device_key: ed25519.Ed25519PrivateKey | None = None
+        self._roster_lock = threading.RLock()
+        self._roster_store: RosterStore | None = None
+        self._roster_key: bytes | None = None
 
     def close(self) -> None:
+        with self._roster_lock:
+            self._close_roster()
         self.conn.close()
 
     def __enter__(self) -> Kit:
@@ -177,11 +185,20 @@ class Kit:
 
     @contextmanager
     def roster(self, session: Session) -> Iterator[RosterStore]:
-        store = RosterStore.open(self.paths.roster_db, session.roster_key)
-        try:
-            yield store
-        finally:
-            store.close()
+        """The encrypted roster, opened once per roster key and kept open: every page is
+        decrypted again on a cold open, which a Pi without AES instructions feels. Access is
+        serialised, so the UI's worker threads may share it."""
+        with self._roster_lock:
+            if self._roster_store is None or self._roster_key != session.roster_key:
+                self._close_roster()
+                self._roster_store = RosterStore.open(self.paths.roster_db, session.roster_key)
+                self._roster_key = session.roster_key
+            yield self._roster_store
+
+    def _close_roster(self) -> None:
+        if self._roster_store is not None:
+            self._roster_store.close()
+        self._roster_store, self._roster_key = None, None
 
     def import_worklist(self, data: bytes, session: Session) -> int:
         """Verify a signed worklist and replace the roster atomically; returns its size."""
@@ -260,6 +277,67 @@ class Kit:
     def cancel_enrolment(self, session: Session, enrolment: Enrolment) -> None:
         enrolment.cancel()
         self.audit.append(session.operator.id, "enrolment_cancelled")
+
+    # --- downlink staging (sync daemon) -------------------------------------------------------
+
+    @property
+    def pending_worklist_path(self) -> Path:
+        return self.paths.root / "pending" / "worklist"
+
+    def stage_worklist(self, data: bytes) -> int:
+        """Keep a worklist that arrived over the downlink for the next operator login.
+
+        The sync daemon holds no PIN, so it cannot open the encrypted roster: it verifies
+        everything it can (signature, device, a version newer than the roster's and any
+        staged one, expiry), then stores the signed bytes (0600). Returns the version.
+        """
+        from edge.worklist import verify_worklist
+
+        known = [int(v) for v in (self.state.get(ROSTER_VERSION),
+                                  self.state.get(PENDING_WORKLIST_VERSION)) if v]
+        worklist = verify_worklist(
+            data, trusted=self.trusted_hq_keys(), device_id=self.device_id,
+            current_version=max(known) if known else None, now=self.clock(),
+        )
+        write_private(self.pending_worklist_path, data)
+        version = worklist.meta.version
+        with atomic(self.conn):
+            self.state.set(PENDING_WORKLIST_VERSION, str(version))
+        self.audit.append("sync", "worklist_staged", version=version,
+                          residents=worklist.meta.count)
+        return version
+
+    def apply_pending_worklist(self, session: Session) -> int | None:
+        """At an operator's login: import a staged worklist with exactly the checks of
+        ``rekam roster import``. Returns the roster size, or None when nothing is staged.
+        A staged worklist refused now (say it expired meanwhile) is dropped, and the error
+        raised. The outcome is kept under ``worklist_apply_result`` for the sync daemon to
+        report to HQ."""
+        import json
+
+        from edge.errors import RekamError
+
+        path = self.pending_worklist_path
+        if not path.exists():
+            return None
+        version = self.state.get(PENDING_WORKLIST_VERSION) or ""
+        data = path.read_bytes()
+        result: dict[str, object] = {"version": int(version) if version else None}
+        try:
+            count = self.import_worklist(data, session)
+        except RekamError as exc:
+            result.update(result="rejected", detail=str(exc))
+            raise
+        else:
+            result.update(result="applied", detail=f"{count} residents")
+            return count
+        finally:
+            if "result" in result:  # decided: drop the staged copy, leave word for the daemon
+                path.unlink(missing_ok=True)
+                result["at"] = self.clock().isoformat()
+                with atomic(self.conn):
+                    self.state.set(PENDING_WORKLIST_VERSION, "")
+                    self.state.set(WORKLIST_APPLY_RESULT, json.dumps(result, sort_keys=True))
 
     # --- status ------------------------------------------------------------------------------
 

@@ -66,14 +66,15 @@ def connect_encrypted(
     returns) and ``secure_delete`` (deleted rows are overwritten); temporary tables stay in
     memory.
 
-    ``memory_security`` turns on SQLCipher's *enhanced* memory security: every allocation of
-    its SQLite is locked in RAM and wiped when freed. SQLCipher wipes its key material and
-    page buffers either way. It is off by default because it is **process-wide and cannot
-    be turned off again** once on, and because it costs a lot: measured on the roster at
-    100,000 residents, replace() 2.6 s → 10.8 s, a name search 4 ms → 58 ms, a NIK lookup
-    0.02 ms → 0.2 ms (mlock/munlock on every malloc). Its gain is small here: the Python
-    objects built from the rows (names, NIKs) are neither locked nor wiped, so the real
-    guard against plaintext in swap is a kit without disk swap (zram or none).
+    ``memory_security`` turns on SQLCipher's *enhanced* memory security (off by default
+    since SQLCipher 4.5): every allocation of its SQLite is locked in RAM and wiped when
+    freed; SQLCipher wipes its own key material either way. It is off here because it is
+    **process-wide and cannot be turned off again** once on, and because it costs a lot
+    (an mlock/munlock per malloc): on the roster at 100,000 residents, replace() 2.7 s →
+    14 s, name search p50 1.9 ms → 16 ms and p99 5.9 ms → 101 ms, NIK lookup p50 0.07 →
+    0.16 ms. Its gain is small: the Python objects made from the rows (names, NIKs, the
+    query) are neither locked nor wiped, so the real guard against plaintext reaching the
+    SD card is a kit without disk swap (zram or none).
     """
     if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
         raise InvalidInput(f"a roster key is {KEY_BYTES} random bytes")
@@ -82,7 +83,11 @@ def connect_encrypted(
     # Create the file 0600 before SQLite does, so it (and the -wal/-shm files, which SQLite
     # gives the database's mode) is never readable by others, even as ciphertext.
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    conn = dbapi.connect(str(path), timeout=timeout)
+    # isolation_level=None: no implicit transactions; writers say BEGIN themselves (and
+    # sqlite-utils' atomic() does), so a lone statement is committed when it returns.
+    # check_same_thread=False: the UI's worker threads use the store; Kit serialises access.
+    conn = dbapi.connect(str(path), timeout=timeout, isolation_level=None,
+                         check_same_thread=False)
     try:
         # Both are process-wide in SQLCipher. Its log goes to stderr, where it would scribble
         # over the TUI; every failure it logs also surfaces here as an exception.

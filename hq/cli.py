@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("packet")
     p.add_argument("--extract", metavar="DIR", help="also write the images (0600) to DIR")
     p.add_argument("--json", action="store_true")
+
+    from hq.sync_cli import add_commands as add_sync_commands  # MQTT link (issue 4)
+
+    add_sync_commands(add)
     return parser
 
 

@@ -17,7 +17,7 @@ def invitation_code(secret: bytes, nik: str) -> str:
     digest = hmac.new(secret, b"rekam-invitation:" + nik.encode(), hashlib.sha256).digest()
     n = int.from_bytes(digest[:8], "big")
     chars = []
-    for _ in range(8):
+    for _ in range(10):  # ~50 bits: two of 100,000 residents share a code ~1 in 160,000
         n, r = divmod(n, len(_ALPHABET))
         chars.append(_ALPHABET[r])
-    return "".join(chars[:4]) + "-" + "".join(chars[4:])
+    return "".join(chars[:5]) + "-" + "".join(chars[5:])

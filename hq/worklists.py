@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from edge.errors import InvalidInput
 from edge.residents import read_csv
 from edge.worklist import build_worklist
 from hq.devices import get_device, next_worklist_version
@@ -33,13 +34,18 @@ def make_worklist(
     wanted = set(device.kelurahan)
     residents = []
     skipped = 0
+    codes: dict[str, str] = {}
     for resident in read_csv(csv_path):
         if resident.kelurahan not in wanted:
             skipped += 1
             continue
-        residents.append(replace(
-            resident, invitation_code=invitation_code(keys.invitation_secret, resident.nik)
-        ))
+        code = invitation_code(keys.invitation_secret, resident.nik)
+        if codes.setdefault(code, resident.nik) != resident.nik:
+            raise InvalidInput(
+                f"NIK {resident.nik} appears twice in {csv_path.name}, or shares invitation "
+                f"code {code} with NIK {codes[code]}"
+            )
+        residents.append(replace(resident, invitation_code=code))
     now = datetime.now(UTC)
     version = next_worklist_version(engine, device_id)
     expires = now + timedelta(days=days)

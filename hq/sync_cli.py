@@ -1,0 +1,251 @@
+"""The ``rekam-hq`` subcommands of the MQTT link: ``broker-config``, ``ingest``, ``devices``,
+``packets`` and ``push``. ``hq/cli.py`` wires them with one call to :func:`add_commands`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from edge.cli_support import print_json, print_table
+from edge.errors import InvalidInput
+from hq.home import HqHome, hq_default_home
+
+
+def _home(args: argparse.Namespace) -> HqHome:
+    return HqHome(Path(args.home) if args.home else hq_default_home())
+
+
+def _engine(home: HqHome) -> Any:
+    from hq.db import make_engine
+
+    return make_engine(home.database_url())
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("mqtt").setLevel(logging.INFO)
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    from hq.broker import write_broker_config
+
+    home = _home(args)
+    conf = write_broker_config(home, Path(args.output), port=args.port,
+                               hosts=tuple(args.host or ()), bind=args.bind, user=args.user)
+    host = (args.host or ["localhost"])[0]
+    url = f"mqtts://{host}:{args.port}"
+    config = home.config()
+    if args.record or not config.get("broker_url"):
+        config["broker_url"] = url
+        home.save_config(config)
+    print(f"broker configuration written to {conf.parent}")
+    print(f"  run:    mosquitto -c {conf}")
+    print(f"  kits:   rekam-hq device add ID --broker {url} ...  "
+          f"(or on a kit: rekam config set broker {url})")
+    print(f"  ingest: rekam-hq ingest --broker {url}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from hq.ingest import Ingestor, ingest_options, run_ingest
+
+    _logging(args.verbose)
+    home = _home(args)
+    ingestor = Ingestor(_engine(home), home.keys())
+    options = ingest_options(home, args.broker)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if args.seconds:
+            loop.call_later(args.seconds, stop.set)
+        await run_ingest(ingestor, options, stop)
+
+    asyncio.run(main())
+    counts = dict(ingestor.counts)
+    print(json.dumps(counts, sort_keys=True) if args.json else
+          "ingest stopped: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                                or "nothing received"), file=sys.stderr if not args.json
+          else sys.stdout)
+    return 0
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "-"
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} d ago"
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from hq.packets import PacketStore
+
+    rows = list(PacketStore(_engine(_home(args))).overview())
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(["device", "state", "heartbeat", "queue", "oldest queued", "disk MB", "roster",
+                 "packets", "last packet", "refused"], [
+        (r.device_id, r.state or "never seen" if r.status == "active" else r.status,
+         _ago(r.last_heartbeat), "-" if r.queue_depth is None else r.queue_depth,
+         r.oldest_queued or "-", "-" if r.free_disk_mb is None else r.free_disk_mb,
+         "-" if r.roster_version is None else f"v{r.roster_version}", r.packets,
+         _ago(r.last_packet_at), r.dead_letters)
+        for r in rows])
+    return 0
+
+
+def cmd_packets(args: argparse.Namespace) -> int:
+    from hq.packets import PacketStore
+
+    store = PacketStore(_engine(_home(args)))
+    stored = store.list_packets(device_id=args.device, limit=args.limit)
+    dead = store.list_dead_letters(limit=args.limit)
+    if args.json:
+        print_json({"packets": stored, "dead_letters": dead,
+                    "dead_letter_counts": store.dead_letter_counts(),
+                    "chunks_in_reassembly": store.chunks_pending()})
+        return 0
+    print_table(["device", "packet", "KB", "received", "state", "deliveries"], [
+        (p.device_id, p.packet_id, f"{p.size / 1024:.0f}", f"{p.received_at:%Y-%m-%d %H:%M:%S}",
+         p.state, p.deliveries) for p in stored])
+    print(f"{len(stored)} packets shown", file=sys.stderr)
+    if dead:
+        print("\ndead letters (refused by ingest):")
+        print_table(["#", "received", "device", "reason", "detail"], [
+            (d.id, f"{d.received_at:%Y-%m-%d %H:%M:%S}", d.device_id or "-",
+             ("ALERT " if d.alert else "") + d.reason_code, d.reason[:80]) for d in dead])
+    return 0
+
+
+def _publish_retained(home: HqHome, broker: str | None, name: str, payload: bytes) -> None:
+    from hq.ingest import ingest_options
+    from sync.mqtt import connect
+
+    options = ingest_options(home, broker, client_id=f"rekam-hq-push-{datetime.now(UTC):%s}")
+
+    async def main() -> None:
+        async with connect(options) as link:
+            await link.publish(name, payload, retain=True)
+
+    asyncio.run(main())
+
+
+def cmd_push_worklist(args: argparse.Namespace) -> int:
+    from edge.signing import parse_document
+    from sync.protocol import Channel, topic
+
+    data = Path(args.file).read_bytes()
+    if parse_document(data).kind != "worklist":
+        raise InvalidInput(f"{args.file} is not a signed worklist")
+    name = topic(args.device, Channel.WORKLIST)
+    _publish_retained(_home(args), args.broker, name, data)
+    print(f"worklist published (retained) on {name}; the kit stages it and its next "
+          "operator login applies it")
+    return 0
+
+
+def cmd_push_config(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from hq.db import device_config
+    from hq.devices import get_device
+    from sync.protocol import Channel, ConfigUpdate, build_config, topic
+
+    home = _home(args)
+    engine = _engine(home)
+    keys = home.keys()
+    get_device(engine, args.device)
+    settings: dict[str, str] = {}
+    for item in args.settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"{item!r}: write settings as KEY=VALUE")
+        settings[key.strip()] = value.strip()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        row = conn.execute(select(device_config.c.version)
+                           .where(device_config.c.device_id == args.device)).first()
+        version = (0 if row is None else int(row[0])) + 1
+        update = ConfigUpdate(args.device, version, now, now + timedelta(days=args.days),
+                              settings)
+        data = build_config(update, keys.signing)
+        values = {"version": version, "settings": json.dumps(settings, sort_keys=True),
+                  "issued_at": now}
+        if row is None:
+            conn.execute(device_config.insert().values(device_id=args.device, **values))
+        else:
+            conn.execute(device_config.update()
+                         .where(device_config.c.device_id == args.device).values(**values))
+    name = topic(args.device, Channel.CONFIG)
+    if args.output:
+        Path(args.output).write_bytes(data)
+    if not args.no_publish:
+        _publish_retained(home, args.broker, name, data)
+    print(f"config v{version} for {args.device}: "
+          + ", ".join(f"{k}={v}" for k, v in settings.items())
+          + ("" if args.no_publish else f" (published, retained, on {name})"))
+    return 0
+
+
+def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Register the subcommands through ``hq.cli.build_parser``'s ``add`` helper."""
+    p = add("broker-config", cmd_broker_config,
+            "write a Mosquitto configuration (TLS 1.3, client certificates, per-kit ACL)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--port", type=int, default=8883)
+    p.add_argument("--host", action="append", metavar="NAME",
+                   help="a name or address kits use to reach the broker (repeatable; "
+                        "localhost and 127.0.0.1 are always included)")
+    p.add_argument("--bind", metavar="ADDR", help="listen only on this address")
+    p.add_argument("--user", help="system user mosquitto runs as (default: the current one)")
+    p.add_argument("--record", action="store_true",
+                   help="make this broker the one ingest uses by default")
+
+    p = add("ingest", cmd_ingest, "store the kits' packets from the broker and ack them")
+    p.add_argument("--broker", metavar="URL", help="mqtts://HOST:PORT (default: the one "
+                   "recorded by broker-config)")
+    p.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="counts as JSON when it stops")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+    p = add("devices", cmd_devices, "each kit's last heartbeat, queue depth and last packet")
+    p.add_argument("--json", action="store_true")
+
+    p = add("packets", cmd_packets, "stored packets, and the messages ingest refused")
+    p.add_argument("--device")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+
+    push = add("push", None, "send a signed worklist or config to a kit over MQTT")
+    sub = push.add_subparsers(dest="push_command", required=True, metavar="WHAT",
+                              parser_class=type(push))
+    p = add("worklist", cmd_push_worklist, "publish a signed worklist to a kit", sub)
+    p.add_argument("device")
+    p.add_argument("file", help="made by rekam-hq worklist")
+    p.add_argument("--broker", metavar="URL")
+    p = add("config", cmd_push_config, "sign and publish settings for a kit", sub)
+    p.add_argument("device")
+    p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--days", type=int, default=30, help="days until it expires")
+    p.add_argument("--broker", metavar="URL")
+    p.add_argument("-o", "--output", help="also write the signed document here")
+    p.add_argument("--no-publish", action="store_true", help=argparse.SUPPRESS)
