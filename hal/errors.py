@@ -22,6 +22,12 @@ class DeviceNotFound(HalError, LookupError):
     code = "device_not_found"
 
 
+class DeviceClosed(HalError, RuntimeError):
+    """The device was used after ``close()``: a programming error, not a hardware fault."""
+
+    code = "device_closed"
+
+
 class DeviceBusy(HalError, BlockingIOError):
     code = "device_busy"
 

@@ -82,7 +82,8 @@ class Capture:
     device: DeviceInfo
     captured_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     pixels: Any = field(default=None, repr=False, compare=False)
-    warnings: tuple[str, ...] = ()  # advice that does not lower the score, e.g. "background_red_expected"
+    # advice that does not lower the score, e.g. "background_red_expected"
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,10 +42,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.clock import Clock, utc_now
 from edge.errors import InvalidInput, NotFound, RekamError
-from edge.packet import read_header, verify_packet
+from edge.packet import PacketHeader, read_header, verify_packet
 from hq.devices import Device, get_device
 from hq.home import HqHome, HqKeys
-from hq.packets import PacketStore
+from hq.packets import NewPacket, PacketStore
 from sync.errors import ProtocolError, TransportError
 from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
 from sync.protocol import (
@@ -53,6 +54,8 @@ from sync.protocol import (
     Ack,
     AckStatus,
     Channel,
+    Chunk,
+    assemble,
     decode_chunk,
     parse_topic,
     sign_ack,
@@ -74,6 +77,21 @@ class Rejected(Exception):
         super().__init__(reason)
         self.code, self.reason, self.packet_id, self.sha256 = code, reason, packet_id, sha256
         self.alert = alert
+
+
+@dataclass(frozen=True)
+class _Item:
+    device: Device
+    chunk: Chunk
+    name: str
+    payload: bytes
+
+
+def _topic_device(name: str) -> str | None:
+    try:
+        return parse_topic(name)[0]
+    except ProtocolError:
+        return None
 
 
 class Ingestor:
@@ -101,54 +119,77 @@ class Ingestor:
         self._devices[device_id] = (time.monotonic(), device)
         return device
 
+    def handle(self, name: str, payload: bytes) -> tuple[str, bytes] | None:
+        """One message; (ack topic, signed ack) when one is due. Never raises on input."""
+        acks = self.handle_batch([Incoming(name, payload, False)])
+        return acks[0] if acks else None
+
     def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[str, bytes]]:
+        """A batch of messages with a few commits in all (not a few per chunk): the acks to
+        publish, each after its packet was committed. Never raises on input; a database
+        failure acks nothing of the batch (the kits send again after their ack timeout)."""
+        now = self.clock()
         out: list[tuple[str, bytes]] = []
+        items: list[_Item] = []
         for message in batch:
-            ack = self.handle(message.topic, message.payload)
-            if ack is not None:
-                out.append(ack)
+            device_id = _topic_device(message.topic)
+            try:
+                item = self._classify(message.topic, message.payload, now)
+                if item is not None:
+                    items.append(item)
+            except Rejected as rej:
+                self._reject(rej, message.topic, message.payload, device_id, now, out)
+            except SQLAlchemyError as exc:
+                self._db_error(message.topic, exc)
+            except Exception as exc:  # never crash on input: keep it for a person
+                log.exception("unexpected error on %s", message.topic)
+                self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"),
+                             message.topic, message.payload, device_id, now, out)
+        if items:
+            try:
+                self._packets(items, now, out)
+            except SQLAlchemyError as exc:
+                self._db_error(f"{len(items)} packet messages", exc)
+            except Exception as exc:
+                log.exception("unexpected error storing packets")
+                for item in items:
+                    self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"),
+                                 item.name, item.payload, item.device.device_id, now, out)
         return out
 
-    def handle(self, name: str, payload: bytes) -> tuple[str, bytes] | None:
-        """Never raises for bad input; returns (ack topic, signed ack) when one is due."""
-        now = self.clock()
-        device_id: str | None = None
+    def _db_error(self, what: str, exc: SQLAlchemyError) -> None:
+        self.counts["db_error"] += 1
+        log.error("database error on %s (not acked; the kit will send again): %s", what,
+                  str(exc).splitlines()[0])
+
+    def _classify(self, name: str, payload: bytes, now: datetime) -> _Item | None:
         try:
-            try:
-                device_id, channel = parse_topic(name)
-            except ProtocolError as exc:
-                raise Rejected(exc.reason, str(exc)) from None
-            if not channel.uplink:
-                raise Rejected("wrong_direction", f"{channel.value} is not an uplink topic")
-            device = self._device(device_id)
-            if device.status != "active":
-                raise Rejected("device_disabled", f"device {device_id} is {device.status}")
-            if channel is Channel.PACKET:
-                ack = self._packet(device, payload, now)
-            elif channel is Channel.STATUS:
-                self._status(device, payload, now)
-                ack = None
-            else:
-                self._report(device, payload, now)
-                ack = None
-        except Rejected as rej:
-            return self._reject(rej, name, payload, device_id, now)
-        except SQLAlchemyError as exc:
-            self.counts["db_error"] += 1
-            log.error("database error on %s (not acked; the kit will send again): %s", name,
-                      str(exc).splitlines()[0])
+            device_id, channel = parse_topic(name)
+        except ProtocolError as exc:
+            raise Rejected(exc.reason, str(exc)) from None
+        if not channel.uplink:
+            raise Rejected("wrong_direction", f"{channel.value} is not an uplink topic")
+        device = self._device(device_id)
+        if device.status != "active":
+            raise Rejected("device_disabled", f"device {device_id} is {device.status}")
+        if channel is Channel.STATUS:
+            self._status(device, payload, now)
             return None
-        except Exception as exc:  # never crash on input: keep it for a person to look at
-            log.exception("unexpected error on %s", name)
-            return self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"), name,
-                                payload, device_id, now)
-        if ack is None:
+        if channel is Channel.REPORT:
+            self._report(device, payload, now)
             return None
-        self.counts[ack.status.value] += 1
-        return topic(ack.device_id, Channel.ACK), sign_ack(ack, self.keys.signing)
+        try:
+            chunk = decode_chunk(payload, max_packet=self.max_packet)
+        except ProtocolError as exc:
+            raise Rejected(exc.reason if exc.reason != "malformed" else "malformed_chunk",
+                           str(exc)) from None
+        if chunk.whole and hashlib.sha256(chunk.data).hexdigest() != chunk.sha256:
+            raise Rejected("hash_mismatch", f"packet {chunk.packet_id} does not match its "
+                           "sha256", chunk.packet_id, chunk.sha256)
+        return _Item(device, chunk, name, payload)
 
     def _reject(self, rej: Rejected, name: str, payload: bytes, device_id: str | None,
-                now: datetime) -> tuple[str, bytes] | None:
+                now: datetime, out: list[tuple[str, bytes]]) -> None:
         self.counts[rej.code] += 1
         (log.error if rej.alert else log.warning)(
             "%srefused %s (%s): %s", "ALERT: " if rej.alert else "", name, rej.code, rej.reason)
@@ -159,48 +200,110 @@ class Ingestor:
         except SQLAlchemyError as exc:
             log.error("cannot keep the dead letter: %s", str(exc).splitlines()[0])
         if device_id and rej.packet_id and rej.sha256:  # tell the kit why (it keeps it)
-            ack = Ack(device_id, rej.packet_id, rej.sha256, AckStatus.REJECTED, now,
-                      reason=f"{rej.code}: {rej.reason}"[:300])
-            return topic(device_id, Channel.ACK), sign_ack(ack, self.keys.signing)
-        return None
+            self._ack(Ack(device_id, rej.packet_id, rej.sha256, AckStatus.REJECTED, now,
+                          reason=f"{rej.code}: {rej.reason}"[:300]), out)
+
+    def _ack(self, ack: Ack, out: list[tuple[str, bytes]]) -> None:
+        if ack.status is not AckStatus.REJECTED:
+            self.counts[ack.status.value] += 1
+        out.append((topic(ack.device_id, Channel.ACK), sign_ack(ack, self.keys.signing)))
 
     # --- packets ----------------------------------------------------------------------
 
-    def _packet(self, device: Device, payload: bytes, now: datetime) -> Ack | None:
-        try:
-            chunk = decode_chunk(payload, max_packet=self.max_packet)
-        except ProtocolError as exc:
-            raise Rejected(exc.reason if exc.reason != "malformed" else "malformed_chunk",
-                           str(exc)) from None
-        if not chunk.whole:
-            known = self.store.existing(chunk.packet_id)
-            if known == (device.device_id, chunk.sha256):
+    def _packets(self, items: list[_Item], now: datetime, out: list[tuple[str, bytes]]) -> None:
+        store = self.store
+        known = store.existing_many({i.chunk.packet_id for i in items})
+        wholes: list[tuple[_Item, bytes, tuple[str, int] | None]] = []
+        chunks: list[_Item] = []
+        repeats: list[str] = []
+        for item in items:
+            chunk, device_id = item.chunk, item.device.device_id
+            if known.get(chunk.packet_id) == (device_id, chunk.sha256):
                 # Sent again after a lost ack: ack once per send (on its last chunk).
-                if chunk.index != chunk.count - 1:
-                    return None
-                self.store.count_delivery(chunk.packet_id)
-                return Ack(device.device_id, chunk.packet_id, chunk.sha256,
-                           AckStatus.DUPLICATE, now)
-            self.store.store_chunk(device.device_id, chunk, now)
+                if chunk.index == chunk.count - 1:
+                    repeats.append(chunk.packet_id)
+                    self._ack(Ack(device_id, chunk.packet_id, chunk.sha256,
+                                  AckStatus.DUPLICATE, now), out)
+                continue
+            if chunk.whole:
+                wholes.append((item, chunk.data, None))
+            else:
+                chunks.append(item)
+        for packet_id in repeats:
+            store.count_delivery(packet_id)
+        chunks = self._complete_in_batch(chunks, wholes)
+        if chunks:
+            store.store_chunks([(i.device.device_id, i.chunk) for i in chunks], now)
+            sets: dict[tuple[str, str, str, int], _Item] = {
+                (i.device.device_id, i.chunk.packet_id, i.chunk.sha256, i.chunk.count): i
+                for i in chunks}
+            complete = set(store.complete_sets(set(sets)))
+            self.counts["chunk"] += sum(1 for key in sets if key not in complete)
+            for key in complete:
+                item = sets[key]
+                try:
+                    data = store.assemble_set(*key, total=item.chunk.total)
+                except ProtocolError as exc:
+                    store.drop_chunks(key[0], item.chunk)
+                    self._reject(Rejected(exc.reason, f"packet {key[1]}: {exc}", key[1],
+                                          key[2]), item.name, item.payload, key[0], now, out)
+                    continue
+                if data is not None:
+                    wholes.append((item, data, (key[2], key[3])))
+        verified: list[NewPacket] = []
+        for item, data, chunk_key in wholes:
             try:
-                data = self.store.assemble(device.device_id, chunk)
-            except ProtocolError as exc:
-                self.store.drop_chunks(device.device_id, chunk)
-                raise Rejected(exc.reason, f"packet {chunk.packet_id}: {exc}",
-                               chunk.packet_id, chunk.sha256) from None
-            if data is None:
-                self.counts["chunk"] += 1
-                return None
-        else:
-            data = chunk.data
-            if hashlib.sha256(data).hexdigest() != chunk.sha256:
-                raise Rejected("hash_mismatch", f"packet {chunk.packet_id} does not match "
-                               "its sha256", chunk.packet_id, chunk.sha256)
-        return self._whole(device, chunk.packet_id, chunk.sha256, data, now,
-                           None if chunk.whole else (chunk.sha256, chunk.count))
+                header = self._verify(item.device, item.chunk.packet_id, item.chunk.sha256,
+                                      data)
+            except Rejected as rej:
+                if chunk_key is not None:
+                    store.drop_chunks(item.device.device_id, item.chunk)
+                self._reject(rej, item.name, data, item.device.device_id, now, out)
+                continue
+            verified.append(NewPacket(item.device.device_id, header, data, item.chunk.sha256,
+                                      chunk_key))
+        results = store.store_packets(verified, now)
+        for packet, result in zip(verified, results, strict=True):
+            packet_id = packet.header.packet_id
+            if result.status == "conflict":
+                self._reject(Rejected(
+                    "conflict", f"packet {packet_id} is already stored with another hash "
+                    f"({result.existing_sha256[:16]}… from {result.existing_device})",
+                    packet_id, packet.sha256, alert=True),
+                    topic(packet.device_id, Channel.PACKET), packet.data, packet.device_id,
+                    now, out)
+                continue
+            status = AckStatus.STORED if result.status == "stored" else AckStatus.DUPLICATE
+            self._ack(Ack(packet.device_id, packet_id, packet.sha256, status, now), out)
 
-    def _whole(self, device: Device, packet_id: str, sha256: str, data: bytes,
-               now: datetime, chunk_key: tuple[str, int] | None) -> Ack:
+    @staticmethod
+    def _complete_in_batch(chunks: list[_Item],
+                           wholes: list[tuple[_Item, bytes, tuple[str, int] | None]]
+                           ) -> list[_Item]:
+        """Packets whose every chunk is in this batch are assembled in memory; only the
+        chunks of packets still incomplete go to the chunk table (durably)."""
+        groups: dict[tuple[str, str, str, int], dict[int, _Item]] = {}
+        for item in chunks:
+            c = item.chunk
+            groups.setdefault((item.device.device_id, c.packet_id, c.sha256, c.count),
+                              {})[c.index] = item
+        rest: list[_Item] = []
+        for (_, _, sha256, count), parts in groups.items():
+            first = parts[min(parts)]
+            if len(parts) == count:
+                try:
+                    data = assemble([(i, p.chunk.offset, p.chunk.data) for i, p in parts.items()],
+                                    total=first.chunk.total, count=count, sha256=sha256)
+                except ProtocolError:
+                    rest.extend(parts.values())  # let the durable path report it
+                    continue
+                wholes.append((first, data, None))
+            else:
+                rest.extend(parts.values())
+        return rest
+
+    def _verify(self, device: Device, packet_id: str, sha256: str, data: bytes
+                ) -> PacketHeader:
         ids = (packet_id, sha256)
         try:
             header = read_header(data)
@@ -216,14 +319,7 @@ class Ingestor:
             verify_packet(data, device.signing_public)
         except RekamError as exc:
             raise Rejected("bad_signature", str(exc), *ids) from None
-        result = self.store.store_packet(device.device_id, header, data, sha256, now,
-                                         chunk_key=chunk_key)
-        if result.status == "conflict":
-            raise Rejected("conflict", f"packet {packet_id} is already stored with another "
-                           f"hash ({result.existing_sha256[:16]}… from "
-                           f"{result.existing_device})", *ids, alert=True)
-        status = AckStatus.STORED if result.status == "stored" else AckStatus.DUPLICATE
-        return Ack(device.device_id, packet_id, sha256, status, now)
+        return header
 
     # --- status and reports -----------------------------------------------------------------
 

@@ -280,6 +280,12 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sync.cli import run_sync
+
+    return run_sync(kit_home(args.home), args)
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -369,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("list", cmd_audit_list, "show the latest entries", au_sub)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
+
+    from sync.cli import add_arguments as add_sync_arguments  # MQTT uplink (issue 4)
+
+    p = add("sync", cmd_sync, "send sealed packets to HQ; take HQ's acks, worklists, config")
+    add_sync_arguments(p)
     return parser
 
 

@@ -1,0 +1,485 @@
+"""The wire protocol between kits and HQ over MQTT 5 (specified in ``sync/PROTOCOL.md``).
+
+Pure: no network, no database. Both ends import it: the kit's uplink encodes packets into
+chunk frames and verifies HQ's acks; HQ ingest decodes the frames, reassembles them and
+signs the acks.
+
+Topics (``{device}`` is the device id, which is also the CN of the kit's TLS certificate
+and therefore its MQTT username; the broker's ACL confines each kit to its own topics)::
+
+    rekam/v1/{device}/up/packet     chunk frames of sealed packets      kit → HQ  QoS 1
+    rekam/v1/{device}/up/status     signed heartbeat / last will        kit → HQ  QoS 1
+    rekam/v1/{device}/up/report     signed result of a downlink         kit → HQ  QoS 1
+    rekam/v1/{device}/down/ack      HQ's signed ack of a packet         HQ → kit  QoS 1
+    rekam/v1/{device}/down/worklist HQ's signed worklist (retained)     HQ → kit  QoS 1
+    rekam/v1/{device}/down/config   HQ's signed settings (retained)     HQ → kit  QoS 1
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from edge.canonical import canonical_json
+from edge.errors import DocumentRejected, IntegrityError, RekamError
+from edge.signing import open_document, sign_document
+from sync.errors import ProtocolError
+
+VERSION = "v1"
+PREFIX = f"rekam/{VERSION}"
+SHARE_GROUP = "rekam-hq"
+INGEST_FILTER = f"{PREFIX}/+/up/#"
+INGEST_SUBSCRIPTION = f"$share/{SHARE_GROUP}/{INGEST_FILTER}"
+
+DEFAULT_CHUNK_SIZE = 64 * 1024
+MAX_CHUNK_SIZE = 1024 * 1024  # a frame larger than this is refused, whatever its metadata
+MAX_PACKET_SIZE = 64 * 1024 * 1024
+MAX_CHUNKS = 4096
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024  # status, report, ack, config, worklist envelopes
+
+CHUNK_MAGIC = b"RKMC"
+CHUNK_LAYOUT = 1
+_CHUNK_FIXED = struct.Struct(">4sBH")  # magic, layout, metadata length
+MAX_CHUNK_META = 1024
+
+_DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+_PACKET_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+ACK_KIND = "ack"
+STATUS_KIND = "status"
+REPORT_KIND = "report"
+CONFIG_KIND = "config"
+
+
+class Channel(StrEnum):
+    PACKET = "up/packet"
+    STATUS = "up/status"
+    REPORT = "up/report"
+    ACK = "down/ack"
+    WORKLIST = "down/worklist"
+    CONFIG = "down/config"
+
+    @property
+    def uplink(self) -> bool:
+        return self.value.startswith("up/")
+
+
+# --- topics -----------------------------------------------------------------------------
+
+
+def check_device_id(device_id: str) -> str:
+    if not _DEVICE_ID.match(device_id):
+        raise ProtocolError(f"{device_id!r} is not a device id", reason="bad_device_id")
+    return device_id
+
+
+def topic(device_id: str, channel: Channel) -> str:
+    return f"{PREFIX}/{check_device_id(device_id)}/{channel.value}"
+
+
+def kit_subscription(device_id: str) -> str:
+    """What a kit subscribes to: everything HQ sends it."""
+    return f"{PREFIX}/{check_device_id(device_id)}/down/#"
+
+
+def parse_topic(name: str) -> tuple[str, Channel]:
+    """``rekam/v1/{device}/{up|down}/{kind}`` → (device id, channel); ProtocolError else."""
+    parts = name.split("/")
+    if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != PREFIX:
+        raise ProtocolError(f"topic {name!r} is not a Rekam {VERSION} topic",
+                            reason="unknown_topic")
+    try:
+        channel = Channel(f"{parts[3]}/{parts[4]}")
+    except ValueError:
+        raise ProtocolError(f"topic {name!r} names no known channel",
+                            reason="unknown_topic") from None
+    return check_device_id(parts[2]), channel
+
+
+# --- chunk frames -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One MQTT message on ``up/packet``: a slice of one sealed packet.
+
+    Every chunk repeats the whole packet's id, SHA-256 (of its exact wire bytes, the hash
+    HQ's ack names), total size and chunk count, so HQ can reassemble chunks arriving in
+    any order, from any number of sends, across disconnects.
+    """
+
+    packet_id: str
+    sha256: str
+    total: int
+    count: int
+    index: int
+    offset: int
+    data: bytes
+
+    def meta(self) -> dict[str, Any]:
+        return {"packet_id": self.packet_id, "sha256": self.sha256, "total": self.total,
+                "count": self.count, "index": self.index, "offset": self.offset}
+
+    def encode(self) -> bytes:
+        meta = canonical_json(self.meta())
+        return _CHUNK_FIXED.pack(CHUNK_MAGIC, CHUNK_LAYOUT, len(meta)) + meta + self.data
+
+    @property
+    def whole(self) -> bool:
+        return self.count == 1
+
+
+def chunk_count(total: int, chunk_size: int) -> int:
+    return max(1, -(-total // chunk_size))
+
+
+def split_packet(packet_id: str, data: bytes, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 start: int = 0, sha256: str | None = None) -> Iterator[Chunk]:
+    """The chunks of a packet from index ``start`` on (a resumed upload skips the rest)."""
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ProtocolError(f"chunk size {chunk_size} is out of range 1..{MAX_CHUNK_SIZE}")
+    if not data:
+        raise ProtocolError("an empty packet cannot be sent")
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    count = chunk_count(len(data), chunk_size)
+    if count > MAX_CHUNKS:
+        raise ProtocolError(f"packet {packet_id} needs {count} chunks; raise the chunk size")
+    view = memoryview(data)
+    for index in range(start, count):
+        offset = index * chunk_size
+        yield Chunk(packet_id, digest, len(data), count, index, offset,
+                    bytes(view[offset : offset + chunk_size]))
+
+
+def decode_chunk(payload: bytes, *, max_packet: int = MAX_PACKET_SIZE) -> Chunk:
+    """Parse and sanity-check a chunk frame; one-line ProtocolError on anything odd."""
+    if len(payload) > MAX_CHUNK_SIZE + MAX_CHUNK_META + _CHUNK_FIXED.size:
+        raise ProtocolError(f"chunk frame of {len(payload)} bytes is too large",
+                            reason="oversized")
+    if len(payload) < _CHUNK_FIXED.size:
+        raise ProtocolError("message is too short to be a chunk frame")
+    magic, layout, meta_len = _CHUNK_FIXED.unpack_from(payload)
+    if magic != CHUNK_MAGIC:
+        raise ProtocolError("message is not a Rekam chunk frame (bad magic)")
+    if layout != CHUNK_LAYOUT:
+        raise ProtocolError(f"unknown chunk frame layout {layout}")
+    if meta_len > MAX_CHUNK_META or _CHUNK_FIXED.size + meta_len > len(payload):
+        raise ProtocolError("chunk metadata length is out of range")
+    raw_meta = payload[_CHUNK_FIXED.size : _CHUNK_FIXED.size + meta_len]
+    data = payload[_CHUNK_FIXED.size + meta_len :]
+    try:
+        meta = json.loads(raw_meta)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("chunk metadata is not JSON") from None
+    if not isinstance(meta, dict) or set(meta) != {"packet_id", "sha256", "total", "count",
+                                                   "index", "offset"}:
+        raise ProtocolError("chunk metadata has missing or unknown fields")
+    packet_id, sha, total, count, index, offset = (
+        meta["packet_id"], meta["sha256"], meta["total"], meta["count"], meta["index"],
+        meta["offset"])
+    if not isinstance(packet_id, str) or not _PACKET_ID.match(packet_id):
+        raise ProtocolError("chunk names no valid packet id")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        raise ProtocolError(f"chunk of {packet_id}: sha256 is not 64 lower-case hex digits")
+    if not all(type(v) is int for v in (total, count, index, offset)):
+        raise ProtocolError(f"chunk of {packet_id}: sizes must be integers")
+    if not 0 < total <= max_packet:
+        raise ProtocolError(f"packet {packet_id} of {total} bytes exceeds the limit of "
+                            f"{max_packet} bytes", reason="oversized")
+    if not 1 <= count <= MAX_CHUNKS or not 0 <= index < count:
+        raise ProtocolError(f"chunk of {packet_id}: index {index} of {count} is out of range")
+    if not data or offset < 0 or offset + len(data) > total:
+        raise ProtocolError(f"chunk {index} of {packet_id} lies outside the packet's "
+                            f"{total} bytes")
+    if count == 1 and (offset != 0 or len(data) != total):
+        raise ProtocolError(f"single-chunk packet {packet_id} is not whole")
+    return Chunk(packet_id, sha, total, count, index, offset, data)
+
+
+def assemble(chunks: Iterable[tuple[int, int, bytes]], *, total: int, count: int,
+             sha256: str) -> bytes:
+    """Join (index, offset, data) pieces into the packet; checks order, coverage and hash."""
+    parts = sorted(chunks)
+    if [i for i, _, _ in parts] != list(range(count)):
+        raise ProtocolError(f"have {len(parts)} of {count} chunks", reason="incomplete")
+    position = 0
+    for index, offset, data in parts:
+        if offset != position:
+            raise ProtocolError(f"chunk {index} starts at {offset}, expected {position}",
+                                reason="bad_chunks")
+        position += len(data)
+    if position != total:
+        raise ProtocolError(f"chunks add up to {position} bytes, not {total}",
+                            reason="bad_chunks")
+    whole = b"".join(d for _, _, d in parts)
+    if hashlib.sha256(whole).hexdigest() != sha256:
+        raise ProtocolError("reassembled packet does not match its sha256",
+                            reason="hash_mismatch")
+    return whole
+
+
+# --- signed documents: helpers ----------------------------------------------------------
+
+
+def _body(data: bytes, *, kind: str, trusted: Mapping[str, ed25519.Ed25519PublicKey]
+          ) -> dict[str, Any]:
+    if len(data) > MAX_DOCUMENT_SIZE:
+        raise ProtocolError(f"{kind} message is too large", reason="oversized")
+    doc = open_document(data, kind=kind, trusted=trusted)
+    try:
+        body = json.loads(doc.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(f"{kind} body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"{kind} body is not a JSON object")
+    return body
+
+
+def _time(value: object, what: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ProtocolError(f"{what} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise ProtocolError(f"{what} has no time zone")
+    return when
+
+
+def _for_device(body: Mapping[str, Any], device_id: str, kind: str) -> None:
+    if body.get("device_id") != device_id:
+        raise DocumentRejected(f"{kind} is for device {body.get('device_id')!r}, "
+                               f"not {device_id}")
+
+
+# --- acks -------------------------------------------------------------------------------
+
+
+class AckStatus(StrEnum):
+    STORED = "stored"  # HQ stored the packet now
+    DUPLICATE = "duplicate"  # HQ already had these exact bytes
+    REJECTED = "rejected"  # HQ refused it (reason says why); the kit keeps the packet
+
+
+@dataclass(frozen=True)
+class Ack:
+    device_id: str
+    packet_id: str
+    sha256: str
+    status: AckStatus
+    received_at: datetime
+    reason: str = ""
+
+    @property
+    def confirms_storage(self) -> bool:
+        """Only this lets a kit mark a packet acked (and later purge it)."""
+        return self.status in (AckStatus.STORED, AckStatus.DUPLICATE)
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"device_id": self.device_id, "packet_id": self.packet_id,
+                                "sha256": self.sha256, "status": self.status.value,
+                                "received_at": self.received_at.isoformat()}
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+
+def sign_ack(ack: Ack, key: ed25519.Ed25519PrivateKey) -> bytes:
+    return sign_document(ACK_KIND, canonical_json(ack.to_body()), key)
+
+
+def verify_ack(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey],
+               device_id: str) -> Ack:
+    """An ack signed by HQ for this device; IntegrityError/DocumentRejected/ProtocolError."""
+    body = _body(data, kind=ACK_KIND, trusted=trusted)
+    _for_device(body, device_id, "ack")
+    try:
+        ack = Ack(device_id=device_id, packet_id=str(body["packet_id"]),
+                  sha256=str(body["sha256"]), status=AckStatus(body["status"]),
+                  received_at=_time(body["received_at"], "ack received_at"),
+                  reason=str(body.get("reason", "")))
+    except (KeyError, ValueError) as exc:
+        raise ProtocolError(f"ack body is malformed: {exc}") from None
+    if not _SHA256.match(ack.sha256):
+        raise ProtocolError("ack sha256 is not 64 lower-case hex digits")
+    return ack
+
+
+# --- kit status (heartbeat and last will) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    device_id: str
+    state: str  # "online" (heartbeat) or "offline" (last will, or a clean stop)
+    at: datetime
+    software_version: str = ""
+    queue_depth: int = 0  # sealed + sent: not yet acknowledged by HQ
+    oldest_queued: str | None = None
+    outbox: dict[str, int] = field(default_factory=dict)
+    free_disk_mb: int = 0
+    roster_version: int | None = None
+    roster_expires_at: str | None = None
+    pending_worklist_version: int | None = None
+    config_version: int = 0
+    session: str = ""  # when this connection began; the last will is signed then
+
+    def to_body(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["at"] = self.at.isoformat()
+        return body
+
+    def order(self) -> tuple[str, bool, datetime]:
+        """Newest last: by session, then the session's "offline" (its last will) after its
+        heartbeats, then time. A will is signed at connect time, so ``at`` alone would put
+        it before the heartbeats it ends."""
+        return (self.session, self.state == "offline", self.at)
+
+
+def sign_status(status: Status, key: ed25519.Ed25519PrivateKey) -> bytes:
+    return sign_document(STATUS_KIND, canonical_json(status.to_body()), key)
+
+
+def verify_status(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
+                  device_id: str) -> Status:
+    from edge.keys import signing_key_id
+
+    body = _body(data, kind=STATUS_KIND, trusted={signing_key_id(device_key): device_key})
+    _for_device(body, device_id, "status")
+    try:
+        if body["state"] not in ("online", "offline"):
+            raise ValueError(f"unknown state {body['state']!r}")
+        return Status(
+            device_id=device_id, state=str(body["state"]), at=_time(body["at"], "status at"),
+            software_version=str(body.get("software_version", "")),
+            queue_depth=int(body.get("queue_depth", 0)),
+            oldest_queued=body.get("oldest_queued"),
+            outbox={str(k): int(v) for k, v in dict(body.get("outbox", {})).items()},
+            free_disk_mb=int(body.get("free_disk_mb", 0)),
+            roster_version=body.get("roster_version"),
+            roster_expires_at=body.get("roster_expires_at"),
+            pending_worklist_version=body.get("pending_worklist_version"),
+            config_version=int(body.get("config_version", 0)),
+            session=str(body.get("session", "")),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ProtocolError(f"status body is malformed: {exc}") from None
+
+
+# --- reports (what a kit did with a downlink message) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    device_id: str
+    at: datetime
+    subject: str  # "worklist", "config" or "packet"
+    result: str  # "staged", "applied", "rejected", "ignored"
+    version: int | None = None
+    detail: str = ""
+
+    def to_body(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["at"] = self.at.isoformat()
+        return body
+
+
+def sign_report(report: Report, key: ed25519.Ed25519PrivateKey) -> bytes:
+    return sign_document(REPORT_KIND, canonical_json(report.to_body()), key)
+
+
+def verify_report(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
+                  device_id: str) -> Report:
+    from edge.keys import signing_key_id
+
+    body = _body(data, kind=REPORT_KIND, trusted={signing_key_id(device_key): device_key})
+    _for_device(body, device_id, "report")
+    try:
+        version = body.get("version")
+        return Report(device_id=device_id, at=_time(body["at"], "report at"),
+                      subject=str(body["subject"]), result=str(body["result"]),
+                      version=None if version is None else int(version),
+                      detail=str(body.get("detail", ""))[:2000])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ProtocolError(f"report body is malformed: {exc}") from None
+
+
+# --- config downlink ------------------------------------------------------------------------
+
+# Settings HQ may change remotely. Never: device_id, kelurahan (bound to the certificate and
+# worklists), hal/allow_simulated (simulated biometrics must never be enabled from afar), or
+# the PIN hashing cost (it only applies to new PINs and is a local security decision).
+REMOTE_SETTINGS = frozenset({
+    "broker", "service_point", "language", "disk_floor_mb", "max_attempts",
+    "lockout_failures", "lockout_minutes", "ack_grace_hours", "finger_threshold",
+    "iris_threshold", "face_threshold",
+})
+
+
+@dataclass(frozen=True)
+class ConfigUpdate:
+    device_id: str
+    version: int
+    issued_at: datetime
+    expires_at: datetime
+    settings: dict[str, str]
+
+    def to_body(self) -> dict[str, Any]:
+        return {"device_id": self.device_id, "version": self.version,
+                "issued_at": self.issued_at.isoformat(),
+                "expires_at": self.expires_at.isoformat(), "settings": dict(self.settings)}
+
+
+def _check_settings(settings: Mapping[str, object]) -> dict[str, str]:
+    unknown = sorted(set(settings) - REMOTE_SETTINGS)
+    if unknown:
+        raise DocumentRejected(f"config names settings HQ may not change: {', '.join(unknown)}")
+    return {str(k): str(v) for k, v in settings.items()}
+
+
+def build_config(update: ConfigUpdate, key: ed25519.Ed25519PrivateKey) -> bytes:
+    _check_settings(update.settings)
+    return sign_document(CONFIG_KIND, canonical_json(update.to_body()), key)
+
+
+def verify_config(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey],
+                  device_id: str, current_version: int, now: datetime) -> ConfigUpdate:
+    """Signature, device, a version newer than ``current_version``, not expired, and only
+    settings in :data:`REMOTE_SETTINGS`; raises before anything is changed."""
+    body = _body(data, kind=CONFIG_KIND, trusted=trusted)
+    _for_device(body, device_id, "config")
+    try:
+        settings = body["settings"]
+        if not isinstance(settings, dict):
+            raise TypeError("settings is not an object")
+        update = ConfigUpdate(device_id=device_id, version=int(body["version"]),
+                              issued_at=_time(body["issued_at"], "config issued_at"),
+                              expires_at=_time(body["expires_at"], "config expires_at"),
+                              settings=_check_settings(settings))
+    except (KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, RekamError):
+            raise
+        raise ProtocolError(f"config body is malformed: {exc}") from None
+    if update.version <= current_version:
+        raise DocumentRejected(f"config version {update.version} is not newer than "
+                               f"version {current_version}")
+    if update.expires_at <= now:
+        raise DocumentRejected(f"config expired on {update.expires_at:%Y-%m-%d %H:%M} UTC")
+    return update
+
+
+__all__ = [
+    "Ack", "AckStatus", "Channel", "Chunk", "ConfigUpdate", "IntegrityError", "Report",
+    "Status", "assemble", "build_config", "decode_chunk", "kit_subscription", "parse_topic",
+    "sign_ack", "sign_report", "sign_status", "split_packet", "topic", "verify_ack",
+    "verify_config", "verify_report", "verify_status",
+]

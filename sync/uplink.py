@@ -1,0 +1,508 @@
+"""The kit's store-and-forward uplink: ``rekam sync`` (daemon) and ``rekam sync --once``.
+
+One loop per process::
+
+    connect (fresh client, mTLS, persistent session, last will "offline")
+      ├─ receiver:  down/ack → outbox acked (signed ack only); down/worklist → staged;
+      │             down/config → applied; each result reported on up/report
+      ├─ sender:    outbox oldest first (streamed, a window at a time) → chunk frames on
+      │             up/packet, at most ``max_inflight`` publishes awaiting PUBACK and
+      │             ``window`` packets awaiting HQ's ack; marked sent when published;
+      │             sent again when no ack came within ``ack_timeout``
+      └─ heartbeat: signed status on up/status; purge of acked packets after the grace
+    on any transport error: drop the client, back off exponentially with jitter, repeat.
+
+The outbox in ``kit.db`` is the only durable queue (paho keeps nothing across restarts),
+so a SIGKILL at any point loses nothing: sealed packets are sent, sent-but-unacked ones are
+sent again after the ack timeout, and HQ de-duplicates by packet id and hash. Within a
+process, a packet interrupted by a disconnect resumes from its first chunk without a PUBACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from edge import __version__
+from edge.errors import InvalidInput, NotFound, RekamError
+from edge.kit import Kit
+from edge.kitdb import atomic
+from edge.outbox import OutboxEntry, PacketState
+from sync import downlink
+from sync.errors import ConnectFailed, PublishTimeout, TransportError
+from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
+from sync.protocol import (
+    Channel,
+    Chunk,
+    Report,
+    Status,
+    kit_subscription,
+    parse_topic,
+    sign_report,
+    sign_status,
+    split_packet,
+    topic,
+)
+from sync.sdnotify import Notifier
+from sync.settings import SyncSettings
+
+log = logging.getLogger("rekam.sync")
+
+
+class Link(Protocol):
+    """What the uplink needs of a connection (``sync.mqtt.Connection`` or a test fake)."""
+
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                      timeout: float | None = None) -> None: ...
+
+    async def subscribe(self, topic: str, *, timeout: float | None = None) -> None: ...
+
+    def messages(self) -> AsyncIterator[Incoming]: ...
+
+    def queued(self) -> int: ...
+
+
+Connector = Callable[[ConnectOptions], AbstractAsyncContextManager[Link]]
+
+
+def default_connector() -> Connector:
+    from sync.mqtt import connect
+
+    return connect
+
+
+class Backoff:
+    """Exponential backoff with "equal jitter": half the delay fixed, half random, so a
+    hall full of kits coming back after an outage does not reconnect in lock-step."""
+
+    def __init__(self, initial: float, maximum: float,
+                 rng: Callable[[], float] = random.random) -> None:
+        self.initial, self.maximum, self._rng = initial, maximum, rng
+        self.attempt = 0
+
+    def next(self) -> float:
+        base = min(self.maximum, self.initial * float(2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return base / 2 + self._rng() * base / 2
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class SyncStats:
+    connects: int = 0
+    connect_failures: int = 0
+    packets_sent: int = 0
+    packets_resent: int = 0
+    chunks_published: int = 0
+    publish_timeouts: int = 0
+    acked: int = 0
+    repeated_acks: int = 0
+    refused_acks: int = 0
+    rejected_by_hq: int = 0
+    purged: int = 0
+    reports: int = 0
+    bytes_published: int = 0
+    last_error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Flight:
+    """A packet handed to the broker in this process and not yet acked by HQ."""
+
+    sha256: str
+    count: int
+    deadline: float = math.inf  # monotonic; set once every chunk was published
+    done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
+    tasks: list[asyncio.Task[bool]] = field(default_factory=list)
+
+
+class _Finished(Exception):
+    """--once: everything is acknowledged (or the time is up)."""
+
+
+class Uplink:
+    def __init__(self, kit: Kit, settings: SyncSettings, *,
+                 connector: Connector | None = None, notifier: Notifier | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.kit = kit
+        # Everything this connection writes is recovered by the protocol if a power cut
+        # undoes it (a lost "sent" or "acked" mark means one more send, which HQ acks as a
+        # duplicate), so it skips the per-commit fsync: WAL keeps the order and the
+        # consistency, and sealed packets stay durable (the enrolment's own connection
+        # commits them with synchronous=FULL).
+        kit.conn.execute("PRAGMA synchronous=NORMAL")
+        self.settings = settings
+        self.connector = connector or default_connector()
+        self.notifier = notifier or Notifier()
+        self.monotonic = monotonic
+        self.stats = SyncStats()
+        self._flights: dict[str, _Flight] = {}
+        self._resume: dict[str, int] = {}  # packet id → first chunk to send after a drop
+        self._parked: dict[str, float] = {}  # rejected by HQ: not before this monotonic time
+        self._changed: asyncio.Event | None = None
+        self._chunk_tasks: set[asyncio.Task[Any]] = set()
+        self._last_purge = -math.inf
+        self._session_id = ""
+        self._to_mark: list[tuple[str, _Flight]] = []
+
+    # --- the connection loop -----------------------------------------------------------------
+
+    def connect_options(self) -> ConnectOptions:
+        cfg, paths, s = self.kit.config, self.kit.paths, self.settings
+        address = BrokerAddress.parse(cfg.broker)
+        self._session_id = self.kit.clock().isoformat()
+        will = Status(self.kit.device_id, "offline", self.kit.clock(),
+                      software_version=__version__, session=self._session_id)
+        return ConnectOptions(
+            address=address, client_id=self.kit.device_id,
+            tls=TlsFiles(paths.ca_cert, paths.device_cert, paths.device_tls_key)
+            if address.tls else None,
+            persistent=True, session_expiry=s.session_expiry, keepalive=s.keepalive,
+            connect_timeout=s.connect_timeout, publish_timeout=s.publish_timeout,
+            will=(topic(self.kit.device_id, Channel.STATUS),
+                  sign_status(will, self.kit.device_key())),
+            max_inflight=s.max_inflight, tcp_congestion=s.tcp_congestion,
+        )
+
+    async def run(self, stop: asyncio.Event, *, once: bool = False) -> SyncStats:
+        """Until ``stop`` is set (daemon), or until the outbox is acknowledged or
+        ``once_timeout`` passes (``once``)."""
+        self._changed = asyncio.Event()
+        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
+        give_up = self.monotonic() + self.settings.once_timeout if once else math.inf
+        watchdog = asyncio.create_task(self._watchdog())
+        self.notifier.ready("starting")
+        try:
+            while not stop.is_set():
+                started = self.monotonic()
+                finished = False
+                try:
+                    options = self.connect_options()
+                    async with self.connector(options) as link:
+                        self.stats.connects += 1
+                        self.notifier.status(f"connected to {options.address}")
+                        finished = await self._session(link, stop, give_up if once else None)
+                except TransportError as exc:
+                    if isinstance(exc, ConnectFailed):
+                        self.stats.connect_failures += 1
+                    self.stats.last_error = str(exc)
+                    log.warning("%s", exc)
+                except InvalidInput as exc:  # no or bad broker URL: wait for a config change
+                    self.stats.last_error = str(exc)
+                    log.error("%s", exc)
+                finally:
+                    self._end_session()
+                if finished or stop.is_set() or self.monotonic() >= give_up:
+                    break
+                if self.monotonic() - started > 30:
+                    backoff.reset()
+                delay = min(backoff.next(), max(0.0, give_up - self.monotonic()))
+                self.notifier.status(f"offline, retrying in {delay:.0f} s")
+                log.info("reconnecting in %.1f s", delay)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+        finally:
+            watchdog.cancel()
+            self.notifier.stopping()
+        self.purge()
+        return self.stats
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if not interval:
+            return
+        while True:  # pinged from the event loop: a wedged loop stops the pings
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def _session(self, link: Link, stop: asyncio.Event, give_up: float | None) -> bool:
+        await link.subscribe(kit_subscription(self.kit.device_id))
+        await self._publish_status(link, "online")
+        tasks = [asyncio.create_task(self._receiver(link), name="receiver"),
+                 asyncio.create_task(self._sender(link), name="sender"),
+                 asyncio.create_task(self._heartbeat(link), name="heartbeat")]
+        if give_up is not None:
+            tasks.append(asyncio.create_task(self._until_done(give_up), name="once"))
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, stopper]:
+                task.cancel()
+            await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        for task in done:
+            if task is stopper:
+                continue
+            exc = task.exception()
+            if isinstance(exc, _Finished):
+                await self._goodbye(link)
+                return True
+            if exc is not None:
+                raise exc
+        await self._goodbye(link)
+        return False
+
+    async def _goodbye(self, link: Link) -> None:
+        """A clean stop sends no last will: say "offline" ourselves."""
+        with suppress(TransportError):
+            await self._publish_status(link, "offline", timeout=3)
+
+    def _end_session(self) -> None:
+        for task in self._chunk_tasks:
+            task.cancel()
+        self._chunk_tasks.clear()
+        for packet_id, flight in list(self._flights.items()):
+            if flight.deadline == math.inf:  # interrupted mid-packet: resume there
+                first_missing = next((i for i in range(flight.count) if i not in flight.done),
+                                     flight.count)
+                self._resume[packet_id] = first_missing
+                del self._flights[packet_id]
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    # --- sending --------------------------------------------------------------------------
+
+    def _expire(self) -> None:
+        now = self.monotonic()
+        for packet_id, flight in list(self._flights.items()):
+            if flight.deadline <= now:
+                log.info("no ack for packet %s within %.0f s; it will be sent again",
+                         packet_id, self.settings.ack_timeout)
+                del self._flights[packet_id]
+                self._resume.pop(packet_id, None)
+        for packet_id, until in list(self._parked.items()):
+            if until <= now:
+                del self._parked[packet_id]
+
+    def _next_wait(self) -> float:
+        deadlines = [f.deadline for f in self._flights.values() if f.deadline < math.inf]
+        wait = self.settings.poll
+        if deadlines:
+            wait = min(wait, max(0.0, min(deadlines) - self.monotonic()))
+        return max(wait, 0.01)
+
+    async def _wait_change(self) -> None:
+        assert self._changed is not None
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout=self._next_wait())
+        self._changed.clear()
+
+    def _due(self, room: int) -> list[OutboxEntry]:
+        skip = len(self._flights) + len(self._parked)
+        entries = self.kit.outbox.pending(
+            resend_after=timedelta(seconds=self.settings.ack_timeout), limit=room + skip)
+        return [e for e in entries
+                if e.packet_id not in self._flights and e.packet_id not in self._parked][:room]
+
+    async def _sender(self, link: Link) -> None:
+        slots = asyncio.Semaphore(self.settings.max_inflight)
+        while True:
+            self._expire()
+            room = self.settings.window - len(self._flights)
+            entries = self._due(room) if room > 0 else []
+            if not entries:
+                await self._wait_change()
+                continue
+            for entry in entries:
+                await self._start_packet(link, entry, slots)
+
+    async def _start_packet(self, link: Link, entry: OutboxEntry,
+                            slots: asyncio.Semaphore) -> None:
+        try:
+            data = self.kit.outbox.data(entry.packet_id)
+        except NotFound:
+            return  # purged meanwhile
+        start = self._resume.pop(entry.packet_id, 0)
+        chunks = list(split_packet(entry.packet_id, data, chunk_size=self.settings.chunk_size,
+                                   start=start, sha256=entry.sha256))
+        del data
+        count = chunks[0].count if chunks else 0
+        flight = _Flight(entry.sha256, count, done=set(range(start)))
+        self._flights[entry.packet_id] = flight
+        if entry.state is PacketState.SENT or entry.send_count:
+            self.stats.packets_resent += 1
+        if start:
+            log.info("resuming packet %s at chunk %d of %d", entry.packet_id, start, count)
+        name = topic(self.kit.device_id, Channel.PACKET)
+        for chunk in chunks:
+            await slots.acquire()
+            task = asyncio.create_task(self._publish_chunk(link, name, chunk, flight, slots))
+            flight.tasks.append(task)
+            self._chunk_tasks.add(task)
+            task.add_done_callback(self._chunk_tasks.discard)
+        finisher = asyncio.create_task(self._finish_packet(entry.packet_id, flight))
+        self._chunk_tasks.add(finisher)
+        finisher.add_done_callback(self._chunk_tasks.discard)
+
+    async def _publish_chunk(self, link: Link, name: str, chunk: Chunk, flight: _Flight,
+                             slots: asyncio.Semaphore) -> bool:
+        try:
+            payload = chunk.encode()
+            await link.publish(name, payload)
+        except PublishTimeout as exc:
+            self.stats.publish_timeouts += 1
+            log.info("%s (it may still arrive; HQ's ack decides)", exc)
+            return False
+        finally:
+            slots.release()
+        flight.done.add(chunk.index)
+        self.stats.chunks_published += 1
+        self.stats.bytes_published += len(chunk.data)
+        return True
+
+    async def _finish_packet(self, packet_id: str, flight: _Flight) -> None:
+        results = await asyncio.gather(*flight.tasks, return_exceptions=True)
+        flight.tasks.clear()
+        if any(isinstance(r, BaseException) for r in results):
+            return  # the connection dropped: _end_session records where to resume
+        if self._flights.get(packet_id) is not flight:
+            return  # acked (or expired) while its last chunks were in the air
+        # Packets finishing in the same turn of the loop are marked in one transaction
+        # (one fsync instead of one each).
+        if not self._to_mark:
+            asyncio.get_running_loop().call_soon(self._mark_sent)
+        self._to_mark.append((packet_id, flight))
+
+    def _mark_sent(self) -> None:
+        batch, self._to_mark = self._to_mark, []
+        deadline = self.monotonic() + self.settings.ack_timeout
+        with atomic(self.kit.conn):
+            for packet_id, flight in batch:
+                if self._flights.get(packet_id) is not flight:
+                    continue
+                try:
+                    self.kit.outbox.mark_sent(packet_id)
+                except NotFound:
+                    continue
+                self.stats.packets_sent += 1
+                flight.deadline = deadline
+        self._wake()
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def _receiver(self, link: Link) -> None:
+        messages = link.messages().__aiter__()
+        while True:
+            batch = [await messages.__anext__()]
+            while link.queued() and len(batch) < 256:
+                batch.append(await messages.__anext__())
+            await self._dispatch(link, batch)
+
+    async def _dispatch(self, link: Link, batch: list[Incoming]) -> None:
+        acks: list[bytes] = []
+        reports: list[Report] = []
+        for message in batch:
+            try:
+                device, channel = parse_topic(message.topic)
+            except RekamError as exc:
+                log.warning("ignored a message on %s: %s", message.topic, exc)
+                continue
+            if device != self.kit.device_id:
+                log.warning("ignored a message for %s on our session", device)
+                continue
+            if channel is Channel.ACK:
+                acks.append(message.payload)
+            elif channel is Channel.WORKLIST and message.payload:
+                report = downlink.handle_worklist(self.kit, message.payload)
+                if report:
+                    reports.append(report)
+            elif channel is Channel.CONFIG and message.payload:
+                report = downlink.handle_config(self.kit, message.payload)
+                if report:
+                    reports.append(report)
+        if acks:
+            outcome = downlink.handle_acks(self.kit, acks)
+            self.stats.acked += len(outcome.acked)
+            self.stats.repeated_acks += len(outcome.repeated)
+            self.stats.refused_acks += len(outcome.refused)
+            for packet_id in [*outcome.acked, *outcome.repeated]:
+                self._flights.pop(packet_id, None)
+                self._resume.pop(packet_id, None)
+            for ack in outcome.rejected:
+                self.stats.rejected_by_hq += 1
+                self._flights.pop(ack.packet_id, None)
+                self._parked[ack.packet_id] = (self.monotonic()
+                                               + 10 * self.settings.ack_timeout)
+                reports.append(Report(self.kit.device_id, self.kit.clock(), "packet",
+                                      "rejected", detail=f"{ack.packet_id}: {ack.reason}"))
+            self._wake()
+        for report in reports:
+            await self._publish_report(link, report)
+
+    # --- status, reports, purge ----------------------------------------------------------
+
+    def status(self, state: str) -> Status:
+        kit = self.kit
+        counts = kit.outbox.counts()
+        oldest = kit.outbox.oldest_unacked()
+        roster, pending = downlink.roster_versions(kit)
+        return Status(
+            device_id=kit.device_id, state=state, at=kit.clock(),
+            software_version=__version__, queue_depth=counts["sealed"] + counts["sent"],
+            oldest_queued=None if oldest is None else oldest.isoformat(), outbox=counts,
+            free_disk_mb=kit.free_disk_mb(), roster_version=roster,
+            roster_expires_at=kit.state.get("roster_expires_at"),
+            pending_worklist_version=pending,
+            config_version=int(kit.state.get(downlink.CONFIG_VERSION) or 0),
+            session=self._session_id,
+        )
+
+    async def _publish_status(self, link: Link, state: str, *,
+                              timeout: float | None = None) -> None:
+        payload = sign_status(self.status(state), self.kit.device_key())
+        await link.publish(topic(self.kit.device_id, Channel.STATUS), payload, timeout=timeout)
+
+    async def _publish_report(self, link: Link, report: Report) -> None:
+        payload = sign_report(report, self.kit.device_key())
+        try:
+            await link.publish(topic(self.kit.device_id, Channel.REPORT), payload)
+            self.stats.reports += 1
+        except PublishTimeout as exc:
+            log.info("%s", exc)
+
+    async def _heartbeat(self, link: Link) -> None:
+        while True:
+            report = downlink.unreported_apply_result(self.kit)
+            if report is not None:
+                await self._publish_report(link, report)
+                downlink.mark_reported(self.kit)
+            if self.monotonic() - self._last_purge >= self.settings.purge_every:
+                self.purge()
+            await asyncio.sleep(self.settings.heartbeat)
+            await self._publish_status(link, "online")
+
+    def purge(self) -> int:
+        self._last_purge = self.monotonic()
+        grace = timedelta(hours=self.kit.config.ack_grace_hours)
+        purged = self.kit.outbox.purge_acked(grace=grace)
+        if purged:
+            log.info("purged %d acknowledged packets (grace %s)", purged, grace)
+        self.stats.purged += purged
+        return purged
+
+    # --- --once ---------------------------------------------------------------------------
+
+    def unacked(self) -> int:
+        counts = self.kit.outbox.counts()
+        return counts["sealed"] + counts["sent"]
+
+    async def _until_done(self, give_up: float) -> None:
+        while True:
+            if self.unacked() == 0 or self.monotonic() >= give_up:
+                raise _Finished
+            await asyncio.sleep(0.1)

@@ -1,0 +1,51 @@
+"""The daemon's small parts: backoff, settings, sd_notify."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from edge.errors import InvalidInput
+from sync.sdnotify import Notifier
+from sync.settings import SyncSettings
+from sync.uplink import Backoff
+
+
+def test_backoff_grows_exponentially_with_jitter_and_caps():
+    low = Backoff(1.0, 60.0, rng=lambda: 0.0)
+    assert [low.next() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    high = Backoff(1.0, 60.0, rng=lambda: 1.0)
+    assert [high.next() for _ in range(3)] == [1, 2, 4]
+    high.reset()
+    assert high.next() == 1
+
+
+def test_settings_from_file_and_overrides(tmp_path):
+    (tmp_path / "sync.json").write_text('{"window": 3, "ack_timeout": 9}')
+    s = SyncSettings.load(tmp_path, ack_timeout=2.5, chunk_size=None)
+    assert (s.window, s.ack_timeout, s.chunk_size) == (3, 2.5, 64 * 1024)
+    (tmp_path / "sync.json").write_text('{"windw": 3}')
+    with pytest.raises(InvalidInput, match="windw"):
+        SyncSettings.load(tmp_path)
+    with pytest.raises(InvalidInput):
+        SyncSettings(chunk_size=10)
+
+
+def test_sd_notify_ready_watchdog_stopping(tmp_path, monkeypatch):
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(1)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    n = Notifier()
+    assert n.enabled and n.watchdog_interval == 15
+    n.ready("up")
+    n.watchdog()
+    n.stopping()
+    got = [sock.recv(1024).decode() for _ in range(3)]
+    assert got == ["READY=1\nSTATUS=up", "WATCHDOG=1", "STOPPING=1"]
+    sock.close()
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    Notifier().ready()  # not under systemd: nothing happens

@@ -1,0 +1,147 @@
+"""HQ → kit: signed worklists (staged, applied at the next login) and config, over the real
+broker; forged, replayed, foreign or stale documents change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from edge.canonical import canonical_json
+from edge.signing import sign_document
+from sync.mqtt import connect
+from sync.protocol import Channel, ConfigUpdate, build_config, topic
+from sync.uplink import Uplink
+
+KELURAHAN = "32.75.01.1001"
+
+pytestmark = pytest.mark.broker
+PIN = "483920"
+
+
+def _reports(world) -> list[dict]:
+    from hq.packets import PacketStore
+
+    return list(reversed(PacketStore(world.engine).reports()))
+
+
+async def _until(predicate, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def _online(world, device: str) -> bool:
+    from hq.packets import PacketStore
+
+    return any(d.device_id == device and d.state == "online"
+               for d in PacketStore(world.engine).overview())
+
+
+async def _push_all(world, device: str, channel: Channel, documents: list[bytes],
+                    expect_reports: int) -> None:
+    """Run the kit's daemon, wait until HQ sees it online, publish each document (retained,
+    like rekam-hq push), and wait for the kit's reports."""
+    async with world.running_ingest():
+        with world.kit(device) as kit:
+            stop = asyncio.Event()
+            daemon = asyncio.create_task(Uplink(kit, world.settings(device)).run(stop))
+            await _until(lambda: _online(world, device))
+            async with connect(world.ingest_options("hq-push")) as hq:
+                for doc in documents:
+                    await hq.publish(topic(device, channel), doc, retain=True)
+            await _until(lambda: len(_reports(world)) >= expect_reports)
+            stop.set()
+            await daemon
+
+
+def test_worklists_forged_replayed_or_foreign_are_refused_and_a_good_one_staged(world, tmp_path):
+    from edge.synth import write_synthetic_csv
+    from edge.worklist import build_worklist
+    from hq.worklists import make_worklist
+
+    world.add_kit("kit-a")
+    world.add_kit("kit-b")
+    csv = tmp_path / "residents.csv"
+    write_synthetic_csv(csv, [KELURAHAN], 30, seed=5, today=date.today())
+    keys = world.keys
+    v1, v2, v3 = (make_worklist(world.engine, keys, "kit-a", csv) for _ in range(3))
+    for_b = make_worklist(world.engine, keys, "kit-b", csv)
+    now = datetime.now(UTC)
+    forged = build_worklist(device_id="kit-a", version=99, issued_at=now,
+                            expires_at=now + timedelta(days=5), kelurahan=[KELURAHAN],
+                            residents=[], signing_key=ed25519.Ed25519PrivateKey.generate())
+    with world.kit("kit-a") as kit:
+        kit.operators.add("siti", "Siti", "supervisor", PIN, by=None)
+        kit.import_worklist(v2.data, kit.login("siti", PIN))
+        roster_before = kit.status().roster_size
+
+    asyncio.run(_push_all(world, "kit-a", Channel.WORKLIST,
+                          [v1.data, forged, for_b.data, v2.data, v3.data], expect_reports=5))
+    results = [(r["result"], r["version"]) for r in _reports(world)]
+    assert results == [("rejected", None)] * 4 + [("staged", 3)]
+    details = " | ".join(r["detail"] for r in _reports(world))
+    assert "not newer" in details and "unknown key" in details and "kit-b" in details
+    with world.kit("kit-a") as kit:
+        status = kit.status()
+        assert status.roster_version == 2 and status.roster_size == roster_before
+        assert kit.pending_worklist_path.exists()
+        assert kit.pending_worklist_path.stat().st_mode & 0o777 == 0o600
+        # The next operator login applies it, with the same checks as rekam roster import.
+        assert kit.apply_pending_worklist(kit.login("siti", PIN)) == v3.residents
+        assert kit.status().roster_version == 3
+        assert not kit.pending_worklist_path.exists()
+        assert kit.apply_pending_worklist(kit.login("siti", PIN)) is None
+
+    async def report_applied():
+        async with world.running_ingest():
+            with world.kit("kit-a") as kit:
+                stop = asyncio.Event()
+                daemon = asyncio.create_task(Uplink(kit, world.settings("kit-a")).run(stop))
+                await _until(lambda: _reports(world)[-1]["result"] == "applied")
+                stop.set()
+                await daemon
+
+    asyncio.run(report_applied())
+    assert _reports(world)[-1]["version"] == 3
+
+
+def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(world, capsys):
+    from hq.cli import main as hq_main
+
+    world.add_kit("kit-a")
+    now = datetime.now(UTC)
+    keys = world.keys
+    good = build_config(ConfigUpdate("kit-a", 5, now, now + timedelta(days=1),
+                                     {"disk_floor_mb": "321", "service_point": "RW 05"}),
+                        keys.signing)
+    stale = build_config(ConfigUpdate("kit-a", 4, now, now + timedelta(days=1),
+                                      {"disk_floor_mb": "1"}), keys.signing)
+    forged = build_config(ConfigUpdate("kit-a", 9, now, now + timedelta(days=1),
+                                       {"disk_floor_mb": "2"}),
+                          ed25519.Ed25519PrivateKey.generate())
+    forbidden = sign_document("config", canonical_json(
+        {"device_id": "kit-a", "version": 10, "issued_at": now.isoformat(),
+         "expires_at": (now + timedelta(days=1)).isoformat(),
+         "settings": {"allow_simulated": "true"}}), keys.signing)
+    invalid = build_config(ConfigUpdate("kit-a", 11, now, now + timedelta(days=1),
+                                        {"disk_floor_mb": "lots"}), keys.signing)
+
+    asyncio.run(_push_all(world, "kit-a", Channel.CONFIG,
+                          [good, stale, forged, forbidden, invalid], expect_reports=5))
+    assert [(r["result"], r["version"]) for r in _reports(world)] == [
+        ("applied", 5)] + [("rejected", None)] * 4
+    with world.kit("kit-a") as kit:
+        assert kit.config.disk_floor_mb == 321 and kit.config.service_point == "RW 05"
+        assert kit.config.allow_simulated is False
+        assert kit.state.get("config_version") == "5"
+
+    # rekam-hq push config signs the next version for the kit, and publishes it.
+    capsys.readouterr()
+    assert hq_main(["push", "config", "kit-a", "disk_floor_mb=400", "--home",
+                    str(world.hq.root), "--broker", world.broker.url, "--no-publish"]) == 0
+    assert "config v1 for kit-a" in capsys.readouterr().out

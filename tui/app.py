@@ -1,0 +1,178 @@
+"""The Rekam operator UI: a Textual app that runs a service point.
+
+``RekamApp(kit, devices)`` receives everything it works with in its constructor (after
+harlequin): the kit core (:class:`edge.kit.Kit`) and the devices the bootstrap chose, real
+or simulated. Tests build a kit in a temporary home and pass simulated devices; ``rekam
+tui`` passes the configured kit.
+
+How the parts fit:
+
+- :mod:`tui.services` — the kit as the UI sees it (no Textual): login, roster, enrolment,
+  sealing, receipt, status, sync, technician report; thread-safe, called from workers.
+- :mod:`tui.catalogue` — every displayed string, Bahasa Indonesia and English, and the
+  error codes of the core and the devices as plain sentences.
+- :mod:`tui.messages` — what workers post back; workers never touch widgets.
+- :mod:`tui.screens`, :mod:`tui.widgets`, :mod:`tui.dialogs` — what is shown.
+
+Every key a screen offers is in the key bar at the bottom; F2 switches the language on
+every screen; the status bar above it is always visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual import work
+from textual.worker import Worker
+
+from edge.kit import Kit
+from tui.catalogue import Catalogue
+from tui.messages import StatusUpdated
+from tui.services import Devices, KitServices, KitSnapshot
+
+log = logging.getLogger("rekam.tui")
+
+CONSOLE_THEME = "ansi-dark"
+"""On the Linux console (16 colours) the UI uses the terminal's own ANSI colours."""
+
+
+def default_theme() -> str:
+    """``ansi-dark`` on the Linux console or a 16-colour terminal, else Textual's default."""
+    term = os.environ.get("TERM", "")
+    if term == "linux" or os.environ.get("TEXTUAL_COLOR_SYSTEM") == "standard":
+        return CONSOLE_THEME
+    return "textual-dark"
+
+
+class RekamApp(App[None]):
+    CSS_PATH = "rekam.tcss"
+    TITLE = "Rekam"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f2", "switch_language", "language", id="language", priority=True),
+    ]
+
+    language: reactive[str] = reactive("id")
+    snapshot: reactive[KitSnapshot | None] = reactive(None, always_update=True)
+
+    def __init__(
+        self,
+        kit: Kit,
+        devices: Devices,
+        *,
+        language: str | None = None,
+        services: KitServices | None = None,
+        keymap: dict[str, str] | None = None,
+        theme: str | None = None,
+        status_every: float = 5.0,
+        log_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.kit = kit
+        self.devices = devices
+        self.services = services or KitServices(kit, devices)
+        self.cat = Catalogue(language or kit.config.language)
+        self.set_reactive(RekamApp.language, self.cat.language)
+        self._keymap = keymap or {}
+        self._theme_name = theme or default_theme()
+        self.status_every = status_every
+        self.log_path = log_path or kit.paths.root / "tui.log"
+
+    def on_mount(self) -> None:
+        from tui.screens.login import LoginScreen
+
+        self.theme = self._theme_name
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.push_screen(LoginScreen())
+        self.refresh_status()
+        if self.status_every > 0:
+            self.set_interval(self.status_every, self.refresh_status)
+
+    # --- where a session goes ------------------------------------------------------------------
+
+    def logged_in(self) -> None:
+        """After a login: Home, with the service point form on top when today's is not set."""
+        from tui.screens.home import HomeScreen
+        from tui.screens.place import ServicePointScreen
+
+        self.push_screen(HomeScreen())
+        if self.services.service_point() is None:
+            self.push_screen(ServicePointScreen())
+        self.refresh_status()
+
+    def logout(self) -> None:
+        from tui.screens.login import LoginScreen
+
+        self.services.logout()
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, LoginScreen):
+            self.pop_screen()
+
+    def back_to_home(self) -> None:
+        """Pop everything above Home (the enrolment's screens)."""
+        from tui.screens.home import HomeScreen
+
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
+    def show_enrolment(self, screen: Any) -> None:
+        """Home, then ``screen`` on top: an enrolment's screens replace each other."""
+        self.back_to_home()
+        self.push_screen(screen)
+
+    # --- language ---------------------------------------------------------------------------
+
+    def action_switch_language(self) -> None:
+        self.language = self.cat.switch()
+
+    # --- the status bar's data ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
+    def refresh_status(self) -> None:
+        self.post_message(StatusUpdated(self.services.snapshot()))
+
+    def on_status_updated(self, message: StatusUpdated) -> None:
+        self.snapshot = message.snapshot
+
+    # --- one handler for workers that fail unexpectedly -----------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        from textual.worker import WorkerState
+
+        if event.state is WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any]) -> None:
+        """A worker raised something no screen expected: log the traceback to the log file
+        (for the technician), and tell the operator in plain words. Never a traceback on
+        screen."""
+        from tui.dialogs.problem import ProblemDialog
+
+        error = worker.error
+        self.write_log(f"worker {worker.name!r} failed", error)
+        if getattr(error, "code", None):
+            self.push_screen(ProblemDialog(error))
+        else:
+            self.push_screen(ProblemDialog(text=self.cat.t("app.unexpected",
+                                                           log=str(self.log_path))))
+
+    def write_log(self, what: str, error: BaseException | None) -> None:
+        try:
+            with self.log_path.open("a", encoding="utf-8") as fh:
+                fh.write(f"{self.services.now().isoformat()} {what}\n")
+                if error is not None:
+                    fh.write("".join(traceback.format_exception(error)))
+        except OSError:
+            log.exception("%s", what)
+
+    # --- leaving -----------------------------------------------------------------------------
+
+    def on_unmount(self) -> None:
+        self.services.close()

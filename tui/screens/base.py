@@ -1,0 +1,66 @@
+"""What every screen and dialog shares: the catalogue, the services, relabelling when the
+language changes, and one route for workers that fail unexpectedly."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState
+
+from tui.catalogue import Catalogue
+from tui.services import KitServices
+
+if TYPE_CHECKING:
+    from tui.app import RekamApp
+
+R = TypeVar("R")
+
+
+class _Shared:
+    """Mixed into screens and modals."""
+
+    @property
+    def rekam(self) -> RekamApp:
+        return self.app  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def cat(self) -> Catalogue:
+        return self.rekam.cat
+
+    @property
+    def services(self) -> KitServices:
+        return self.rekam.services
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.rekam.cat.t(key, **values)
+
+    def refresh_text(self) -> None:
+        """Write every label from the catalogue (on mount and on a language switch)."""
+
+    def _language_changed(self, _language: str) -> None:
+        self.refresh_text()
+        self.refresh_bindings()  # type: ignore[attr-defined]
+
+    def _watch_language(self) -> None:
+        self.watch(self.app, "language", self._language_changed, init=False)  # type: ignore[attr-defined]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.rekam.worker_failed(event.worker)
+
+    def key_label(self, binding_id: str) -> str | None:
+        """A label for a key that depends on the screen's state; None: the catalogue's."""
+        return None
+
+
+class RekamScreen(_Shared, Screen[Any]):
+    def on_mount(self) -> None:
+        self._watch_language()
+        self.refresh_text()
+
+
+class RekamModal(_Shared, ModalScreen[R]):
+    def on_mount(self) -> None:
+        self._watch_language()
+        self.refresh_text()

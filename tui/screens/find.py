@@ -1,0 +1,207 @@
+"""Find a resident: scan the invitation's QR, or type a NIK, an invitation code or a name
+and watch the results narrow as you type. Enter takes the highlighted resident; the
+arrows move through the results without leaving the search field."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, Static
+
+from edge.errors import RekamError
+from edge.roster import SearchHit
+from hal.errors import HalError
+from tui.messages import CodeScanned, Failed, SearchDone
+from tui.screens.base import RekamScreen
+from tui.widgets.keybar import KeyBar
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.top_bar import TopBar
+
+RESULTS = 30
+SCAN_EVERY = 0.3
+
+
+class FindScreen(RekamScreen):
+    BINDINGS = [
+        Binding("enter", "pick", "pick", id="pick", priority=True),
+        Binding("down", "move(1)", "down", show=False, priority=True),
+        Binding("up", "move(-1)", "up", show=False, priority=True),
+        Binding("f3", "toggle_rw", "rw", id="rw"),
+        Binding("escape", "back", "back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: list[SearchHit] = []
+        self.query_text = ""
+        self.message = ""
+        self.scan_problem = ""
+        point = self.services.service_point()
+        self.area_rw = point.rw if point and point.rw else None
+        self.only_rw = self.area_rw is not None
+        self._scanning = False
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("find.title")
+        with Vertical(id="find-body"):
+            yield Static(id="intro", classes="dim")
+            yield Input(id="query", max_length=60)
+            yield Static(id="filter", classes="dim")
+            yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+            yield Static(id="message", classes="message")
+        yield KeyBar()
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.can_focus = False
+        super().on_mount()
+        self.query_one("#query", Input).focus()
+        self.set_interval(SCAN_EVERY, self._scan)
+
+    def on_screen_resume(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def refresh_text(self) -> None:
+        self.query_one("#intro", Static).update(
+            self.t("find.intro") + ("\n" + self.scan_problem if self.scan_problem
+                                    else "\n" + self.t("find.scanning")))
+        self.query_one("#query", Input).placeholder = self.t("find.query")
+        self.query_one("#filter", Static).update(
+            self.t("find.rw_filter", rw=self.area_rw) if self.only_rw else self.t("find.all_rw"))
+        self._fill_table()
+
+    def key_label(self, binding_id: str) -> str | None:
+        if binding_id == "rw" and self.area_rw:
+            return self.t("find.all_rw") if self.only_rw else \
+                self.t("find.rw_filter", rw=self.area_rw)
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rw":
+            return self.area_rw is not None
+        if action == "toggle_rw":
+            return self.area_rw is not None
+        if action == "pick":
+            return True if self.hits else None
+        return True
+
+    # --- searching ---------------------------------------------------------------------------
+
+    @on(Input.Changed, "#query")
+    def _changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self._search(event.value, self.area_rw if self.only_rw else None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="search")
+    def _search(self, query: str, rw: str | None) -> None:
+        try:
+            hits = self.services.search(query, rw=rw, limit=RESULTS)
+        except RekamError as exc:
+            self.post_message(Failed("search", exc))
+            return
+        self.post_message(SearchDone(query, hits))
+
+    def on_search_done(self, message: SearchDone) -> None:
+        message.stop()
+        if message.query != self.query_text:
+            return  # an older query's answer
+        self.hits = message.hits
+        digits = "".join(ch for ch in message.query if ch.isdigit())
+        if not message.query.strip():
+            self.message = ""
+        elif not self.hits and digits == message.query.strip() and len(digits) != 16:
+            self.message = self.t("find.partial_nik", n=len(digits))
+        elif not self.hits:
+            self.message = self.t("find.no_results")
+        else:
+            self.message = self.t("find.results", n=len(self.hits))
+        self._fill_table()
+        self.refresh_bindings()
+
+    def on_failed(self, message: Failed) -> None:
+        message.stop()
+        if message.what == "scan":
+            self.scan_problem = self.t("find.scan_unavailable",
+                                       reason=self.cat.error(message.error)[1])
+            self.refresh_text()
+            return
+        self.message = self.cat.error(message.error)[1]
+        self.query_one("#message", Static).update(self.message)
+
+    def _fill_table(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for key, width in (("find.col.name", None), ("find.col.nik", 16),
+                           ("find.col.born", 10), ("find.col.rtrw", 7), ("find.col.state", 6)):
+            table.add_column(self.t(key), width=width)
+        for hit in self.hits:
+            r = hit.resident
+            state = self.t("find.enrolled") if hit.enrolled else self.t("find.not_enrolled")
+            table.add_row(r.name, r.nik, f"{r.birth_date:%d-%m-%Y}", f"{r.rt}/{r.rw}",
+                          f"[green]{state}[/]" if hit.enrolled else state, key=r.nik)
+        self.query_one("#message", Static).update(self.message)
+
+    def action_move(self, delta: int) -> None:
+        table = self.query_one(DataTable)
+        if self.hits:
+            row = max(0, min(len(self.hits) - 1, table.cursor_row + delta))
+            table.move_cursor(row=row)
+
+    def action_toggle_rw(self) -> None:
+        if self.area_rw is None:
+            return
+        self.only_rw = not self.only_rw
+        self.refresh_text()
+        self.refresh_bindings()
+        self._search(self.query_text, self.area_rw if self.only_rw else None)
+
+    # --- the QR reader -------------------------------------------------------------------
+
+    def _scan(self) -> None:
+        if not self._scanning and not self.scan_problem and self.is_current:
+            self._scanning = True
+            self._read_code()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
+    def _read_code(self) -> None:
+        try:
+            code = self.services.read_code(timeout=0.0)
+            hit = self.services.resident_for_code(code) if code else None
+        except (HalError, RekamError) as exc:
+            self.post_message(Failed("scan", exc))
+            return
+        finally:
+            self._scanning = False
+        if code:
+            self.post_message(CodeScanned(code, hit))
+
+    def on_code_scanned(self, message: CodeScanned) -> None:
+        message.stop()
+        if message.hit is None:
+            self.message = self.t("find.scanned_unknown", code=message.code)
+            self.query_one("#message", Static).update(self.message)
+            return
+        self._open(message.hit)
+
+    # --- picking ---------------------------------------------------------------------------
+
+    def action_pick(self) -> None:
+        if not self.hits:
+            return
+        table = self.query_one(DataTable)
+        self._open(self.hits[max(0, min(table.cursor_row, len(self.hits) - 1))])
+
+    def _open(self, hit: SearchHit) -> None:
+        if hit.enrolled:
+            self.message = self.t("find.already", name=hit.resident.name)
+            self.query_one("#message", Static).update(self.message)
+            return
+        from tui.screens.identity import IdentityScreen
+
+        self.app.push_screen(IdentityScreen(hit.resident))
+
+    def action_back(self) -> None:
+        self.dismiss()

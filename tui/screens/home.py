@@ -1,0 +1,166 @@
+"""Home: where the kit is, today's count, the queue numbers, the invited residents still
+to record, and the way into everything else. One key (Enter) starts the next resident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from edge.errors import RekamError
+from tui.messages import Failed, HomeLoaded
+from tui.screens.base import RekamScreen
+from tui.screens.place import kelurahan_name
+from tui.widgets.keybar import KeyBar
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.top_bar import TopBar
+
+
+class HomeScreen(RekamScreen):
+    BINDINGS = [
+        Binding("enter", "find", "find", id="find"),
+        Binding("n", "call_next", "call next", id="call_next"),
+        Binding("s", "sync", "sync", id="sync"),
+        Binding("l", "place", "place", id="place"),
+        Binding("t", "technician", "technician", id="technician"),
+        Binding("escape", "logout", "logout", id="logout"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("home.title")
+        with Vertical(id="home-body"):
+            yield Static(id="place-line")
+            with Horizontal(id="home-tiles"):
+                with Vertical(classes="tile"):
+                    yield Static(id="today-title", classes="section-title")
+                    yield Static(id="today")
+                with Vertical(classes="tile"):
+                    yield Static(id="queue-title", classes="section-title")
+                    yield Static(id="queue")
+            with Vertical(classes="tile", id="expected-tile"):
+                yield Static(id="expected-title", classes="section-title")
+                yield Static(id="expected")
+            yield Static(id="warnings", classes="message")
+            yield Static(id="hint", classes="hint")
+        yield KeyBar()
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.rekam, "snapshot", lambda _: self.refresh_text(), init=False)
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+        self.rekam.refresh_status()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="home")
+    def load(self) -> None:
+        s = self.services
+        try:
+            total, done = s.roster_counts()
+            meta = s.roster_meta()
+            data: dict[str, Any] = {
+                "today": s.today_summary(), "point": s.service_point(),
+                "schedule": s.schedule_today(), "total": total, "done": done,
+                "expires": meta.expires_at if meta else None, "has_roster": meta is not None,
+            }
+        except RekamError as exc:
+            self.post_message(Failed("home", exc))
+            return
+        self.post_message(HomeLoaded(data))
+
+    def on_home_loaded(self, message: HomeLoaded) -> None:
+        message.stop()
+        self.data = message.data
+        self.refresh_text()
+
+    def on_failed(self, message: Failed) -> None:
+        message.stop()
+        self.query_one("#warnings", Static).update(self.cat.error(message.error)[1])
+
+    def refresh_text(self) -> None:
+        d = self.data
+        point = d.get("point")
+        place = self.query_one("#place-line", Static)
+        if point is not None:
+            place.update(self.t("home.place", place=f"{point.name} · "
+                                f"{kelurahan_name(point.kelurahan)} RW {point.rw} "
+                                f"({self.t('place.type.' + point.place_type)})"))
+        else:
+            place.update(self.t("home.place_unset"))
+        self.query_one("#today-title", Static).update(self.t("home.today"))
+        self.query_one("#queue-title", Static).update(self.t("home.queue"))
+        self.query_one("#expected-title", Static).update(self.t("home.expected"))
+        today = d.get("today")
+        snap = self.rekam.snapshot
+        waiting = snap.waiting if snap is not None else 0
+        if today is not None:
+            self.query_one("#today", Static).update(
+                f"{self.t('home.recorded')}: [b]{today.recorded}[/b]\n"
+                f"{self.t('home.waiting')}: [b]{waiting}[/b]")
+            called = str(today.called) if today.called else self.t("home.called_none")
+            self.query_one("#queue", Static).update(
+                f"{self.t('home.called')}: [b]{called}[/b]\n[dim]{self.t('home.queue_hint')}[/]")
+        lines = []
+        for entry in d.get("schedule", []):
+            lines.append(self.t("home.schedule_today", place=entry.place, rw=entry.rw))
+        if not d.get("schedule") and d:
+            lines.append(self.t("home.schedule_none"))
+        if d.get("has_roster"):
+            total, done = d["total"], d["done"]
+            lines.append(self.t("home.expected_line", total=total, done=done,
+                                left=max(0, total - done)))
+        elif d:
+            lines.append(self.t("home.roster_missing"))
+        self.query_one("#expected", Static).update("\n".join(lines))
+        warnings = []
+        expires = d.get("expires")
+        if expires is not None and expires <= self.services.kit.clock():
+            warnings.append(self.t("home.roster_expired",
+                                   when=f"{expires.astimezone(self.services.now().tzinfo):%d-%m}"))
+        if snap is not None and snap.free_disk_mb < snap.disk_floor_mb * 2:
+            warnings.append(self.t("home.disk_low"))
+        self.query_one("#warnings", Static).update("\n".join(warnings))
+        self.query_one("#hint", Static).update(self.t("home.start_hint"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "technician":
+            return self.services.is_technician()
+        return True
+
+    def action_find(self) -> None:
+        from tui.screens.find import FindScreen
+
+        self.app.push_screen(FindScreen())
+
+    def action_call_next(self) -> None:
+        number = self.services.call_next()
+        self.notify(self.t("home.called_now", n=number))
+        self.load()
+
+    def action_sync(self) -> None:
+        from tui.screens.sync import SyncScreen
+
+        self.app.push_screen(SyncScreen())
+
+    def action_place(self) -> None:
+        from tui.screens.place import ServicePointScreen
+
+        self.app.push_screen(ServicePointScreen())
+
+    def action_technician(self) -> None:
+        from tui.screens.technician import TechnicianScreen
+
+        self.app.push_screen(TechnicianScreen())
+
+    def action_logout(self) -> None:
+        self.rekam.logout()

@@ -1,0 +1,173 @@
+"""Login: operator id and PIN. A wrong PIN says how many tries are left; a locked account
+says until when, and counts down."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Vertical
+from textual.widgets import Input, Label, Static
+
+from edge.errors import LockedOut, NotFound, OperatorDisabled, RekamError, WrongPIN
+from tui.messages import Failed, LoggedIn
+from tui.screens.base import RekamScreen
+from tui.widgets.keybar import KeyBar
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.top_bar import TopBar
+
+
+class LoginScreen(RekamScreen):
+    BINDINGS = [
+        Binding("enter", "login", "login", id="login", priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = False
+        self.locked_until: datetime | None = None
+        self.locked_operator = ""
+        self.message_key: tuple[str, dict[str, object]] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("login.title")
+        with Center():
+            with Vertical(id="login-box", classes="box"):
+                yield Static(id="intro")
+                yield Static(id="device", classes="dim")
+                yield Label(id="operator-label")
+                yield Input(id="operator", max_length=32)
+                yield Label(id="pin-label")
+                yield Input(id="pin", password=True, restrict=r"[0-9]*", max_length=12)
+                yield Static(id="message", classes="message")
+        yield KeyBar()
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#operator", Input).focus()
+        self.set_interval(1.0, self._tick)
+
+    def on_screen_resume(self) -> None:
+        """Back from a logout: a clean form."""
+        self.query_one("#pin", Input).value = ""
+        self.query_one("#operator", Input).focus()
+
+    def refresh_text(self) -> None:
+        self.query_one("#intro", Static).update(self.t("login.intro"))
+        self.query_one("#device", Static).update(
+            self.t("login.device", device=self.services.kit.device_id))
+        self.query_one("#operator-label", Label).update(self.t("login.operator"))
+        self.query_one("#pin-label", Label).update(self.t("login.pin"))
+        self._show_message()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "login":
+            return None if self.busy else True
+        return True
+
+    # --- logging in -------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#operator")
+    def _operator_done(self) -> None:
+        self.query_one("#pin", Input).focus()
+
+    def action_login(self) -> None:
+        if self.busy:
+            return
+        operator = self.query_one("#operator", Input).value.strip()
+        pin = self.query_one("#pin", Input).value
+        if self.focused is self.query_one("#operator", Input) and operator and not pin:
+            self.query_one("#pin", Input).focus()
+            return
+        if not operator or not pin:
+            self._say("login.need_both")
+            return
+        self.busy = True
+        self.refresh_bindings()
+        self._say("login.checking")
+        self._login(operator, pin)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="login")
+    def _login(self, operator: str, pin: str) -> None:
+        try:
+            session = self.services.login(operator, pin)
+        except RekamError as exc:
+            self.post_message(Failed("login", exc, operator))
+            return
+        count: int | None = None
+        worklist_error: BaseException | None = None
+        try:
+            count = self.services.apply_pending_worklist()
+        except RekamError as exc:
+            worklist_error = exc
+        self.post_message(LoggedIn(session, count, worklist_error))
+
+    def on_failed(self, message: Failed) -> None:
+        message.stop()
+        self.busy = False
+        self.refresh_bindings()
+        pin = self.query_one("#pin", Input)
+        pin.value = ""
+        error = message.error
+        if isinstance(error, WrongPIN):
+            left = error.attempts_left
+            self._say("login.wrong_pin_last" if left == 1 else "login.wrong_pin", left=left)
+            pin.focus()
+        elif isinstance(error, LockedOut):
+            self.locked_until = error.until
+            self.locked_operator = str(message.context or "")
+            self._show_lock()
+        elif isinstance(error, OperatorDisabled):
+            self._say("login.disabled")
+        elif isinstance(error, NotFound):
+            self._say("login.unknown")
+            self.query_one("#operator", Input).focus()
+        else:
+            self.message_key = None
+            self.query_one("#message", Static).update(self.cat.error(error)[1])
+
+    def on_logged_in(self, message: LoggedIn) -> None:
+        message.stop()
+        self.busy = False
+        self.locked_until = None
+        self.message_key = None
+        self.query_one("#message", Static).update("")
+        self.query_one("#pin", Input).value = ""
+        self.refresh_bindings()
+        if message.worklist is not None:
+            self.notify(self.t("login.worklist_applied", n=message.worklist), timeout=8)
+        if message.worklist_error is not None:
+            self.notify(self.t("login.worklist_rejected",
+                               reason=self.cat.error(message.worklist_error)[1]),
+                        severity="error", timeout=15)
+        self.rekam.logged_in()
+
+    # --- the lockout countdown ------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self.locked_until is not None:
+            self._show_lock()
+
+    def _show_lock(self) -> None:
+        assert self.locked_until is not None
+        left = (self.locked_until - self.services.kit.clock()).total_seconds()
+        if left <= 0:
+            self.locked_until = None
+            self._say("login.unlocked")
+            return
+        until = self.locked_until.astimezone(self.services.now().tzinfo)
+        self._say("login.locked", operator=self.locked_operator, until=f"{until:%H:%M}",
+                  left=self.cat.duration(left))
+
+    def _say(self, key: str, **values: object) -> None:
+        self.message_key = (key, values)
+        self._show_message()
+
+    def _show_message(self) -> None:
+        if self.message_key is None:
+            return
+        key, values = self.message_key
+        self.query_one("#message", Static).update(self.t(key, **values))

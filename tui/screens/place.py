@@ -1,0 +1,165 @@
+"""Today's service point: the kind of place (balai RW, school, home visit), the kelurahan,
+the RW and the place's name, with the day's schedule from HQ's worklist to pick from.
+Saved in the kit's config, so every packet names where it was recorded."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static
+
+from edge import regions
+from edge.errors import RekamError
+from edge.roster import ScheduleEntry
+from tui.messages import Failed, HomeLoaded
+from tui.screens.base import RekamScreen
+from tui.services import PlaceType, ServicePoint
+from tui.widgets.keybar import KeyBar
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.top_bar import TopBar
+
+
+def kelurahan_name(code: str) -> str:
+    try:
+        return regions.get(code).name
+    except RekamError:
+        return code
+
+
+class ServicePointScreen(RekamScreen):
+    BINDINGS = [
+        Binding("f10", "save", "save", id="save", priority=True),
+        Binding("escape", "back", "back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.schedule: list[ScheduleEntry] = []
+        self.message = ""
+
+    def compose(self) -> ComposeResult:
+        kelurahan = list(self.services.kit.config.kelurahan)
+        current = self.services.service_point() or self.services.last_service_point()
+        yield TopBar("place.title")
+        with Horizontal(id="place-body"):
+            with VerticalScroll(id="place-form", classes="box"):
+                yield Static(id="intro", classes="dim")
+                yield Label(id="type-label")
+                with RadioSet(id="place-type"):
+                    for kind in PlaceType.ALL:
+                        yield RadioButton(self.t(f"place.type.{kind}"), id=f"type-{kind}",
+                                          value=(current.place_type == kind) if current
+                                          else kind == PlaceType.BALAI_RW)
+                yield Label(id="kelurahan-label")
+                yield Select([(f"{kelurahan_name(c)} ({c})", c) for c in kelurahan],
+                             allow_blank=not kelurahan, id="kelurahan",
+                             value=current.kelurahan if current and current.kelurahan
+                             in kelurahan else (kelurahan[0] if kelurahan else Select.BLANK))
+                yield Label(id="rw-label")
+                yield Input(id="rw", restrict=r"[0-9]*", max_length=3,
+                            value=current.rw if current else "")
+                yield Label(id="name-label")
+                yield Input(id="name", max_length=60, value=current.name if current else "")
+                yield Static(id="message", classes="message")
+            with Vertical(id="place-schedule", classes="box"):
+                yield Static(id="schedule-title", classes="section-title")
+                yield Static(id="schedule")
+        yield KeyBar()
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#place-type", RadioSet).focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    def _load(self) -> None:
+        try:
+            self.post_message(HomeLoaded({"schedule": self.services.schedule()}))
+        except RekamError as exc:
+            self.post_message(Failed("schedule", exc))
+
+    def on_home_loaded(self, message: HomeLoaded) -> None:
+        message.stop()
+        self.schedule = message.data["schedule"]
+        today = [s for s in self.schedule if s.date == self.services.today()]
+        name = self.query_one("#name", Input)
+        if today and not name.value:  # fill in today's visit from HQ's schedule
+            entry = today[0]
+            name.value = entry.place
+            self.query_one("#rw", Input).value = entry.rw
+            if entry.kelurahan in self.services.kit.config.kelurahan:
+                self.query_one("#kelurahan", Select).value = entry.kelurahan
+            self.message = self.t("place.use_schedule")
+        self.refresh_text()
+
+    def on_failed(self, message: Failed) -> None:
+        message.stop()
+        self.message = self.cat.error(message.error)[1]
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        self.query_one("#intro", Static).update(self.t("place.intro"))
+        self.query_one("#type-label", Label).update(self.t("place.type"))
+        for kind in PlaceType.ALL:
+            self.query_one(f"#type-{kind}", RadioButton).label = self.t(f"place.type.{kind}")
+        self.query_one("#kelurahan-label", Label).update(self.t("place.kelurahan"))
+        self.query_one("#rw-label", Label).update(self.t("place.rw"))
+        self.query_one("#name-label", Label).update(self.t("place.name"))
+        self.query_one("#name", Input).placeholder = self.t("place.name_hint")
+        self.query_one("#message", Static).update(self.message)
+        self.query_one("#schedule-title", Static).update(self.t("place.schedule"))
+        self.query_one("#schedule", Static).update(self._schedule_text())
+
+    def _schedule_text(self) -> str:
+        if not self.schedule:
+            return self.t("place.no_schedule")
+        today = self.services.today()
+        lines = []
+        for s in self.schedule:
+            if s.date < today:
+                continue
+            mark = f"  [b]{self.t('place.today_mark')}[/b]" if s.date == today else ""
+            lines.append(f"{s.date:%d-%m} {s.place}, {kelurahan_name(s.kelurahan)} "
+                         f"RW {s.rw}{mark}" + (f"\n      {s.note}" if s.note else ""))
+        return "\n".join(lines) or self.t("place.no_schedule")
+
+    @on(Input.Submitted, "#name")
+    def _name_done(self) -> None:
+        self.action_save()
+
+    @on(Input.Submitted, "#rw")
+    def _rw_done(self) -> None:
+        self.query_one("#name", Input).focus()
+
+    def action_save(self) -> None:
+        radio = self.query_one("#place-type", RadioSet)
+        kind = PlaceType.ALL[radio.pressed_index if radio.pressed_index >= 0 else 0]
+        kelurahan = self.query_one("#kelurahan", Select).value
+        rw = self.query_one("#rw", Input).value.strip()
+        name = self.query_one("#name", Input).value.strip()
+        if not rw.isdigit():
+            self.message = self.t("place.need_rw")
+            self.query_one("#rw", Input).focus()
+        elif not name:
+            self.message = self.t("place.need_name")
+            self.query_one("#name", Input).focus()
+        else:
+            point = ServicePoint(kind, "" if kelurahan is Select.BLANK else str(kelurahan),
+                                 rw, name)
+            saved = self.services.set_service_point(point)
+            self.notify(self.t("place.saved", name=saved.name))
+            self.dismiss()
+            return
+        self.refresh_text()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.services.service_point() is not None
+        return True
+
+    def action_back(self) -> None:
+        if self.services.service_point() is not None:
+            self.dismiss()

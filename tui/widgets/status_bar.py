@@ -1,0 +1,73 @@
+"""The status bar, visible on every screen: each device's state, power, free disk, the
+network link and the sync queue ("3 menunggu kirim"). It redraws from ``app.snapshot``,
+which a worker refreshes every few seconds and after every device fault."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from tui.app import RekamApp
+
+LOW_BATTERY = 20
+
+
+def _disk(mb: int) -> str:
+    return f"{mb / 1024:.1f}G" if mb >= 1024 else f"{mb}M"
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: auto; dock: bottom; background: $panel; }
+    """
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", lambda _: self.refresh_status(), init=False)
+        self.watch(self.app, "language", lambda _: self.refresh_status(), init=False)
+        self.refresh_status()
+
+    def on_resize(self) -> None:
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        app: RekamApp = self.app  # type: ignore[assignment]
+        cat, snap = app.cat, app.snapshot
+        if snap is None:
+            self.update(Text(cat.t("status.loading"), style="dim"))
+            return
+        wide = (self.size.width or 80) >= 110
+        text = Text(no_wrap=False)
+        for dev in snap.devices:
+            name = cat.t(f"dev.{dev.kind}") if wide else cat.t(f"devshort.{dev.kind}")
+            if dev.ok:
+                text.append(f" {name} ", style="bold green")
+            else:
+                problem = cat.t(f"devstate.{dev.detail}") if cat.has(f"devstate.{dev.detail}") \
+                    else cat.t("devstate.error")
+                text.append(f" {name}:{problem} ", style="bold reverse red")
+        parts: list[tuple[str, str]] = []
+        power = snap.power
+        if power.source == "battery" and power.percent is not None:
+            low = power.percent <= LOW_BATTERY
+            parts.append((cat.t("status.power.battery_low" if low else "status.power.battery",
+                                percent=power.percent), "bold reverse red" if low else ""))
+        elif power.source == "mains":
+            parts.append((cat.t("status.power.mains"), ""))
+        else:
+            parts.append((cat.t("status.power.unknown"), "dim"))
+        low_disk = snap.free_disk_mb < snap.disk_floor_mb * 2
+        parts.append((cat.t("status.disk_low" if low_disk else "status.disk",
+                            free=_disk(snap.free_disk_mb)), "bold reverse red" if low_disk else ""))
+        parts.append((cat.t("status.link.up" if snap.link_up else "status.link.down"),
+                      "" if snap.link_up else "yellow"))
+        if snap.waiting:
+            parts.append((cat.t("status.waiting", n=snap.waiting), "bold yellow"))
+        else:
+            parts.append((cat.t("status.waiting_none"), "green"))
+        for label, style in parts:
+            text.append("│", style="dim")
+            text.append(f" {label} ", style=style)
+        self.update(text)
