@@ -45,7 +45,9 @@ def _quiet(fn, *argv: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @contextlib.contextmanager
-def bench_world(residents: int, *, kelurahan: tuple[str, ...] = (KELURAHAN,)) -> Iterator[BenchWorld]:
+def bench_world(
+    residents: int, *, kelurahan: tuple[str, ...] = (KELURAHAN,)
+) -> Iterator[BenchWorld]:
     with tempfile.TemporaryDirectory(prefix="rekam-bench-") as tmp:
         root = Path(tmp)
         os.environ["REKAM_HQ_HOME"] = str(root / "hq")

@@ -7,6 +7,7 @@ measured in the same run: the simulated devices' own capture time for the same e
 
 from __future__ import annotations
 
+import csv
 import statistics
 import sys
 import time
@@ -14,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _world import OPERATOR_PIN, bench_world  # noqa: E402
+from _world import KELURAHAN, OPERATOR_PIN, bench_world
 
-import edge.kit as kit_module  # noqa: E402
-from edge.workflow import run_clean  # noqa: E402
-from hal.registry import open_devices  # noqa: E402
+import edge.kit as kit_module
+from edge.workflow import run_clean
+from hal.registry import open_devices
 
 N = 40
 
@@ -28,8 +29,8 @@ def main() -> None:
         _quiet_import(world)
         kit = world.open_kit()
         session = kit.login("budi", OPERATOR_PIN)
-        with kit.roster(session) as roster:
-            niks = [h.resident.nik for h in roster.search("a", limit=N + 5)][: N]
+        with world.csv.open(encoding="utf-8-sig") as fh:
+            niks = [r["nik"] for r in csv.DictReader(fh) if r["kode_kelurahan"] == KELURAHAN][:N]
         devices = open_devices("sim", seed=5, allow_simulated=True)
 
         seal_times: list[float] = []

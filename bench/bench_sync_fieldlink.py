@@ -108,11 +108,17 @@ def main() -> None:
                 loop.reset_outbox(rig)
                 total = rig.seal(args.packets, args.size)
                 raw = raw_tcp(total, cc)
-                out = subprocess.run(
+                kit = subprocess.Popen(
                     netns("rk-kit", sys.executable, "-m", "sync.cli", "--home",
                           str(rig.kit_home), "--once", "--json", "--tcp-congestion", cc,
                           "--once-timeout", "900", "--ack-timeout", "120"),
-                    capture_output=True, check=False, cwd=str(HERE.parent))
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(HERE.parent))
+                if os.environ.get("SHOW_SS"):
+                    time.sleep(float(os.environ["SHOW_SS"]))
+                    print(subprocess.run(netns("rk-kit", "ss", "-tin"), capture_output=True,
+                                         text=True).stdout)
+                stdout, _ = kit.communicate()
+                out = subprocess.CompletedProcess(kit.args, kit.returncode, stdout)
                 summary = json.loads(out.stdout or b"{}")
                 elapsed = float(summary.get("elapsed_s", 0)) or float("nan")
                 raw_mbit = total * 8 / raw / 1e6

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _world import DEVICE, OPERATOR_PIN, bench_world  # noqa: E402
+from _world import DEVICE, OPERATOR_PIN, bench_world
 
-from edge.signing import parse_document  # noqa: E402
-from hq.cli import main as hq_main  # noqa: E402
+from edge.signing import parse_document
+from hq.cli import main as hq_main
 
 ROWS = 100_000
 

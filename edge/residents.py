@@ -110,6 +110,38 @@ class Resident:
         """
         return _RecordReader(record, line, today or date.today()).resident()
 
+    @classmethod
+    def from_signed_record(cls, record: Mapping[str, str], *, line: int) -> Resident:
+        """A worklist row that HQ validated with :meth:`from_record` before signing it.
+
+        The signature already proves where the row came from, so the kit checks only its
+        shape (every field present, canonical values): a 100,000-row worklist then imports
+        in a third of the time, which a Raspberry Pi needs. Raises InvalidInput in one line.
+        """
+        try:
+            nik = record["nik"]
+            if len(nik) != 16 or not nik.isdigit():
+                raise ValueError(f"nik {nik!r} is not 16 digits")
+            return cls(
+                nik=nik,
+                no_kk=record["no_kk"],
+                name=record["nama"],
+                sex=Sex(record["jenis_kelamin"]),
+                birth_place=record["tempat_lahir"],
+                birth_date=date.fromisoformat(record["tanggal_lahir"]),
+                marital_status=MaritalStatus(record["status_kawin"]),
+                address=record["alamat"],
+                rt=record["rt"],
+                rw=record["rw"],
+                kelurahan=record["kode_kelurahan"],
+                kecamatan=record["kode_kecamatan"],
+                invitation_code=record.get(INVITATION_COLUMN, ""),
+            )
+        except KeyError as exc:
+            raise InvalidInput(f"worklist row {line}: column {exc.args[0]} is missing") from exc
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"worklist row {line}: {exc}") from exc
+
 
 #: Optional trailing column of the CSV: the invitation code HQ assigns to a worklist row.
 INVITATION_COLUMN = "kode_undangan"

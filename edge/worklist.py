@@ -39,7 +39,7 @@ class VerifiedWorklist:
 
     def residents(self) -> Iterator[Resident]:
         for i, record in enumerate(self.records, start=1):
-            yield Resident.from_record(record, line=i)
+            yield Resident.from_signed_record(record, line=i)
 
 
 def build_worklist(

@@ -12,12 +12,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.operators import Role, Session
-
 from edge.cli_support import OneLineParser, print_json, print_table, read_secret, run
+from edge.clock import utc_now
 from edge.config import KitConfig, KitPaths
 from edge.errors import InvalidInput
 from edge.kit import Kit, install_bundle, open_kit
+from edge.operators import Role, Session
 from edge.provisioning import open_bundle
 from edge.workflow import AttemptOutcome, run_clean
 from rekam.bootstrap import kit_home, open_kit_devices
@@ -121,16 +121,10 @@ def cmd_operator_list(args: argparse.Namespace) -> int:
     print_table(["id", "name", "role", "state"], [
         (o.id, o.name, o.role.value,
          "disabled" if o.disabled else f"locked until {o.locked_until:%H:%M}"
-         if o.locked_until and o.locked_until > time_now() else "active")
+         if o.locked_until and o.locked_until > utc_now() else "active")
         for o in ops
     ])
     return 0
-
-
-def time_now():  # type: ignore[no-untyped-def]
-    from edge.clock import utc_now
-
-    return utc_now()
 
 
 def cmd_operator_disable(args: argparse.Namespace) -> int:
@@ -286,6 +280,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return run_sync(kit_home(args.home), args)
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.run import run_app
+
+    with _kit(args) as kit, open_kit_devices(kit, sim=args.sim, seed=args.seed) as devices:
+        return run_app(kit, devices, args)
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -380,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sync", cmd_sync, "send sealed packets to HQ; take HQ's acks, worklists, config")
     add_sync_arguments(p)
+
+    from tui.run import add_arguments as add_tui_arguments  # operator UI (issue 5)
+
+    p = add("tui", cmd_tui, "the operator's screens (Textual), on the console or over SSH")
+    add_tui_arguments(p)
     return parser
 
 
