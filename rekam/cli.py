@@ -215,6 +215,18 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from rekam.doctor import diagnose
+
+    with _kit(args) as kit:
+        report = diagnose(kit, language=args.lang, sim=args.sim)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0 if report.ready else 1
+
+
 # --- outbox and audit ----------------------------------------------------------------------
 
 
@@ -359,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="one line per resident")
     p.add_argument("--operator", help=f"who is recording (default: ${OPERATOR_ENV})")
+
+    p = add("doctor", cmd_doctor, "check that devices, disk, clock, keys, roster and the link "
+            "to HQ are ready; exit 0 only when the kit can serve residents")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=("id", "en"), help="language (default: the kit's)")
+    p.add_argument("--sim", action="store_true", help="check with simulated devices")
 
     ob = add("outbox", cmd_outbox, "sealed packets waiting for HQ")
     ob.add_argument("--json", action="store_true")

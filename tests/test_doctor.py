@@ -1,0 +1,54 @@
+"""`rekam doctor`: a readable checklist that exits 0 only when the kit can serve residents."""
+
+from __future__ import annotations
+
+import os
+
+from conftest import read_json
+
+
+def test_ready_kit_on_simulated_devices(world, capsys):
+    assert world.kit("doctor") == 0
+    out = capsys.readouterr().out
+    assert "Pemeriksaan kesiapan kit kit-test-01" in out  # Bahasa Indonesia by default
+    assert "KIT SIAP melayani warga." in out
+    assert "SIMULASI" in out  # simulated devices are never silent
+    assert world.kit("doctor", "--lang", "en") == 0
+    assert "KIT READY" in capsys.readouterr().out
+
+
+def test_production_kit_refuses_simulated_capture_devices(world, capsys):
+    assert world.kit("config", "set", "allow_simulated", "false") == 0
+    capsys.readouterr()
+    assert world.kit("doctor", "--json") == 1
+    report = read_json(capsys)
+    assert report["ready"] is False
+    failing = {c["key"] for c in report["checks"] if c["status"] == "fail"}
+    assert {"camera", "fingerprint", "iris", "signature"} <= failing
+
+
+def test_loose_key_permissions_fail(world, capsys):
+    key = world.kit_home / "keys" / "device-signing.key"
+    os.chmod(key, 0o644)
+    assert world.kit("doctor", "--json") == 1
+    keys = next(c for c in read_json(capsys)["checks"] if c["key"] == "keys")
+    assert keys["status"] == "fail" and "readable by others" in keys["detail"]
+
+
+def test_unreachable_broker_is_only_a_warning(world, capsys):
+    assert world.kit("config", "set", "broker", "mqtts://127.0.0.1:9") == 0
+    capsys.readouterr()
+    assert world.kit("doctor", "--json") == 0
+    broker = next(c for c in read_json(capsys)["checks"] if c["key"] == "broker")
+    assert broker["status"] == "warn" and "tidak terjangkau" in broker["detail"]
+
+
+def test_missing_roster_fails(world, capsys, tmp_path, monkeypatch):
+    from edge.kit import ROSTER_VERSION, Kit
+
+    kit = Kit(world.kit_home)
+    kit.state.set(ROSTER_VERSION, "")
+    kit.close()
+    assert world.kit("doctor", "--json") == 1
+    roster = next(c for c in read_json(capsys)["checks"] if c["key"] == "roster")
+    assert roster["status"] == "fail"
