@@ -18,8 +18,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from hal.quality import match_fingerprints
-
 from edge.clock import Clock, utc_now
 from edge.errors import ApprovalRequired, InvalidInput, WorkflowError
 from edge.packet import CaptureRecord, ExceptionRecord, Manifest, VerificationRecord
@@ -346,6 +344,10 @@ class Enrolment:
         return best.slot.position
 
     def _match(self, slot: Slot, capture: Capture) -> float:
+        # Imported here: it pulls in OpenCV, which the sync daemon (importing edge.kit) and
+        # other processes that never capture should not pay ~60 MB of memory for.
+        from hal.quality import match_fingerprints
+
         enrolled = self._states[f"{Step.FINGERPRINTS}:{self._verification_finger(slot)}"]
         assert enrolled.best is not None
         return float(match_fingerprints(enrolled.best.pixels, capture.pixels))

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from hal.quality._common import Box, as_gray
+from hal.imaging import Box, as_gray
 from hal.types import ImageFormat
 
 FINGER_PPI = 500

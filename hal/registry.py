@@ -52,7 +52,7 @@ BACKENDS: dict[str, dict[str, str]] = {
                "opencv": "hal.backends.opencv_camera:OpenCVCamera.open"},
     "fingerprint": {"sbi": "hal.backends.sbi:SbiFingerprintScanner.open"},
     "iris": {"sbi": "hal.backends.sbi:SbiIrisScanner.open"},
-    "signature": {"sbi": "hal.backends.sbi:SbiSignaturePad.open"},
+    "signature": {},  # no real pad yet (SBI has no signature modality): simulated only
     "code_reader": {"evdev": "hal.backends.evdev_reader:EvdevCodeReader.open"},
     "receipt_printer": {"escpos": "hal.backends.escpos_receipt:EscposReceiptPrinter.open"},
     "document_printer": {"cups": "hal.backends.cups_printer:CupsDocumentPrinter.open"},

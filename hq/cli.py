@@ -137,7 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="HQ's state directory (default: $REKAM_HQ_HOME)")
     parser = OneLineParser(prog="rekam-hq", description="Rekam headquarters.", parents=[common])
-    parser.set_defaults(home=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OneLineParser)
 
@@ -187,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.home = getattr(args, "home", None)  # see rekam.cli.main
     return run(args.handler, args)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from edge.cli_support import OneLineParser, print_json, print_table, read_secret, run
 from edge.clock import utc_now
 from edge.config import KitConfig, KitPaths
-from edge.errors import InvalidInput
+from edge.errors import InvalidInput, RekamError
 from edge.kit import Kit, install_bundle, open_kit
 from edge.operators import Role, Session
 from edge.provisioning import open_bundle
@@ -38,7 +38,16 @@ def _login(kit: Kit, operator_id: str | None) -> Session:
     if not operator_id:
         raise InvalidInput(f"say who you are: --operator ID (or set {OPERATOR_ENV})")
     pin = read_secret(f"PIN for {operator_id}: ", PIN_ENV)
-    return kit.login(operator_id, pin)
+    session = kit.login(operator_id, pin)
+    # A worklist the sync daemon received while nobody was logged in is applied now.
+    try:
+        applied = kit.apply_pending_worklist(session)
+    except RekamError as exc:  # dropped and reported to HQ; the operator can still work
+        print(f"warning: the worklist received from HQ was refused: {exc}", file=sys.stderr)
+        applied = None
+    if applied is not None:
+        print(f"applied the worklist received from HQ: {applied} residents", file=sys.stderr)
+    return session
 
 
 # --- provisioning, status, config ---------------------------------------------------------
@@ -308,7 +317,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the kit's state directory (default: $REKAM_HOME)")
     parser = OneLineParser(prog="rekam", description="Rekam e-KTP recording kit.",
                            parents=[common])
-    parser.set_defaults(home=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OneLineParser)
 
@@ -410,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # --home may come before or after the command; argparse shares the action between the
+    # parsers, so its default is set here rather than with set_defaults (which would leak).
+    args.home = getattr(args, "home", None)
     return run(args.handler, args)
 
 

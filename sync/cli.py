@@ -41,6 +41,20 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger("mqtt").setLevel(logging.INFO)
 
 
+def _max_rss_mb() -> float:
+    """Peak RSS of this process image (VmHWM; ru_maxrss would include the parent's RSS at
+    fork time when started by a big parent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_sync(home: Path, args: argparse.Namespace) -> int:
     from edge.kit import open_kit
     from sync.uplink import Uplink
@@ -67,6 +81,7 @@ def run_sync(home: Path, args: argparse.Namespace) -> int:
     if args.once:
         summary = {"device_id": kit.device_id, "before": before, "after": after,
                    "unacknowledged": left, "elapsed_s": round(elapsed, 3),
+                   "max_rss_mb": round(_max_rss_mb(), 1),
                    **uplink.stats.to_dict()}
         if args.json:
             print(json.dumps(summary, indent=2))

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import math
 import random
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, suppress
@@ -201,6 +202,8 @@ class Uplink:
                     self.stats.last_error = str(exc)
                     log.warning("%s", exc)
                 except InvalidInput as exc:  # no or bad broker URL: wait for a config change
+                    if once:
+                        raise
                     self.stats.last_error = str(exc)
                     log.error("%s", exc)
                 finally:
@@ -230,7 +233,6 @@ class Uplink:
 
     async def _session(self, link: Link, stop: asyncio.Event, give_up: float | None) -> bool:
         await link.subscribe(kit_subscription(self.kit.device_id))
-        await self._publish_status(link, "online")
         tasks = [asyncio.create_task(self._receiver(link), name="receiver"),
                  asyncio.create_task(self._sender(link), name="sender"),
                  asyncio.create_task(self._heartbeat(link), name="heartbeat")]
@@ -379,8 +381,16 @@ class Uplink:
         self._to_mark.append((packet_id, flight))
 
     def _mark_sent(self) -> None:
+        try:
+            self._mark_sent_batch()
+        except sqlite3.Error as exc:  # kit.db busy or full: those packets are simply re-sent
+            log.error("cannot mark packets sent: %s", exc)
+
+    def _mark_sent_batch(self) -> None:
         batch, self._to_mark = self._to_mark, []
         deadline = self.monotonic() + self.settings.ack_timeout
+        for _, flight in batch:  # the ack clock runs even if the mark below fails
+            flight.deadline = deadline
         with atomic(self.kit.conn):
             for packet_id, flight in batch:
                 if self._flights.get(packet_id) is not flight:
@@ -390,7 +400,6 @@ class Uplink:
                 except NotFound:
                     continue
                 self.stats.packets_sent += 1
-                flight.deadline = deadline
         self._wake()
 
     # --- receiving -------------------------------------------------------------------------
@@ -475,7 +484,14 @@ class Uplink:
         except PublishTimeout as exc:
             log.info("%s", exc)
 
+    async def _beat(self, link: Link) -> None:
+        try:
+            await self._publish_status(link, "online")
+        except PublishTimeout as exc:  # a busy slow link: the next one will do
+            log.info("%s", exc)
+
     async def _heartbeat(self, link: Link) -> None:
+        await self._beat(link)  # beside the first packets, not before them
         while True:
             report = downlink.unreported_apply_result(self.kit)
             if report is not None:
@@ -484,7 +500,7 @@ class Uplink:
             if self.monotonic() - self._last_purge >= self.settings.purge_every:
                 self.purge()
             await asyncio.sleep(self.settings.heartbeat)
-            await self._publish_status(link, "online")
+            await self._beat(link)
 
     def purge(self) -> int:
         self._last_purge = self.monotonic()

@@ -3,20 +3,15 @@ the real command lines (in-process, so the suite stays fast)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kit_world import DEVICE, KELURAHAN, OPERATOR_PIN, SUPERVISOR_PIN
 
 from hq.cli import main as hq_main
 from rekam.cli import main as kit_main
-
-SUPERVISOR_PIN = "483920"
-OPERATOR_PIN = "571846"
-KELURAHAN = "32.75.01.1001"
-DEVICE = "kit-test-01"
 
 
 @dataclass
@@ -80,6 +75,3 @@ def world(tmp_path, monkeypatch, capsys) -> World:
     capsys.readouterr()
     return World(hq_home, kit_home, csv_path, tmp_path, kit, hq)
 
-
-def read_json(capsys) -> object:
-    return json.loads(capsys.readouterr().out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DEVICE, KELURAHAN, OPERATOR_PIN, SUPERVISOR_PIN, read_json
+from kit_world import DEVICE, KELURAHAN, OPERATOR_PIN, SUPERVISOR_PIN, read_json
 
 
 def test_enrol_seals_a_packet_that_hq_opens(world, capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import read_json
+from kit_world import read_json
 
 
 def test_ready_kit_on_simulated_devices(world, capsys):

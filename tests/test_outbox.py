@@ -6,8 +6,8 @@ import os
 from datetime import timedelta
 
 import pytest
-from edge.clock import FakeClock
 
+from edge.clock import FakeClock
 from edge.errors import AlreadyExists, IntegrityError, NotFound
 from edge.kitdb import connect
 from edge.outbox import Outbox, PacketState

@@ -24,12 +24,12 @@ import logging
 import os
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from textual.app import App
-from textual.binding import Binding
-from textual.reactive import reactive
 from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.worker import Worker
 
 from edge.kit import Kit
@@ -55,7 +55,7 @@ class RekamApp(App[None]):
     CSS_PATH = "rekam.tcss"
     TITLE = "Rekam"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "switch_language", "language", id="language", priority=True),
     ]
 

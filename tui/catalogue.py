@@ -26,7 +26,7 @@ LANGUAGES = ("id", "en")
 STRINGS: dict[str, tuple[str, str]] = {
     # --- the app ------------------------------------------------------------------------
     "app.title": ("Rekam KTP-el", "Rekam e-KTP"),
-    "app.sim_banner": ("SIMULASI — bukan data asli", "SIMULATION — not real data"),
+    "app.sim_banner": ("SIMULASI", "SIMULATION"),
     "app.unexpected": ("Terjadi kesalahan tak terduga. Coba lagi; jika berulang, hubungi "
                        "teknisi (log: {log}).",
                        "Something unexpected went wrong. Try again; if it happens again, "
@@ -46,6 +46,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "key.back": ("Kembali", "Back"),
     "key.pick": ("Pilih", "Choose"),
     "key.scan": ("Pindai QR", "Scan QR"),
+    "key.rw": ("Saring RW", "Filter by RW"),
     "key.confirm_identity": ("Data benar, mulai", "Correct, start"),
     "key.capture": ("Ambil", "Capture"),
     "key.capture_again": ("Ambil lagi", "Capture again"),
@@ -92,9 +93,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "devshort.code_reader": ("QR", "QR"),
     "devshort.receipt_printer": ("PRN", "PRN"),
     "status.power.mains": ("Listrik", "Mains"),
-    "status.power.battery": ("Baterai {percent}%", "Battery {percent}%"),
-    "status.power.battery_low": ("BATERAI {percent}%!", "BATTERY {percent}%!"),
-    "status.power.unknown": ("Daya ?", "Power ?"),
+    "status.power.battery": ("Daya {percent}%", "Batt {percent}%"),
+    "status.power.battery_low": ("DAYA {percent}%!", "BATT {percent}%!"),
+    "status.power.undervoltage": ("DAYA KURANG!", "LOW VOLTAGE!"),
     "status.disk": ("Disk {free}", "Disk {free}"),
     "status.disk_low": ("DISK PENUH {free}", "DISK FULL {free}"),
     "status.link.up": ("Jaringan ada", "Online"),
@@ -208,6 +209,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "Code {code} is not on this kit's list. Search by NIK or name."),
     "find.no_results": ("Tidak ditemukan. Periksa ejaan, atau coba nama depan saja.",
                         "Nothing found. Check the spelling, or try the first name only."),
+    "find.no_results_rw": ("Tidak ditemukan di RW {rw}. Tekan F3 untuk mencari di semua RW.",
+                           "Not found in RW {rw}. Press F3 to search every RW."),
     "find.partial_nik": ("NIK harus 16 angka ({n} diketik).", "A NIK has 16 digits ({n} typed)."),
     "find.results": ("{n} hasil", "{n} results"),
     "find.col.name": ("Nama", "Name"),
@@ -277,6 +280,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cap.step_done": ("{step} selesai. Tekan Enter untuk lanjut.",
                       "{step} done. Press Enter to go on."),
     "cap.step_done_auto": ("{step} selesai ({score}).", "{step} done ({score})."),
+    "cap.step_done_many": ("{step} selesai: {n} baik.", "{step} done: {n} good."),
+    "cap.history": ("Percobaan", "Attempts"),
+    "cap.history_none": ("belum ada", "none yet"),
     "cap.match": ("Cocok dengan rekaman: {score}", "Matches the enrolled print: {score}"),
     "cap.no_match": ("Tidak cocok dengan sidik jari yang direkam ({score}). Pastikan jari yang "
                      "sama, lalu ulangi.",
@@ -417,7 +423,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "Missing (amputated / from birth)"),
     "exc.reason.bandaged": ("Diperban / luka / gips", "Bandaged / wounded / in a cast"),
     "exc.reason.unable": ("Ada tetapi tidak terbaca", "Present but cannot be read"),
-    "exc.reason.blind": ("Tunanetra / mata tidak dapat dipindai", "Blind / eye cannot be scanned"),
+    "exc.reason.blind": ("Tunanetra / mata tidak dapat dipindai",
+                         "Blind / eye cannot be scanned"),
     "excshort.amputated": ("tidak ada", "missing"),
     "excshort.bandaged": ("diperban", "bandaged"),
     "excshort.unable": ("tak terbaca", "unreadable"),
@@ -425,10 +432,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exc.supervisor": ("Supervisor", "Supervisor"),
     "exc.no_supervisor": ("Tidak ada supervisor terdaftar di kit ini. Hubungi teknisi.",
                           "No supervisor is registered on this kit. Call the technician."),
-    "exc.pin": ("PIN supervisor", "Supervisor's PIN"),
-    "exc.note": ("Catatan (boleh kosong)", "Note (optional)"),
+    "exc.pin": ("PIN supervisor", "Supervisor PIN"),
+    "exc.note": ("Catatan", "Note"),
     "exc.checking": ("Memeriksa PIN supervisor…", "Checking the supervisor's PIN…"),
-    "exc.need_pin": ("Supervisor harus memasukkan PIN-nya.", "The supervisor must enter their PIN."),
+    "exc.need_pin": ("Supervisor harus memasukkan PIN-nya.",
+                     "The supervisor must enter their PIN."),
     "exc.wrong_pin": ("PIN supervisor salah. Sisa {left} kali lagi sebelum dikunci.",
                       "Wrong supervisor PIN. {left} more tries before the lock."),
     "exc.not_supervisor": ("Yang menyetujui harus supervisor.",
@@ -754,7 +762,7 @@ class Catalogue:
     # --- times ----------------------------------------------------------------------------------
 
     def duration(self, seconds: float) -> str:
-        seconds = max(0, int(round(seconds)))
+        seconds = max(0, round(seconds))
         if seconds < 60:
             return self.t("time.seconds", n=seconds)
         minutes = (seconds + 59) // 60

@@ -22,20 +22,18 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from edge import __version__
-from edge.errors import NotAllowed, NotFound
+from edge.errors import NotAllowed
 from edge.kit import Kit
 from edge.operators import Role, Session
 from edge.outbox import PacketState
 from edge.packet import SealedPacket
-from edge.residents import Resident
 from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
 from edge.workflow import Enrolment, ExceptionReason, Slot
 from hal.ports import (
@@ -486,15 +484,11 @@ class KitServices:
     # --- status --------------------------------------------------------------------------------
 
     def power(self) -> PowerState:
-        """Mains or battery (and its level) from the kernel's power-supply class, if any."""
-        root = self._sysfs / "class" / "power_supply"
-        try:
-            supplies = sorted(root.iterdir())
-        except OSError:
-            return PowerState("unknown")
+        """Battery (and its level) or mains, from the kernel's power-supply class; on a Pi
+        without a battery, the firmware's under-voltage alarm (``rpi_volt``)."""
         battery: int | None = None
         on_mains: bool | None = None
-        for supply in supplies:
+        for supply in _children(self._sysfs / "class" / "power_supply"):
             kind = _read(supply / "type")
             if kind == "Battery":
                 level = _read(supply / "capacity")
@@ -503,13 +497,17 @@ class KitServices:
                 status = _read(supply / "status")
                 if status in ("Charging", "Full"):
                     on_mains = True
-                elif status == "Discharging":
-                    on_mains = False if on_mains is None else on_mains
+                elif status == "Discharging" and on_mains is None:
+                    on_mains = False
             elif kind in ("Mains", "USB", "USB_PD") and _read(supply / "online") == "1":
                 on_mains = True
-        if battery is None:
-            return PowerState("mains" if on_mains else "unknown")
-        return PowerState("mains" if on_mains else "battery", battery)
+        if battery is not None:
+            return PowerState("mains" if on_mains else "battery", battery)
+        for hwmon in _children(self._sysfs / "class" / "hwmon"):
+            if _read(hwmon / "name") == "rpi_volt":
+                alarm = _read(hwmon / "in0_lcrit_alarm") == "1"
+                return PowerState("undervoltage" if alarm else "mains")
+        return PowerState("mains" if on_mains else "unknown")
 
     def link_up(self) -> bool:
         """A network interface other than loopback is up (carrier), so HQ may be reachable."""
@@ -526,11 +524,14 @@ class KitServices:
             acks = [e.acked_at for e in self.kit.outbox.entries() if e.acked_at is not None]
         return max(acks) if acks else None
 
+    def free_disk_mb(self) -> int:
+        return self.kit.free_disk_mb()
+
     def snapshot(self, *, self_test: bool = True) -> KitSnapshot:
         devices = self.device_states(self_test=self_test)
+        free = self.free_disk_mb()
         with self.lock:
             counts = self.kit.outbox.counts()
-            free = self.kit.free_disk_mb()
             floor = self.kit.config.disk_floor_mb
         return KitSnapshot(
             devices=devices, power=self.power(), free_disk_mb=free, disk_floor_mb=floor,
@@ -616,6 +617,13 @@ class KitServices:
         )
 
 
+def _children(path: Path) -> list[Path]:
+    try:
+        return sorted(path.iterdir())
+    except OSError:
+        return []
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text().strip()
@@ -623,12 +631,3 @@ def _read(path: Path) -> str:
         return ""
 
 
-def iter_kinds() -> Iterator[str]:
-    yield from DEVICE_KINDS
-
-
-__all__ = [
-    "DEVICE_KINDS", "WIB", "DeviceState", "Devices", "KitServices", "KitSnapshot", "NotFound",
-    "PlaceType", "PowerState", "ServicePoint", "SyncOverview", "SyncResult",
-    "TechnicianReport", "Today", "__version__",
-]

@@ -25,10 +25,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hal.encode import decode_gray, sniff_format
-from hal.errors import CaptureTimeout, DeviceBusy, DeviceNotFound, DeviceUnplugged, HalError
+from hal.errors import (
+    CaptureTimeout,
+    DeviceBusy,
+    DeviceClosed,
+    DeviceNotFound,
+    DeviceUnplugged,
+    HalError,
+)
 from hal.ports import FingerprintScanner, IrisScanner
 from hal.quality import fingerprint_quality, iris_quality
-from hal.types import Capture, DeviceInfo, Eye, Finger, ImageFormat, Modality, Quality
+from hal.types import Capture, DeviceInfo, Eye, Finger, Modality, Quality
 
 PORTS = range(4501, 4601)
 HOST = "127.0.0.1"
@@ -62,7 +69,7 @@ class SbiClient:
                          headers={"Content-Type": "application/json"})
             response = conn.getresponse()
             data = response.read()
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise CaptureTimeout(f"SBI {method} timed out", device="sbi") from exc
         except OSError as exc:
             raise DeviceUnplugged(f"SBI service on port {self.port}: {exc}",
@@ -87,14 +94,14 @@ def find_device(device_type: str, *, ports: Iterable[int] = PORTS, host: str = H
                 pass
         except OSError:
             continue
-        client = SbiClient(port, host=host)
+        client = SbiClient(port, host=host, timeout=1.0)  # some other service may listen
         try:
             devices = client.discover(device_type)
         except (HalError, ValueError):
             continue
         for device in devices:
             if str(device.get("deviceStatus", "")).lower() not in ("not registered",):
-                return client, device
+                return SbiClient(port, host=host), device
     raise DeviceNotFound(f"no SBI {device_type} device on {host}", device="sbi")
 
 
@@ -166,6 +173,8 @@ class _SbiDevice:
 
     def _capture(self, modality: Modality, position: str, subtype: str,
                  timeout: float) -> Capture:
+        if self.closed:  # type: ignore[attr-defined]
+            raise DeviceClosed(f"the SBI {self.kind} is closed", device=self.kind)
         image, payload = self._rcapture(subtype, timeout)
         gray = decode_gray(image)
         measure = fingerprint_quality if modality is Modality.FINGER else iris_quality
@@ -210,5 +219,3 @@ class SbiIrisScanner(_SbiDevice, IrisScanner):
         return self._capture(Modality.IRIS, eye.value, BIO_SUBTYPE[eye], timeout)
 
 
-__all__ = ["ImageFormat", "SbiClient", "SbiFingerprintScanner", "SbiIrisScanner",
-           "find_device", "image_from_record"]

@@ -51,12 +51,21 @@ from hal.ports import (
     SignaturePad,
 )
 from hal.quality import face_quality, fingerprint_quality, iris_quality, signature_quality
-from hal.types import Capture, DeviceInfo, Eye, Finger, ImageFormat, Modality, Receipt
+from hal.types import (
+    Capture,
+    DeviceInfo,
+    Eye,
+    Finger,
+    ImageFormat,
+    Modality,
+    Receipt,
+    SelfTestResult,
+)
 
 KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_printer",
          "document_printer", "indicators")
 DEFAULT_SUBJECT = "sim-subject"
-SUBJECTS_KEPT = 4  # subjects whose drawn patterns stay cached (tests switch back and forth)
+SUBJECTS_KEPT = 2  # subjects whose drawn patterns stay cached (~8 MB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,22 +234,19 @@ def _info(control: SimulationControl, kind: str, model: str) -> DeviceInfo:
                       serial=f"SIM-{kind.upper()}-{control.seed}", firmware="sim-1", backend="sim")
 
 
-class _Simulated:
+class _Simulated(Device):
     """What every simulated device shares: the control, device time, closed checks."""
 
     kind = ""
     control: SimulationControl
     delay: float
 
-    def _begin(self: Any, timeout: float | None = None) -> Fault | None:
+    def _begin(self, timeout: float | None = None) -> Fault | None:
         if self.closed:
             raise DeviceClosed(f"the simulated {self.kind} is closed", device=self.kind)
-        fault: Fault | None = self.control.begin(self.kind, delay=self.delay, timeout=timeout)
-        return fault
+        return self.control.begin(self.kind, delay=self.delay, timeout=timeout)
 
-    def self_test(self: Any) -> Any:
-        from hal.types import SelfTestResult
-
+    def self_test(self) -> SelfTestResult:
         if self.closed:
             return SelfTestResult(False, "closed")
         if self.control.is_unplugged(self.kind):

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import u8
+from hal.imaging import u8
 from hal.synth import degrade, rng_for
 from hal.synth import face as synth_face
 from hal.synth import finger as synth_finger
@@ -55,7 +55,7 @@ class SubjectImages:
     def __init__(self, seed: int, subject: str) -> None:
         self.seed = seed
         self.subject = subject
-        self._fingers: dict[str, tuple[synth_finger.FingerPattern, NDArray[np.float32]]] = {}
+        self._fingers: dict[str, tuple[synth_finger.FingerPattern, Gray]] = {}
         self._irises: dict[str, synth_iris.IrisPattern] = {}
         self._eyes: dict[str, Gray] = {}
         self._faces: dict[tuple[int, int, int], NDArray[np.uint8]] = {}
@@ -66,22 +66,21 @@ class SubjectImages:
 
     # --- fingers ----------------------------------------------------------------------
 
-    def finger_print(
-        self, finger: Finger
-    ) -> tuple[synth_finger.FingerPattern, NDArray[np.float32]]:
-        """The finger's ridge pattern and its clean print (gray levels before placement)."""
+    def finger_print(self, finger: Finger) -> tuple[synth_finger.FingerPattern, Gray]:
+        """The finger's ridge pattern and its clean print (8-bit, before placement)."""
         cached = self._fingers.get(finger.value)
         if cached is None:
             thumb = finger in (Finger.RIGHT_THUMB, Finger.LEFT_THUMB)
             pattern = synth_finger.finger_pattern(self.rng("finger", finger.value), thumb=thumb)
-            cached = (pattern, synth_finger.render(pattern))
+            clean = u8(np.clip(synth_finger.render(pattern) + 0.5, 0, 255))
+            cached = (pattern, clean)
             self._fingers[finger.value] = cached
         return cached
 
     def finger(self, finger: Finger, rng: np.random.Generator, fault: Fault | None) -> Gray:
         pattern, clean = self.finger_print(finger)
         name, s = (fault.name, fault.severity) if fault else ("clean", 0.0)
-        src: NDArray[np.float32] = clean
+        src: NDArray[np.float32] | Gray = clean
         if name == "dry":
             src = synth_finger.render(pattern, pressure=-0.7 * s, contrast=1.0 - 0.8 * s)
         elif name == "wet":

@@ -11,7 +11,7 @@ and the raw measures behind it. Pass thresholds live in :class:`QualityThreshold
 * :func:`match_fingerprints` — :mod:`hal.quality.match`
 """
 
-from hal.quality._common import Box
+from hal.imaging import Box
 from hal.quality.face import FaceAssessment, face_quality
 from hal.quality.finger import fingerprint_quality
 from hal.quality.iris import iris_quality

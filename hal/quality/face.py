@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import Box, Gray, as_gray, grade, score_of
+from hal.imaging import Box, Gray, as_gray
+from hal.quality.grading import grade, score_of
 from hal.quality.thresholds import FACE_PASS
 from hal.types import Quality
 

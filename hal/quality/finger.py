@@ -11,7 +11,7 @@ holds one or two ridge periods):
 
 Dry and wet prints are told apart by how light or dark the foreground is overall (limits
 for an optical sensor whose empty glass reads ~220; recalibrate for other sensors). Each
-measure is graded (:func:`hal.quality._common.grade`) and the score is the weakest grade,
+measure is graded (:func:`hal.quality.grading.grade`) and the score is the weakest grade,
 so a score under 40 (MOSIP's threshold) always comes with the reason.
 """
 
@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import as_gray, f32, grade, score_of
+from hal.imaging import as_gray, f32
+from hal.quality.grading import grade, score_of
 from hal.quality.thresholds import FINGER_PASS
 from hal.types import Quality
 

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import as_gray, grade, score_of, u8
+from hal.imaging import as_gray, percentiles_u8, u8
+from hal.quality.grading import grade, score_of
 from hal.quality.thresholds import IRIS_PASS
 from hal.types import Quality
 
@@ -30,8 +31,8 @@ ANGLES = 90  # rows of the polar unwrap: one every 4 degrees
 
 def find_pupil(gray: NDArray[np.uint8]) -> tuple[float, float, float] | None:
     """(x, y, radius) of the darkest compact blob, or None."""
-    blur = cv2.GaussianBlur(gray, (5, 5), 0)
-    lo, mid = (float(v) for v in np.percentile(blur, (1, 50)))
+    blur = u8(cv2.GaussianBlur(gray, (5, 5), 0))
+    lo, mid = percentiles_u8(blur, (1, 50))
     if mid - lo < 15:
         return None
     mask = (blur <= lo + 0.25 * (mid - lo)).astype(np.uint8)
@@ -64,7 +65,7 @@ def iris_quality(image: NDArray[np.uint8]) -> Quality:
     gray = full if k == 1.0 else u8(cv2.resize(
         full, (WORK_WIDTH, round(full.shape[0] / k)), interpolation=cv2.INTER_AREA))
     h, w = gray.shape
-    measures: dict[str, float] = {"brightness_p99": float(np.percentile(gray, 99))}
+    measures: dict[str, float] = {"brightness_p99": percentiles_u8(gray, (99,))[0]}
     pupil = find_pupil(gray)
     if pupil is None:
         return Quality(0, ("no_iris",), measures)
@@ -88,9 +89,10 @@ def iris_quality(image: NDArray[np.uint8]) -> Quality:
     tolerance = max(18.0, 0.3 * reference)
     visible = float(np.mean(np.abs(row_level - reference) < tolerance))
 
-    yy, xx = np.ogrid[:h, :w]
-    r2 = (xx - px) ** 2 + (yy - py) ** 2
-    annulus = (r2 > (pr * 1.15) ** 2) & (r2 < (ir * 0.9) ** 2)
+    ring = np.zeros((h, w), np.uint8)
+    cv2.circle(ring, (round(px), round(py)), round(ir * 0.9), 1, -1)
+    cv2.circle(ring, (round(px), round(py)), round(pr * 1.15), 0, -1)
+    annulus = ring.astype(bool)
     lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)
     focus = float(lap[annulus].var()) if annulus.any() else 0.0
     pupil_level = float(np.median(polar[:, : max(1, int(pr * 0.8))]))
@@ -102,7 +104,7 @@ def iris_quality(image: NDArray[np.uint8]) -> Quality:
         iris_level=reference, pupil_level=pupil_level, margin=margin,
     )
     grades = {
-        "iris_too_small": grade(diameter, 120.0, 160.0, IRIS_PASS),
+        "iris_too_small": grade(diameter, 120.0, 150.0, IRIS_PASS),
         "off_centre": grade(margin, -0.15, 0.1, IRIS_PASS),
         "occluded": grade(visible, 0.70, 0.90, IRIS_PASS),
         "blur": grade(float(np.log10(focus + 1.0)), np.log10(30.0), np.log10(120.0), IRIS_PASS),

@@ -11,10 +11,11 @@ is clear).
 The score is the peak-to-sidelobe ratio (PSR: the peak's height above the correlation
 surface's mean, in standard deviations, over shifts up to :data:`MAX_SHIFT`), mapped
 linearly from :data:`PSR_FLOOR` (0) to :data:`PSR_FULL` (1). Unrelated ridge-free texture
-peaks at PSR ~5 (chance over ~9,000 cells); different synthetic fingers at 5-11, because
-all fingers share ridge spacing and layout; re-scans of one finger at 28-200. The default
-verification threshold of 0.5 is PSR 14. These constants were calibrated on the simulated
-backend's prints and must be re-checked with field captures (see tests/hal).
+peaks at PSR ~5 (chance over ~9,000 cells); different synthetic fingers at a median of 7
+(99th percentile 14, because all fingers share ridge spacing and layout); re-scans of one
+finger at 33-200. The default verification threshold of 0.5 is PSR 20. These constants
+were calibrated on the simulated backend's prints and must be re-checked with field
+captures (see tests/hal and bench/bench_hal_quality.py).
 
 This confirms a re-scan at the kit; it is not a minutiae matcher and not the 1:N
 deduplication, which HQ runs.
@@ -28,13 +29,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import as_gray, f32
+from hal.imaging import as_gray, f32
 
 FFT_SIZE = 256  # prints are halved (to ~128x168) and zero-padded to this square
 MAX_SHIFT = 48  # halved pixels: a re-scan placed up to ~96 px (5 mm) away still matches
-PSR_FLOOR, PSR_FULL = 8.0, 20.0
+PSR_FLOOR, PSR_FULL = 12.0, 28.0
 ANGLES = (0.0, -3.0, 3.0, -6.0, 6.0)
-CLEAR_PSR = 20.0  # a peak this clear needs no rotation search
+CLEAR_PSR = 30.0  # a peak this clear needs no rotation search
 BAND = (0.08, 0.40)  # cycles per (halved) pixel: ridge periods of ~5-25 px at 500 ppi
 
 
@@ -71,6 +72,7 @@ def _band_mask() -> NDArray[np.bool_]:
 
 
 _BAND = _band_mask()
+_SHIFTS = np.arange(-MAX_SHIFT, MAX_SHIFT + 1) % FFT_SIZE
 
 
 def _psr(fa: NDArray[np.complex64], fb: NDArray[np.complex64]) -> float:
@@ -80,8 +82,7 @@ def _psr(fa: NDArray[np.complex64], fb: NDArray[np.complex64]) -> float:
     # Only plausible shifts count, and the side lobes are measured over the same window:
     # far shifts barely overlap the Hann windows, and their near-zero values would make
     # any peak look significant.
-    r = MAX_SHIFT
-    window = np.roll(surface, (r, r), axis=(0, 1))[: 2 * r + 1, : 2 * r + 1].copy()
+    window = surface[np.ix_(_SHIFTS, _SHIFTS)]  # shifts -MAX_SHIFT..MAX_SHIFT, wrapped
     py, px = np.unravel_index(int(np.argmax(window)), window.shape)
     height = float(window[py, px])
     window[max(0, py - 5):py + 6, max(0, px - 5):px + 6] = np.nan

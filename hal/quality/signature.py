@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import as_gray, grade, score_of
+from hal.imaging import as_gray
+from hal.quality.grading import grade, score_of
 from hal.quality.thresholds import SIGNATURE_PASS
 from hal.types import Quality
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from hal.types import Modality
 
-# The pass marks the grades are calibrated to (see ``_common.grade``). They are the default
-# thresholds below; a kit may configure stricter or looser gates without changing scores.
+# The pass marks the grades are calibrated to (see ``hal.quality.grading.grade``). They are
+# the default thresholds below; a kit may configure stricter or looser gates without
+# changing scores.
 FACE_PASS = 0.50
 FINGER_PASS = 0.40  # MOSIP's registration threshold for fingers
 IRIS_PASS = 0.60  # MOSIP's registration threshold for irises

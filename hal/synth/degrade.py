@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import u8
+from hal.imaging import u8
 
 Image = NDArray[np.uint8]
 

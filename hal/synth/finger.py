@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import f32
+from hal.imaging import f32, u8
 
 # FBI PIV / FAP 10 single-finger sensor: at least 0.5" x 0.65" at 500 ppi (e.g. 258x336)
 HEIGHT, WIDTH = 336, 256
@@ -119,16 +119,15 @@ def _individual_phase(
     minutiae = (rng.uniform(10, WIDTH - 10, count) + 1j * rng.uniform(10, HEIGHT - 10, count))
     polarity = rng.choice((-1, 1), count)
     # scaled by 1/200 so a product of ~40 factors stays inside complex64's range
-    z = ((x + 1j * y) / 200.0).astype(np.complex64)
-    factors = z[None] - (minutiae / 200.0).astype(np.complex64)[:, None, None]
-    factors[polarity < 0] = np.conj(factors[polarity < 0])
-    prod = np.prod(factors, axis=0)
+    z = ((x + 1j * y) / 200.0).astype(np.complex64)[None]
+    m = (minutiae / 200.0).astype(np.complex64)[:, None, None]
+    prod = np.prod(z - m[polarity > 0], axis=0) * np.conj(np.prod(z - m[polarity < 0], axis=0))
     drift = rng.normal(0.0, 1.0, (9, 7)).astype(np.float32)
     coarse = x.shape[1], x.shape[0]
     wander = cv2.resize(drift, coarse, interpolation=cv2.INTER_CUBIC) * float(rng.uniform(1.5, 2.5))
-    prod *= np.exp(1j * wander) / (np.abs(prod) + 1e-30)
-    re = cv2.resize(prod.real.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    im = cv2.resize(prod.imag.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    prod *= (np.cos(wander) + 1j * np.sin(wander)).astype(np.complex64) / (np.abs(prod) + 1e-30)
+    re = f32(cv2.resize(np.ascontiguousarray(prod.real), size, interpolation=cv2.INTER_LINEAR))
+    im = f32(cv2.resize(np.ascontiguousarray(prod.imag), size, interpolation=cv2.INTER_LINEAR))
     return re, im
 
 
@@ -173,11 +172,14 @@ def impression(
     dx, dy = rng.uniform(-shift, shift, 2)
     angle = rng.uniform(-rotation, rotation)
     m = cv2.getRotationMatrix2D((WIDTH / 2, HEIGHT / 2), float(angle), 1.0)
-    m[:, 2] += (dx, dy)
+    m[:, 2] += np.array([dx, dy])
+    if not noise and print_gray.dtype == np.uint8:  # the common case: no float round trip
+        return u8(cv2.warpAffine(print_gray, m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=BACKGROUND))
     src = np.asarray(print_gray, dtype=np.float32)
     placed = f32(cv2.warpAffine(src, m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=BACKGROUND))
     if noise:
         # uniform integer noise (sd 2 at noise=1): a quarter of the cost of Gaussian draws
         placed += f32(rng.integers(-3, 4, placed.shape, dtype=np.int8) * np.float32(noise))
-    return np.clip(placed, 0, 255).astype(np.uint8)
+    return u8(np.clip(placed, 0, 255))

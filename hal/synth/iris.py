@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from hal.quality._common import f32, u8
+from hal.imaging import f32, u8
 
 WIDTH, HEIGHT = 320, 240
 
@@ -46,7 +46,7 @@ def iris_pattern(rng: np.random.Generator) -> IrisPattern:
     texture[:, collarette - 1:collarette + 2] += 12.0
     return IrisPattern(
         texture=texture,
-        iris_radius=float(rng.uniform(62, 72)),
+        iris_radius=float(rng.uniform(66, 76)),
         pupil_ratio=float(rng.uniform(0.3, 0.48)),
         iris_level=float(rng.uniform(85, 120)),
         skin_level=float(rng.uniform(150, 175)),
@@ -70,42 +70,63 @@ def eye_image(
     rp = ri * pattern.pupil_ratio
     cx = WIDTH / 2 + offset[0] * WIDTH
     cy = HEIGHT / 2 + offset[1] * HEIGHT
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    img = np.full((HEIGHT, WIDTH), pattern.skin_level, np.float32)
-    img += (xx - WIDTH / 2) * 0.05 - (yy - HEIGHT / 2) * 0.04  # the illuminator is off-axis
+    # skin, lit from slightly off-axis: a gentle ramp
+    ramp_x = (np.arange(WIDTH, dtype=np.float32) - WIDTH / 2) * 0.05
+    ramp_y = (np.arange(HEIGHT, dtype=np.float32) - HEIGHT / 2) * -0.04
+    img = np.add.outer(ramp_y, ramp_x) + np.float32(pattern.skin_level)
 
     opening = pattern.lid_open if lid_open is None else lid_open
     # eyelid edges: parabolas through the corners of the eye, apart by ``opening`` radii
     half = ri * 2.3
-    u = np.clip((xx - cx) / half, -1.0, 1.0)
+    u = np.linspace(-1.0, 1.0, 41)
+    xs = cx + u * half
     upper = cy - ri * opening * 1.05 * (1 - u * u) + ri * 0.05
     lower = cy + ri * opening * 0.95 * (1 - u * u)
-    eye = (yy > upper) & (yy < lower) & (np.abs(xx - cx) < half)
-    img[eye] = pattern.skin_level + 25.0  # sclera, bright under near infrared
+    outline = np.concatenate([np.stack([xs, upper], 1), np.stack([xs, lower], 1)[::-1]])
+    eye = np.zeros((HEIGHT, WIDTH), np.uint8)
+    if opening > 0:
+        cv2.fillPoly(eye, [np.round(outline).astype(np.int32)], 1)
+    eye_mask = eye.astype(bool)
+    img[eye_mask] = pattern.skin_level + 25.0  # sclera, bright under near infrared
 
+    # the iris disc, unwrapped texture wrapped back around (cx, cy) inside its bounding box
     polar = pattern.texture + pattern.iris_level
-    polar_img = cv2.resize(polar, (max(1, int(ri)), polar.shape[0]), interpolation=cv2.INTER_LINEAR)
-    disc = cv2.warpPolar(polar_img, (WIDTH, HEIGHT), (float(cx), float(cy)), ri,
-                         cv2.WARP_POLAR_LINEAR | cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
-    r = np.hypot(xx - cx, yy - cy)
-    in_iris = (r < ri) & eye
-    img[in_iris] = disc[in_iris]
-    limbus = np.abs(r - ri) < 1.5
-    img[limbus & eye] -= 15.0  # the limbus ring is darker
-    pupil = (r < rp) & eye
-    img[pupil] = 22.0 + (r[pupil] / rp) * 6.0
-    glint = np.hypot(xx - (cx + rp * 0.35), yy - (cy - rp * 0.35)) < max(2.0, rp * 0.12)
-    img[glint & eye] = 250.0
+    size = max(1, int(ri))
+    polar_img = cv2.resize(polar, (size, polar.shape[0]), interpolation=cv2.INTER_LINEAR)
+    box = 2 * size + 2
+    disc = cv2.warpPolar(polar_img, (box, box), (box / 2, box / 2), ri,
+                         cv2.WARP_POLAR_LINEAR | cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+                         | cv2.WARP_FILL_OUTLIERS)
+    rings = np.zeros((box, box), np.float32)
+    c = (box // 2, box // 2)
+    cv2.circle(rings, c, int(ri), 1.0, -1)  # iris
+    cv2.circle(rings, c, int(ri), 2.0, 2)  # limbus, darker
+    cv2.circle(rings, c, max(1, int(rp)), 3.0, -1)  # pupil
+    gx, gy = round(box / 2 + rp * 0.35), round(box / 2 - rp * 0.35)
+    cv2.circle(rings, (gx, gy), max(2, int(rp * 0.12)), 4.0, -1)  # the illuminator's glint
+    patch = np.full((box, box), np.nan, np.float32)
+    patch[rings == 1] = disc[rings == 1]
+    patch[rings == 2] = disc[rings == 2] - 15.0
+    patch[rings == 3] = 24.0
+    patch[rings == 4] = 250.0
+    x0, y0 = round(cx) - box // 2, round(cy) - box // 2
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    sx1, sy1 = min(box, WIDTH - x0), min(box, HEIGHT - y0)
+    if sx1 > sx0 and sy1 > sy0:
+        region = img[y0 + sy0:y0 + sy1, x0 + sx0:x0 + sx1]
+        sub = patch[sy0:sy1, sx0:sx1]
+        keep = ~np.isnan(sub) & eye_mask[y0 + sy0:y0 + sy1, x0 + sx0:x0 + sx1]
+        region[keep] = sub[keep]
 
     # lashes: dark strokes hanging from the upper lid
     for _ in range(int(rng.integers(25, 40))):
-        x0 = cx + rng.uniform(-half * 0.9, half * 0.9)
-        y0 = cy - ri * opening * 1.05 * (1 - ((x0 - cx) / half) ** 2) + ri * 0.05
+        lx = cx + rng.uniform(-half * 0.9, half * 0.9)
+        ly = cy - ri * opening * 1.05 * (1 - ((lx - cx) / half) ** 2) + ri * 0.05
         length = rng.uniform(8, 22)
-        angle = np.pi / 2 + rng.uniform(-0.5, 0.5) + 0.6 * (x0 - cx) / half
-        x1, y1 = x0 + length * np.cos(angle) * 0.6, y0 + length * np.sin(angle) * 0.6
-        cv2.line(img, (int(x0), int(y0)), (int(x1), int(y1)), 35.0, 1, cv2.LINE_AA)
-    return np.clip(img, 0, 255).astype(np.uint8)
+        angle = np.pi / 2 + rng.uniform(-0.5, 0.5) + 0.6 * (lx - cx) / half
+        tip = (int(lx + length * np.cos(angle) * 0.6), int(ly + length * np.sin(angle) * 0.6))
+        cv2.line(img, (int(lx), int(ly)), tip, 35.0, 1, cv2.LINE_AA)
+    return u8(np.clip(img, 0, 255))
 
 
 def gaze(eye: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:

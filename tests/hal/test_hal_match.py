@@ -62,3 +62,14 @@ def test_match_survives_a_poorer_rescan():
 def test_match_needs_pixels():
     with pytest.raises(ValueError):
         match_fingerprints(None, np.zeros((336, 256), np.uint8))  # type: ignore[arg-type]
+
+
+def test_match_tolerates_a_few_degrees_of_rotation(prints):
+    import cv2
+
+    person = sorted({p for p, _ in prints})[0]
+    for finger in (Finger.RIGHT_INDEX, Finger.LEFT_MIDDLE):
+        a, b = prints[person, finger]
+        turn = cv2.getRotationMatrix2D((b.shape[1] / 2, b.shape[0] / 2), 5.0, 1.0)
+        turned = cv2.warpAffine(b, turn, (b.shape[1], b.shape[0]), borderValue=226)
+        assert match_fingerprints(a, turned) >= THRESHOLD

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from hal.quality import (
     iris_quality,
     signature_quality,
 )
-from hal.quality._common import grade
+from hal.quality.grading import grade
 from hal.synth import degrade, rng_for
 from hal.synth.face import BLUE_BGR, RED_BGR, face_frame
 from hal.synth.finger import finger_pattern, impression, render
@@ -35,7 +37,7 @@ def kit():
 def _falls(scores: list[int], slack: int = 0) -> bool:
     """Scores never rise by more than ``slack`` (measures jitter a little, e.g. where the eye
     cascade puts an eye) and end clearly lower."""
-    return all(b <= a + slack for a, b in zip(scores, scores[1:])) and scores[0] > scores[-1]
+    return all(b <= a + slack for a, b in itertools.pairwise(scores)) and scores[0] > scores[-1]
 
 
 # --- face ----------------------------------------------------------------------------------

@@ -86,6 +86,29 @@ def broker(tmp_path: Path, hq_home):  # type: ignore[no-untyped-def]
     b.stop()
 
 
+@pytest.fixture
+def broker_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A function starting a broker for a given HQ home (for tests with their own HQ)."""
+    started: list[Broker] = []
+
+    def start(hq_home) -> Broker:  # type: ignore[no-untyped-def]
+        if not os.path.exists(MOSQUITTO):
+            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        from hq.broker import write_broker_config
+
+        port = free_port()
+        out = tmp_path / f"broker-{len(started)}"
+        write_broker_config(hq_home, out, port=port, bind="127.0.0.1")
+        b = Broker(out, port, tmp_path / f"mosquitto-{len(started)}.log")
+        b.start()
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        b.stop()
+
+
 # --- databases ------------------------------------------------------------------------------
 
 
@@ -245,7 +268,7 @@ def _seal_into(kit, size: int):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def world(tmp_path: Path, hq_home, broker) -> SyncWorld:  # type: ignore[no-untyped-def]
+def net(tmp_path: Path, hq_home, broker) -> SyncWorld:  # type: ignore[no-untyped-def]
     from hq.db import make_engine
 
     engine = make_engine(hq_home.database_url())

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.broker
 PIN = "483920"
 
 
-def _reports(world) -> list[dict]:
+def _reports(net) -> list[dict]:
     from hq.packets import PacketStore
 
-    return list(reversed(PacketStore(world.engine).reports()))
+    return list(reversed(PacketStore(net.engine).reports()))
 
 
 async def _until(predicate, timeout: float = 15.0) -> None:
@@ -35,58 +35,58 @@ async def _until(predicate, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def _online(world, device: str) -> bool:
+def _online(net, device: str) -> bool:
     from hq.packets import PacketStore
 
     return any(d.device_id == device and d.state == "online"
-               for d in PacketStore(world.engine).overview())
+               for d in PacketStore(net.engine).overview())
 
 
-async def _push_all(world, device: str, channel: Channel, documents: list[bytes],
+async def _push_all(net, device: str, channel: Channel, documents: list[bytes],
                     expect_reports: int) -> None:
     """Run the kit's daemon, wait until HQ sees it online, publish each document (retained,
     like rekam-hq push), and wait for the kit's reports."""
-    async with world.running_ingest():
-        with world.kit(device) as kit:
+    async with net.running_ingest():
+        with net.kit(device) as kit:
             stop = asyncio.Event()
-            daemon = asyncio.create_task(Uplink(kit, world.settings(device)).run(stop))
-            await _until(lambda: _online(world, device))
-            async with connect(world.ingest_options("hq-push")) as hq:
+            daemon = asyncio.create_task(Uplink(kit, net.settings(device)).run(stop))
+            await _until(lambda: _online(net, device))
+            async with connect(net.ingest_options("hq-push")) as hq:
                 for doc in documents:
                     await hq.publish(topic(device, channel), doc, retain=True)
-            await _until(lambda: len(_reports(world)) >= expect_reports)
+            await _until(lambda: len(_reports(net)) >= expect_reports)
             stop.set()
             await daemon
 
 
-def test_worklists_forged_replayed_or_foreign_are_refused_and_a_good_one_staged(world, tmp_path):
+def test_worklists_forged_replayed_or_foreign_are_refused_and_a_good_one_staged(net, tmp_path):
     from edge.synth import write_synthetic_csv
     from edge.worklist import build_worklist
     from hq.worklists import make_worklist
 
-    world.add_kit("kit-a")
-    world.add_kit("kit-b")
+    net.add_kit("kit-a")
+    net.add_kit("kit-b")
     csv = tmp_path / "residents.csv"
     write_synthetic_csv(csv, [KELURAHAN], 30, seed=5, today=date.today())
-    keys = world.keys
-    v1, v2, v3 = (make_worklist(world.engine, keys, "kit-a", csv) for _ in range(3))
-    for_b = make_worklist(world.engine, keys, "kit-b", csv)
+    keys = net.keys
+    v1, v2, v3 = (make_worklist(net.engine, keys, "kit-a", csv) for _ in range(3))
+    for_b = make_worklist(net.engine, keys, "kit-b", csv)
     now = datetime.now(UTC)
     forged = build_worklist(device_id="kit-a", version=99, issued_at=now,
                             expires_at=now + timedelta(days=5), kelurahan=[KELURAHAN],
                             residents=[], signing_key=ed25519.Ed25519PrivateKey.generate())
-    with world.kit("kit-a") as kit:
+    with net.kit("kit-a") as kit:
         kit.operators.add("siti", "Siti", "supervisor", PIN, by=None)
         kit.import_worklist(v2.data, kit.login("siti", PIN))
         roster_before = kit.status().roster_size
 
-    asyncio.run(_push_all(world, "kit-a", Channel.WORKLIST,
+    asyncio.run(_push_all(net, "kit-a", Channel.WORKLIST,
                           [v1.data, forged, for_b.data, v2.data, v3.data], expect_reports=5))
-    results = [(r["result"], r["version"]) for r in _reports(world)]
+    results = [(r["result"], r["version"]) for r in _reports(net)]
     assert results == [("rejected", None)] * 4 + [("staged", 3)]
-    details = " | ".join(r["detail"] for r in _reports(world))
+    details = " | ".join(r["detail"] for r in _reports(net))
     assert "not newer" in details and "unknown key" in details and "kit-b" in details
-    with world.kit("kit-a") as kit:
+    with net.kit("kit-a") as kit:
         status = kit.status()
         assert status.roster_version == 2 and status.roster_size == roster_before
         assert kit.pending_worklist_path.exists()
@@ -98,24 +98,24 @@ def test_worklists_forged_replayed_or_foreign_are_refused_and_a_good_one_staged(
         assert kit.apply_pending_worklist(kit.login("siti", PIN)) is None
 
     async def report_applied():
-        async with world.running_ingest():
-            with world.kit("kit-a") as kit:
+        async with net.running_ingest():
+            with net.kit("kit-a") as kit:
                 stop = asyncio.Event()
-                daemon = asyncio.create_task(Uplink(kit, world.settings("kit-a")).run(stop))
-                await _until(lambda: _reports(world)[-1]["result"] == "applied")
+                daemon = asyncio.create_task(Uplink(kit, net.settings("kit-a")).run(stop))
+                await _until(lambda: _reports(net)[-1]["result"] == "applied")
                 stop.set()
                 await daemon
 
     asyncio.run(report_applied())
-    assert _reports(world)[-1]["version"] == 3
+    assert _reports(net)[-1]["version"] == 3
 
 
-def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(world, capsys):
+def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(net, capsys):
     from hq.cli import main as hq_main
 
-    world.add_kit("kit-a")
+    net.add_kit("kit-a")
     now = datetime.now(UTC)
-    keys = world.keys
+    keys = net.keys
     good = build_config(ConfigUpdate("kit-a", 5, now, now + timedelta(days=1),
                                      {"disk_floor_mb": "321", "service_point": "RW 05"}),
                         keys.signing)
@@ -131,11 +131,11 @@ def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(w
     invalid = build_config(ConfigUpdate("kit-a", 11, now, now + timedelta(days=1),
                                         {"disk_floor_mb": "lots"}), keys.signing)
 
-    asyncio.run(_push_all(world, "kit-a", Channel.CONFIG,
+    asyncio.run(_push_all(net, "kit-a", Channel.CONFIG,
                           [good, stale, forged, forbidden, invalid], expect_reports=5))
-    assert [(r["result"], r["version"]) for r in _reports(world)] == [
+    assert [(r["result"], r["version"]) for r in _reports(net)] == [
         ("applied", 5)] + [("rejected", None)] * 4
-    with world.kit("kit-a") as kit:
+    with net.kit("kit-a") as kit:
         assert kit.config.disk_floor_mb == 321 and kit.config.service_point == "RW 05"
         assert kit.config.allow_simulated is False
         assert kit.state.get("config_version") == "5"
@@ -143,5 +143,5 @@ def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(w
     # rekam-hq push config signs the next version for the kit, and publishes it.
     capsys.readouterr()
     assert hq_main(["push", "config", "kit-a", "disk_floor_mb=400", "--home",
-                    str(world.hq.root), "--broker", world.broker.url, "--no-publish"]) == 0
+                    str(net.hq.root), "--broker", net.broker.url, "--no-publish"]) == 0
     assert "config v1 for kit-a" in capsys.readouterr().out

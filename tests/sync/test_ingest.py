@@ -65,6 +65,8 @@ def _ack(ingestor, kit, result):
     return verify_ack(payload, trusted=kit.trusted_hq_keys(), device_id=kit.device_id)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_hostile_input_is_refused_with_reasons_and_never_raises(env):
     ingestor, kits = env
     a = kits["kit-a"]
@@ -109,7 +111,8 @@ def test_hostile_input_is_refused_with_reasons_and_never_raises(env):
     assert ack.status is AckStatus.STORED and ack.sha256 == good.sha256
 
 
-@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_chunks_reassemble_durably_across_an_ingest_restart_and_store_once(env):
     from hq.ingest import Ingestor
     from hq.packets import PacketStore
@@ -136,7 +139,8 @@ def test_chunks_reassemble_durably_across_an_ingest_restart_and_store_once(env):
     assert store.count_packets() == 1 and store.chunks_pending() == 0
 
 
-@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_same_id_with_another_hash_is_refused_and_raises_an_alert(env):
     from hq.packets import PacketStore
 

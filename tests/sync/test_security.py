@@ -16,11 +16,11 @@ from sync.protocol import Channel, split_packet, topic
 pytestmark = pytest.mark.broker
 
 
-def _options(world, device: str, **kw) -> ConnectOptions:
+def _options(net, device: str, **kw) -> ConnectOptions:
     from sync.uplink import Uplink
 
-    with world.kit(device) as kit:
-        return Uplink(kit, world.settings(device)).connect_options()
+    with net.kit(device) as kit:
+        return Uplink(kit, net.settings(device)).connect_options()
 
 
 async def _collect(link, into: list, seconds: float) -> None:
@@ -32,11 +32,11 @@ async def _collect(link, into: list, seconds: float) -> None:
         await asyncio.wait_for(take(), timeout=seconds)
 
 
-def test_a_kit_cannot_publish_for_or_read_another(world):
-    world.add_kit("kit-a")
-    world.add_kit("kit-b")
-    a, b = _options(world, "kit-a"), _options(world, "kit-b")
-    hq = world.ingest_options("hq-watch")
+def test_a_kit_cannot_publish_for_or_read_another(net):
+    net.add_kit("kit-a")
+    net.add_kit("kit-b")
+    a, b = _options(net, "kit-a"), _options(net, "kit-b")
+    hq = net.ingest_options("hq-watch")
 
     async def scenario():
         seen_by_hq: list = []
@@ -65,12 +65,12 @@ def test_a_kit_cannot_publish_for_or_read_another(world):
         ("rekam/v1/kit-b/down/ack", b"for kit-b only")]
 
 
-def test_no_certificate_or_another_ca_is_refused(world, tmp_path: Path):
+def test_no_certificate_or_another_ca_is_refused(net, tmp_path: Path):
     from edge.keys import write_private, write_public
     from hq import ca
 
-    world.add_kit("kit-a")
-    good = _options(world, "kit-a")
+    net.add_kit("kit-a")
+    good = _options(net, "kit-a")
     assert good.tls is not None
     no_cert = ConnectOptions(good.address, "kit-a", TlsFiles(good.tls.ca_cert, None, None),
                              connect_timeout=2)
@@ -97,17 +97,17 @@ def test_no_certificate_or_another_ca_is_refused(world, tmp_path: Path):
     asyncio.run(attempt(good))  # while the real certificate still works
 
 
-def test_a_packet_signed_by_a_but_published_by_b_is_rejected(world):
+def test_a_packet_signed_by_a_but_published_by_b_is_rejected(net):
     from hq.packets import PacketStore
 
-    world.add_kit("kit-a")
-    world.add_kit("kit-b")
-    with world.kit("kit-a") as kit_a:
-        stolen = world.make_packet(kit_a, 5_000)
-    b = _options(world, "kit-b")
+    net.add_kit("kit-a")
+    net.add_kit("kit-b")
+    with net.kit("kit-a") as kit_a:
+        stolen = net.make_packet(kit_a, 5_000)
+    b = _options(net, "kit-b")
 
     async def scenario():
-        async with world.running_ingest() as (ingestor,), connect(b) as link:
+        async with net.running_ingest() as (ingestor,), connect(b) as link:
             acks: list = []
             await link.subscribe("rekam/v1/kit-b/down/#")
             for chunk in split_packet(stolen.packet_id, stolen.data):
@@ -116,7 +116,7 @@ def test_a_packet_signed_by_a_but_published_by_b_is_rejected(world):
             return dict(ingestor.counts), acks
 
     counts, acks = asyncio.run(scenario())
-    store = PacketStore(world.engine)
+    store = PacketStore(net.engine)
     assert store.list_packets() == []
     dead = store.list_dead_letters()
     assert [d.reason_code for d in dead] == ["misrouted"] and counts["misrouted"] == 1
@@ -124,6 +124,6 @@ def test_a_packet_signed_by_a_but_published_by_b_is_rejected(world):
     # kit-b is told (signed) that HQ refused it; it never counts as an ack of storage.
     from sync.protocol import verify_ack
 
-    with world.kit("kit-b") as kit_b:
+    with net.kit("kit-b") as kit_b:
         ack = verify_ack(acks[0].payload, trusted=kit_b.trusted_hq_keys(), device_id="kit-b")
     assert not ack.confirms_storage and "misrouted" in ack.reason

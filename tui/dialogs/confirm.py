@@ -3,8 +3,10 @@ the default: Enter and Esc both say no; only Y says yes."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
@@ -13,7 +15,7 @@ from tui.widgets.keybar import KeyBar
 
 
 class ConfirmDialog(RekamModal[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes", id="yes"),
         Binding("n,escape,enter", "answer(False)", "no", id="no", key_display="N/Esc"),
     ]

@@ -5,24 +5,27 @@ dialog and can be typed again. Returns the approver's id, or None when cancelled
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, RadioSet, Select, Static
 
 from edge.errors import RekamError, WrongPIN
 from edge.workflow import Enrolment, ExceptionReason, Slot
 from tui.messages import Approved, Failed
 from tui.screens.base import RekamModal
+from tui.widgets.choice import Choice
 from tui.widgets.keybar import KeyBar
 
 
 class ExceptionDialog(RekamModal[str | None]):
-    BINDINGS = [
-        Binding("f10", "approve", "approve", id="approve", priority=True),
-        Binding("escape", "cancel", "cancel", id="cancel", priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f10", "approve", "approve", id="approve"),
+        Binding("tab", "app.focus_next", "next field", id="next_field"),
+        Binding("escape", "cancel", "cancel", id="cancel"),
     ]
 
     def __init__(self, enrolment: Enrolment, slot: Slot, slot_name: str,
@@ -37,24 +40,28 @@ class ExceptionDialog(RekamModal[str | None]):
         with Vertical(classes="dialog dialog-wide"):
             yield Static(id="title", classes="dialog-title")
             yield Static(id="intro", classes="dim")
-            yield Label(id="reason-label")
-            with RadioSet(id="reason"):
-                for i, reason in enumerate(self.reasons):
-                    yield RadioButton(self.cat.exception_reason(reason.value), value=i == 0,
-                                      id=f"reason-{reason.value}")
-            yield Label(id="supervisor-label")
-            yield Select([(f"{name} ({sid})", sid) for sid, name in self.supervisors],
-                         allow_blank=False if self.supervisors else True, id="supervisor")
-            yield Label(id="pin-label")
-            yield Input(password=True, id="pin", restrict=r"[0-9]*", max_length=12)
-            yield Label(id="note-label")
-            yield Input(id="note", max_length=200)
+            with Horizontal(classes="form-row"):
+                yield Label(id="reason-label", classes="form-label")
+                with RadioSet(id="reason"):
+                    for i, reason in enumerate(self.reasons):
+                        yield Choice(self.cat.exception_reason(reason.value), value=i == 0,
+                                     id=f"reason-{reason.value}")
+            with Horizontal(classes="form-row"):
+                yield Label(id="supervisor-label", classes="form-label")
+                yield Select([(f"{name} ({sid})", sid) for sid, name in self.supervisors],
+                             allow_blank=not self.supervisors, id="supervisor")
+            with Horizontal(classes="form-row"):
+                yield Label(id="pin-label", classes="form-label")
+                yield Input(password=True, id="pin", restrict=r"[0-9]*", max_length=12)
+            with Horizontal(classes="form-row"):
+                yield Label(id="note-label", classes="form-label")
+                yield Input(id="note", max_length=200)
             yield Static(id="message", classes="message")
             yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#reason", RadioSet).focus()
+        self.set_focus(self.query_one("#reason", RadioSet))
         if not self.supervisors:
             self.query_one("#message", Static).update(self.t("exc.no_supervisor"))
 
@@ -63,7 +70,7 @@ class ExceptionDialog(RekamModal[str | None]):
         self.query_one("#intro", Static).update(self.t("exc.intro"))
         self.query_one("#reason-label", Label).update(self.t("exc.reason"))
         for reason in self.reasons:
-            button = self.query_one(f"#reason-{reason.value}", RadioButton)
+            button = self.query_one(f"#reason-{reason.value}", Choice)
             button.label = self.cat.exception_reason(reason.value)
         self.query_one("#supervisor-label", Label).update(self.t("exc.supervisor"))
         self.query_one("#pin-label", Label).update(self.t("exc.pin"))
@@ -85,7 +92,7 @@ class ExceptionDialog(RekamModal[str | None]):
         pin = self.query_one("#pin", Input).value
         if not pin:
             self._say(self.t("exc.need_pin"))
-            self.query_one("#pin", Input).focus()
+            self.set_focus(self.query_one("#pin", Input))
             return
         radio = self.query_one("#reason", RadioSet)
         index = radio.pressed_index if radio.pressed_index >= 0 else 0
@@ -117,7 +124,7 @@ class ExceptionDialog(RekamModal[str | None]):
         self.refresh_bindings()
         pin = self.query_one("#pin", Input)
         pin.value = ""
-        pin.focus()
+        self.set_focus(pin)
         error = message.error
         if isinstance(error, WrongPIN):
             self._say(self.t("exc.wrong_pin", left=error.attempts_left))
@@ -127,7 +134,8 @@ class ExceptionDialog(RekamModal[str | None]):
             until = getattr(error, "until", None)
             left = self.cat.duration((until - self.services.kit.clock()).total_seconds()) \
                 if until else ""
-            self._say(self.t("login.locked", operator=str(error.details.get("operator_id", "")),
+            self._say(self.t("login.locked", operator=str(getattr(error, "details", {}).get(
+                "operator_id", "")),
                              until=f"{until.astimezone(self.services.now().tzinfo):%H:%M}"
                              if until else "", left=left))
         else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
@@ -14,7 +16,7 @@ from tui.widgets.keybar import KeyBar
 class ProblemDialog(RekamModal[bool]):
     """Shows ``catalogue.error(exc)`` (or a given text); returns True for "try again"."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "primary", "retry", id="retry_device"),
         Binding("escape", "close", "close", id="close"),
     ]

@@ -4,9 +4,11 @@ arrows move through the results without leaving the search field."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
@@ -15,8 +17,7 @@ from edge.roster import SearchHit
 from hal.errors import HalError
 from tui.messages import CodeScanned, Failed, SearchDone
 from tui.screens.base import RekamScreen
-from tui.widgets.keybar import KeyBar
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
 RESULTS = 30
@@ -24,10 +25,12 @@ SCAN_EVERY = 0.3
 
 
 class FindScreen(RekamScreen):
-    BINDINGS = [
-        Binding("enter", "pick", "pick", id="pick", priority=True),
-        Binding("down", "move(1)", "down", show=False, priority=True),
-        Binding("up", "move(-1)", "up", show=False, priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Not priority bindings: a QR scanner that types like a keyboard sends the code and
+        # Enter in one burst; the search field must see the code before Enter picks.
+        Binding("enter", "pick", "pick", id="pick"),
+        Binding("down", "move(1)", "down", show=False),
+        Binding("up", "move(-1)", "up", show=False),
         Binding("f3", "toggle_rw", "rw", id="rw"),
         Binding("escape", "back", "back", id="back"),
     ]
@@ -35,13 +38,15 @@ class FindScreen(RekamScreen):
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[SearchHit] = []
+        self.hits_query = ""
         self.query_text = ""
         self.message = ""
         self.scan_problem = ""
         point = self.services.service_point()
         self.area_rw = point.rw if point and point.rw else None
-        self.only_rw = self.area_rw is not None
+        self.only_rw = False  # all RWs: a resident of another RW is still served
         self._scanning = False
+        self._pick_when_found = False
 
     def compose(self) -> ComposeResult:
         yield TopBar("find.title")
@@ -51,18 +56,17 @@ class FindScreen(RekamScreen):
             yield Static(id="filter", classes="dim")
             yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
             yield Static(id="message", classes="message")
-        yield KeyBar()
-        yield StatusBar()
+        yield Bottom()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.can_focus = False
         super().on_mount()
-        self.query_one("#query", Input).focus()
+        self.set_focus(self.query_one("#query", Input))
         self.set_interval(SCAN_EVERY, self._scan)
 
     def on_screen_resume(self) -> None:
-        self.query_one("#query", Input).focus()
+        self.set_focus(self.query_one("#query", Input))
 
     def refresh_text(self) -> None:
         self.query_one("#intro", Static).update(
@@ -90,6 +94,13 @@ class FindScreen(RekamScreen):
 
     # --- searching ---------------------------------------------------------------------------
 
+    @on(Input.Submitted, "#query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.hits and self.hits_query == event.value:
+            self.action_pick()
+        else:  # the answer to this query is still on its way: pick when it comes
+            self._pick_when_found = True
+
     @on(Input.Changed, "#query")
     def _changed(self, event: Input.Changed) -> None:
         self.query_text = event.value
@@ -109,17 +120,23 @@ class FindScreen(RekamScreen):
         if message.query != self.query_text:
             return  # an older query's answer
         self.hits = message.hits
+        self.hits_query = message.query
         digits = "".join(ch for ch in message.query if ch.isdigit())
         if not message.query.strip():
             self.message = ""
         elif not self.hits and digits == message.query.strip() and len(digits) != 16:
             self.message = self.t("find.partial_nik", n=len(digits))
+        elif not self.hits and self.only_rw:
+            self.message = self.t("find.no_results_rw", rw=self.area_rw)
         elif not self.hits:
             self.message = self.t("find.no_results")
         else:
             self.message = self.t("find.results", n=len(self.hits))
         self._fill_table()
         self.refresh_bindings()
+        if self._pick_when_found:
+            self._pick_when_found = False
+            self.action_pick()
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
@@ -175,6 +192,7 @@ class FindScreen(RekamScreen):
             return
         finally:
             self._scanning = False
+        self._pick_when_found = False
         if code:
             self.post_message(CodeScanned(code, hit))
 

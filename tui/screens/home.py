@@ -3,11 +3,11 @@ to record, and the way into everything else. One key (Enter) starts the next res
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
@@ -15,13 +15,12 @@ from edge.errors import RekamError
 from tui.messages import Failed, HomeLoaded
 from tui.screens.base import RekamScreen
 from tui.screens.place import kelurahan_name
-from tui.widgets.keybar import KeyBar
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
 
 class HomeScreen(RekamScreen):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "find", "find", id="find"),
         Binding("n", "call_next", "call next", id="call_next"),
         Binding("s", "sync", "sync", id="sync"),
@@ -50,8 +49,7 @@ class HomeScreen(RekamScreen):
                 yield Static(id="expected")
             yield Static(id="warnings", classes="message")
             yield Static(id="hint", classes="hint")
-        yield KeyBar()
-        yield StatusBar()
+        yield Bottom()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -4,24 +4,27 @@ says until when, and counts down."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.widgets import Input, Label, Static
 
 from edge.errors import LockedOut, NotFound, OperatorDisabled, RekamError, WrongPIN
 from tui.messages import Failed, LoggedIn
 from tui.screens.base import RekamScreen
-from tui.widgets.keybar import KeyBar
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.bottom import Bottom
+from tui.widgets.fields import ChainedInput
 from tui.widgets.top_bar import TopBar
 
 
 class LoginScreen(RekamScreen):
-    BINDINGS = [
-        Binding("enter", "login", "login", id="login", priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Not a priority binding: the inputs take Enter in order with the keys typed before
+        # it (a fast typist's "budi⏎571846⏎" arrives in one burst).
+        Binding("enter", "login", "login", id="login"),
     ]
 
     def __init__(self) -> None:
@@ -33,27 +36,26 @@ class LoginScreen(RekamScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar("login.title")
-        with Center():
-            with Vertical(id="login-box", classes="box"):
-                yield Static(id="intro")
-                yield Static(id="device", classes="dim")
-                yield Label(id="operator-label")
-                yield Input(id="operator", max_length=32)
-                yield Label(id="pin-label")
-                yield Input(id="pin", password=True, restrict=r"[0-9]*", max_length=12)
-                yield Static(id="message", classes="message")
-        yield KeyBar()
-        yield StatusBar()
+        with Center(), Vertical(id="login-box", classes="box"):
+            yield Static(id="intro")
+            yield Static(id="device", classes="dim")
+            yield Label(id="operator-label")
+            yield ChainedInput(id="operator", max_length=32, restrict=r"[A-Za-z0-9._-]*",
+                                   next_field="#pin")
+            yield Label(id="pin-label")
+            yield Input(id="pin", password=True, restrict=r"[0-9]*", max_length=12)
+            yield Static(id="message", classes="message")
+        yield Bottom()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#operator", Input).focus()
+        self.set_focus(self.query_one("#operator", Input))
         self.set_interval(1.0, self._tick)
 
     def on_screen_resume(self) -> None:
         """Back from a logout: a clean form."""
         self.query_one("#pin", Input).value = ""
-        self.query_one("#operator", Input).focus()
+        self.set_focus(self.query_one("#operator", Input))
 
     def refresh_text(self) -> None:
         self.query_one("#intro", Static).update(self.t("login.intro"))
@@ -72,7 +74,11 @@ class LoginScreen(RekamScreen):
 
     @on(Input.Submitted, "#operator")
     def _operator_done(self) -> None:
-        self.query_one("#pin", Input).focus()
+        self.set_focus(self.query_one("#pin", Input))
+
+    @on(Input.Submitted, "#pin")
+    def _pin_done(self) -> None:
+        self.action_login()
 
     def action_login(self) -> None:
         if self.busy:
@@ -80,7 +86,7 @@ class LoginScreen(RekamScreen):
         operator = self.query_one("#operator", Input).value.strip()
         pin = self.query_one("#pin", Input).value
         if self.focused is self.query_one("#operator", Input) and operator and not pin:
-            self.query_one("#pin", Input).focus()
+            self.set_focus(self.query_one("#pin", Input))
             return
         if not operator or not pin:
             self._say("login.need_both")
@@ -115,7 +121,7 @@ class LoginScreen(RekamScreen):
         if isinstance(error, WrongPIN):
             left = error.attempts_left
             self._say("login.wrong_pin_last" if left == 1 else "login.wrong_pin", left=left)
-            pin.focus()
+            self.set_focus(pin)
         elif isinstance(error, LockedOut):
             self.locked_until = error.until
             self.locked_operator = str(message.context or "")
@@ -124,7 +130,7 @@ class LoginScreen(RekamScreen):
             self._say("login.disabled")
         elif isinstance(error, NotFound):
             self._say("login.unknown")
-            self.query_one("#operator", Input).focus()
+            self.set_focus(self.query_one("#operator", Input))
         else:
             self.message_key = None
             self.query_one("#message", Static).update(self.cat.error(error)[1])

@@ -4,11 +4,13 @@ Saved in the kit's config, so every packet names where it was recorded."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Input, Label, RadioSet, Select, Static
 
 from edge import regions
 from edge.errors import RekamError
@@ -16,8 +18,9 @@ from edge.roster import ScheduleEntry
 from tui.messages import Failed, HomeLoaded
 from tui.screens.base import RekamScreen
 from tui.services import PlaceType, ServicePoint
-from tui.widgets.keybar import KeyBar
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.bottom import Bottom
+from tui.widgets.choice import Choice
+from tui.widgets.fields import ChainedInput
 from tui.widgets.top_bar import TopBar
 
 
@@ -29,8 +32,9 @@ def kelurahan_name(code: str) -> str:
 
 
 class ServicePointScreen(RekamScreen):
-    BINDINGS = [
-        Binding("f10", "save", "save", id="save", priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f10", "save", "save", id="save"),
+        Binding("tab", "app.focus_next", "next field", id="next_field"),
         Binding("escape", "back", "back", id="back"),
     ]
 
@@ -43,35 +47,37 @@ class ServicePointScreen(RekamScreen):
         kelurahan = list(self.services.kit.config.kelurahan)
         current = self.services.service_point() or self.services.last_service_point()
         yield TopBar("place.title")
-        with Horizontal(id="place-body"):
-            with VerticalScroll(id="place-form", classes="box"):
-                yield Static(id="intro", classes="dim")
-                yield Label(id="type-label")
+        with VerticalScroll(id="place-body"):
+            yield Static(id="intro", classes="dim")
+            with Horizontal(classes="form-row"):
+                yield Label(id="type-label", classes="form-label")
                 with RadioSet(id="place-type"):
                     for kind in PlaceType.ALL:
-                        yield RadioButton(self.t(f"place.type.{kind}"), id=f"type-{kind}",
-                                          value=(current.place_type == kind) if current
-                                          else kind == PlaceType.BALAI_RW)
-                yield Label(id="kelurahan-label")
+                        yield Choice(self.t(f"place.type.{kind}"), id=f"type-{kind}",
+                                     value=(current.place_type == kind) if current
+                                     else kind == PlaceType.BALAI_RW)
+            with Horizontal(classes="form-row"):
+                yield Label(id="kelurahan-label", classes="form-label")
                 yield Select([(f"{kelurahan_name(c)} ({c})", c) for c in kelurahan],
                              allow_blank=not kelurahan, id="kelurahan",
                              value=current.kelurahan if current and current.kelurahan
                              in kelurahan else (kelurahan[0] if kelurahan else Select.BLANK))
-                yield Label(id="rw-label")
-                yield Input(id="rw", restrict=r"[0-9]*", max_length=3,
-                            value=current.rw if current else "")
-                yield Label(id="name-label")
+            with Horizontal(classes="form-row"):
+                yield Label(id="rw-label", classes="form-label")
+                yield ChainedInput(id="rw", restrict=r"[0-9]*", max_length=3,
+                                   value=current.rw if current else "", next_field="#name")
+            with Horizontal(classes="form-row"):
+                yield Label(id="name-label", classes="form-label")
                 yield Input(id="name", max_length=60, value=current.name if current else "")
-                yield Static(id="message", classes="message")
+            yield Static(id="message", classes="message")
             with Vertical(id="place-schedule", classes="box"):
                 yield Static(id="schedule-title", classes="section-title")
                 yield Static(id="schedule")
-        yield KeyBar()
-        yield StatusBar()
+        yield Bottom()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#place-type", RadioSet).focus()
+        self.set_focus(self.query_one("#place-type", RadioSet))
         self._load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
@@ -104,7 +110,7 @@ class ServicePointScreen(RekamScreen):
         self.query_one("#intro", Static).update(self.t("place.intro"))
         self.query_one("#type-label", Label).update(self.t("place.type"))
         for kind in PlaceType.ALL:
-            self.query_one(f"#type-{kind}", RadioButton).label = self.t(f"place.type.{kind}")
+            self.query_one(f"#type-{kind}", Choice).label = self.t(f"place.type.{kind}")
         self.query_one("#kelurahan-label", Label).update(self.t("place.kelurahan"))
         self.query_one("#rw-label", Label).update(self.t("place.rw"))
         self.query_one("#name-label", Label).update(self.t("place.name"))
@@ -122,8 +128,9 @@ class ServicePointScreen(RekamScreen):
             if s.date < today:
                 continue
             mark = f"  [b]{self.t('place.today_mark')}[/b]" if s.date == today else ""
+            note = f" — {s.note}" if s.note else ""
             lines.append(f"{s.date:%d-%m} {s.place}, {kelurahan_name(s.kelurahan)} "
-                         f"RW {s.rw}{mark}" + (f"\n      {s.note}" if s.note else ""))
+                         f"RW {s.rw}{note}{mark}")
         return "\n".join(lines) or self.t("place.no_schedule")
 
     @on(Input.Submitted, "#name")
@@ -132,7 +139,7 @@ class ServicePointScreen(RekamScreen):
 
     @on(Input.Submitted, "#rw")
     def _rw_done(self) -> None:
-        self.query_one("#name", Input).focus()
+        self.set_focus(self.query_one("#name", Input))
 
     def action_save(self) -> None:
         radio = self.query_one("#place-type", RadioSet)
@@ -142,10 +149,10 @@ class ServicePointScreen(RekamScreen):
         name = self.query_one("#name", Input).value.strip()
         if not rw.isdigit():
             self.message = self.t("place.need_rw")
-            self.query_one("#rw", Input).focus()
+            self.set_focus(self.query_one("#rw", Input))
         elif not name:
             self.message = self.t("place.need_name")
-            self.query_one("#name", Input).focus()
+            self.set_focus(self.query_one("#name", Input))
         else:
             point = ServicePoint(kind, "" if kelurahan is Select.BLANK else str(kelurahan),
                                  rw, name)

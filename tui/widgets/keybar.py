@@ -58,13 +58,24 @@ class KeyBar(Static):
             self.call_after_refresh(self.refresh_keys)
 
     def refresh_keys(self) -> None:
+        if not self.is_attached:
+            return
         app: RekamApp = self.app  # type: ignore[assignment]
         screen = self.screen
         seen: set[str] = set()
         items: list[tuple[str, str, bool]] = []
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.show or binding.action in seen:
+        for key, active in screen.active_bindings.items():
+            binding, enabled = active.binding, active.enabled
+            if not binding.show:
+                # A focused widget's hidden binding (an Input's Enter) shadows the screen's:
+                # the key still does the screen's job (the Input submits), so show it.
+                shown = [b for b in screen._bindings.key_to_bindings.get(key, []) if b.show]
+                if not shown:
+                    continue
+                binding = shown[0]
+                name = binding.action.split("(")[0]
+                enabled = screen.check_action(name, ()) is True
+            if binding.action in seen:
                 continue
             seen.add(binding.action)
             label = None
@@ -73,7 +84,7 @@ class KeyBar(Static):
                 label = getter(binding.id)
             if label is None:
                 label = app.cat.t(f"key.{binding.id}") if binding.id else binding.description
-            items.append((key_display(binding), label, active.enabled))
+            items.append((key_display(binding), label, enabled))
         width = max(20, self.size.width or 80)
         text = Text(no_wrap=True, overflow="ellipsis")
         column = 0

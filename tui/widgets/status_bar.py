@@ -16,6 +16,8 @@ LOW_BATTERY = 20
 
 
 def _disk(mb: int) -> str:
+    if mb >= 10 * 1024:
+        return f"{mb // 1024}G"
     return f"{mb / 1024:.1f}G" if mb >= 1024 else f"{mb}M"
 
 
@@ -40,14 +42,17 @@ class StatusBar(Static):
             return
         wide = (self.size.width or 80) >= 110
         text = Text(no_wrap=False)
-        for dev in snap.devices:
+        text.append(" ")
+        for i, dev in enumerate(snap.devices):
             name = cat.t(f"dev.{dev.kind}") if wide else cat.t(f"devshort.{dev.kind}")
+            if i:
+                text.append(" · " if wide else " ", style="dim")
             if dev.ok:
-                text.append(f" {name} ", style="bold green")
+                text.append(name, style="bold green")
             else:
                 problem = cat.t(f"devstate.{dev.detail}") if cat.has(f"devstate.{dev.detail}") \
                     else cat.t("devstate.error")
-                text.append(f" {name}:{problem} ", style="bold reverse red")
+                text.append(f"{name}:{problem}", style="bold reverse red")
         parts: list[tuple[str, str]] = []
         power = snap.power
         if power.source == "battery" and power.percent is not None:
@@ -56,8 +61,9 @@ class StatusBar(Static):
                                 percent=power.percent), "bold reverse red" if low else ""))
         elif power.source == "mains":
             parts.append((cat.t("status.power.mains"), ""))
-        else:
-            parts.append((cat.t("status.power.unknown"), "dim"))
+        elif power.source == "undervoltage":
+            parts.append((cat.t("status.power.undervoltage"), "bold reverse red"))
+        # unknown (a desktop, a VM): nothing worth a column on an 80-column line
         low_disk = snap.free_disk_mb < snap.disk_floor_mb * 2
         parts.append((cat.t("status.disk_low" if low_disk else "status.disk",
                             free=_disk(snap.free_disk_mb)), "bold reverse red" if low_disk else ""))
@@ -68,6 +74,6 @@ class StatusBar(Static):
         else:
             parts.append((cat.t("status.waiting_none"), "green"))
         for label, style in parts:
-            text.append("│", style="dim")
-            text.append(f" {label} ", style=style)
+            text.append(" │ ", style="dim")
+            text.append(label, style=style)
         self.update(text)

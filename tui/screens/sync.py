@@ -1,0 +1,147 @@
+"""Sync: the outbox by state, the last contact with HQ, the last problem in plain words,
+and "kirim sekarang" (send now), which runs the uplink once (``sync.uplink``, the same code
+as ``rekam sync --once``) in a worker. Without an HQ server address the key stays disabled
+and the screen says why."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from edge.errors import RekamError
+from tui.messages import Failed, SyncLoaded
+from tui.screens.base import RekamScreen
+from tui.services import SyncOverview, SyncResult
+from tui.widgets.bottom import Bottom
+from tui.widgets.top_bar import TopBar
+
+SEND_TIMEOUT = 60.0
+
+
+class SyncScreen(RekamScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "send", "send now", id="send_now"),
+        Binding("m", "load", "refresh", id="refresh"),
+        Binding("escape", "back", "back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.overview: SyncOverview | None = None
+        self.result: SyncResult | None = None
+        self.sending = False
+        self.error_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("sync.title")
+        with Vertical(id="sync-body"):
+            yield Static(id="counts")
+            yield Static(id="facts")
+            yield Static(id="state", classes="message")
+            with VerticalScroll(id="sync-list"):
+                yield Static(id="packets")
+        yield Bottom()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.action_load()
+
+    def action_load(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync-load")
+    def _load(self) -> None:
+        try:
+            self.post_message(SyncLoaded(self.services.sync_overview()))
+        except RekamError as exc:
+            self.post_message(Failed("load", exc))
+
+    def on_sync_loaded(self, message: SyncLoaded) -> None:
+        message.stop()
+        self.overview = message.overview
+        if message.result is not None:
+            self.result = message.result
+            self.sending = False
+            self.rekam.refresh_status()
+        self.refresh_text()
+        self.refresh_bindings()
+
+    def on_failed(self, message: Failed) -> None:
+        message.stop()
+        self.sending = False
+        self.error_text = self.cat.error(message.error)[1]
+        self.refresh_text()
+        self.refresh_bindings()
+        self._load()
+
+    def refresh_text(self) -> None:
+        o = self.overview
+        if o is None:
+            return
+        now = self.services.now()
+        counts = [f"{self.t('sync.state.' + state)}: [b]{o.counts.get(state, 0)}[/b]"
+                  for state in ("sealed", "sent", "acked")]
+        self.query_one("#counts", Static).update("\n".join(counts))
+        facts = [self.t("sync.last_contact", when=self.cat.when(o.last_contact, now))]
+        if o.oldest_waiting is not None:
+            facts.append(self.t("sync.oldest", when=self.cat.when(o.oldest_waiting, now)))
+        if o.broker:
+            facts.append(self.t("sync.broker", broker=o.broker))
+            facts.append(f"[dim]{self.t('sync.auto')}[/]")
+        else:
+            facts.append(f"[yellow]{self.t('sync.no_broker')}[/]")
+        self.query_one("#facts", Static).update("\n".join(facts))
+        state = self.query_one("#state", Static)
+        if self.sending:
+            state.update(self.t("sync.sending", seconds=int(SEND_TIMEOUT)))
+        else:
+            lines = []
+            if self.result is not None:
+                r = self.result
+                lines.append(self.t("sync.result", sent=r.sent, acked=r.acked, waiting=r.waiting))
+            problem = self.error_text
+            if not problem and o.last_error:
+                problem = self.t(f"err.{o.last_error}") if self.cat.has(f"err.{o.last_error}") \
+                    else o.last_error_detail
+            lines.append(self.t("sync.last_error", text=problem) if problem
+                         else self.t("sync.no_error"))
+            state.update("\n".join(lines))
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        for key in ("sync.col.packet", "sync.col.state", "sync.col.size", "sync.col.created"):
+            table.add_column(self.t(key))
+        for packet_id, state_name, size, created in o.recent:
+            table.add_row(packet_id[-12:].upper(), self.t(f"sync.state.{state_name}"),
+                          f"{size / 1024:.0f} KB", f"{created.astimezone(now.tzinfo):%d-%m %H:%M}")
+        self.query_one("#packets", Static).update(table)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "send":
+            return None if self.sending or not self.services.can_send() else True
+        return True
+
+    def action_send(self) -> None:
+        if self.sending or not self.services.can_send():
+            return
+        self.sending = True
+        self.error_text = ""
+        self.refresh_text()
+        self.refresh_bindings()
+        self._send()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync-send")
+    def _send(self) -> None:
+        try:
+            result = self.services.send_now(timeout=SEND_TIMEOUT)
+        except RekamError as exc:
+            self.post_message(Failed("send", exc))
+            return
+        self.post_message(SyncLoaded(self.services.sync_overview(), result))
+
+    def action_back(self) -> None:
+        self.dismiss()
