@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ def step(title: str) -> None:
     print(f"\n\033[1m== {title}\033[0m", flush=True)
 
 
-def sh(*argv: str, env: dict[str, str] | None = None, capture: bool = False) -> str:
+def sh(*argv: str, env: dict[str, str] | None = None, capture: bool = False,
+       check: bool = True) -> str:
     shown = " ".join(a if " " not in a else repr(a) for a in argv)
     print(f"$ {shown}", flush=True)
     full_env = {**os.environ, **(env or {})}
@@ -39,12 +41,47 @@ def sh(*argv: str, env: dict[str, str] | None = None, capture: bool = False) -> 
     out = result.stdout
     if not capture or result.returncode:
         print(out.rstrip())
-    if result.returncode:
+    if result.returncode and check:
         sys.exit(f"demo stopped: {argv[0]} {argv[1]} failed")
     return out
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    print(f"$ {' '.join(argv)} &   (log: {log.name})", flush=True)
+    with log.open("wb") as fh:
+        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def _wait_for_port(port: int, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"demo stopped: the broker did not listen on port {port}")
+
+
 def main() -> int:
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        return _story(processes)
+    finally:
+        for proc in reversed(processes):  # ingest first, then the broker, by pid
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     started = time.perf_counter()
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir()
@@ -64,8 +101,26 @@ def main() -> int:
         rows = list(csv.DictReader(fh))
     print(f"  {len(rows)} rows; first: {rows[0]['nik']} {rows[0]['nama']}")
 
+    mosquitto = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
+        None)
+    broker_args: list[str] = []
+    if mosquitto:
+        port = _free_port()
+        step("HQ starts its MQTT broker (TLS 1.3, client certificates, per-kit ACL) and ingest")
+        sh("rekam-hq", "broker-config", "-o", str(DEMO / "broker"), "--port", str(port),
+           "--bind", "127.0.0.1", "--record")
+        processes.append(_start([mosquitto, "-c", str(DEMO / "broker" / "mosquitto.conf")],
+                                DEMO / "mosquitto.log"))
+        _wait_for_port(port)
+        processes.append(_start([_bin("rekam-hq"), "ingest"], DEMO / "ingest.log"))
+        broker_args = ["--broker", f"mqtts://localhost:{port}"]
+    else:
+        step("No MQTT broker here: the kit works offline (install one: apt-get install "
+             "mosquitto, then run make demo again)")
+
     step("HQ registers a kit for kelurahan Bekasijaya and writes its provisioning bundle")
-    out = sh("rekam-hq", "device", "add", DEVICE, "--kelurahan", KELURAHAN,
+    out = sh("rekam-hq", "device", "add", DEVICE, "--kelurahan", KELURAHAN, *broker_args,
              "-o", str(DEMO / f"{DEVICE}.bundle"))
     code = out.split("separately): ")[1].split()[0]
 
@@ -110,6 +165,17 @@ def main() -> int:
     step("At HQ the vault checks the kit's signature and opens the packet")
     sh("rekam-hq", "open", str(packet_file), "--extract", str(DEMO / "opened"))
     print(f"  images written to {DEMO / 'opened'} (0600)")
+
+    if broker_args:
+        step("The kit syncs: sealed packets go to HQ, HQ acks each one signed, the kit purges")
+        sh("rekam", "config", "set", "ack_grace_hours", "0")
+        sh("rekam", "sync", "--once")
+        sh("rekam", "outbox")
+        sh("rekam-hq", "devices")
+        sh("rekam-hq", "packets", "--limit", "5")
+
+    step("Is the kit ready for tomorrow? (devices, disk, clock, keys, roster, link to HQ)")
+    sh("rekam", "doctor", "--sim", check=False)
 
     step("Kit status")
     sh("rekam", "status")
