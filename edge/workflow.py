@@ -316,7 +316,7 @@ class Enrolment:
     def _capture_from_device(self, slot: Slot) -> Capture:
         d = self._devices
         if slot.modality is Modality.FACE:
-            return d.camera.capture_face()
+            return d.camera.capture_face(birth_year=self.resident.birth_date.year)
         if slot.modality is Modality.SIGNATURE:
             return d.signature.capture_signature()
         if slot.modality is Modality.FINGER:

@@ -48,6 +48,13 @@ class PrinterOffline(HalError, ConnectionError):
     code = "printer_offline"
 
 
+class CaptureUntrusted(HalError, ValueError):
+    """A capture whose device signature does not verify, or whose device certificate does
+    not lead to a trusted device provider: its image is never used."""
+
+    code = "capture_untrusted"
+
+
 class BackendUnavailable(HalError, ImportError):
     """A backend's vendor library or hardware is not present on this machine."""
 

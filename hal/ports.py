@@ -51,8 +51,9 @@ class Device(ABC):  # noqa: B024 - abstract by intent; the ports add the abstrac
 
 class Camera(Device):
     @abstractmethod
-    def capture_face(self, *, timeout: float = 10.0) -> Capture:
-        """A face photo, cropped, encoded as JPEG, with its quality."""
+    def capture_face(self, *, timeout: float = 10.0, birth_year: int | None = None) -> Capture:
+        """A face photo, cropped, encoded as JPEG, with its quality. ``birth_year`` (the
+        resident's) turns on the backdrop-colour advice: red for odd years, blue for even."""
 
 
 class FingerprintScanner(Device):

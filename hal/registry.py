@@ -46,13 +46,16 @@ KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_p
          "document_printer", "indicators")
 
 # kind -> backend name -> "module:factory". A factory takes no arguments and returns an
-# open device or raises BackendUnavailable / DeviceNotFound.
+# open device or raises BackendUnavailable / DeviceNotFound. ``auto`` probes each kind's
+# backends in the order written here (certified SBI devices before libfprint's consumer
+# readers).
 BACKENDS: dict[str, dict[str, str]] = {
     "camera": {"picamera2": "hal.backends.picamera2_camera:Picamera2Camera.open",
                "opencv": "hal.backends.opencv_camera:OpenCVCamera.open"},
-    "fingerprint": {"sbi": "hal.backends.sbi:SbiFingerprintScanner.open"},
+    "fingerprint": {"sbi": "hal.backends.sbi:SbiFingerprintScanner.open",
+                    "libfprint": "hal.backends.libfprint:LibfprintScanner.open"},
     "iris": {"sbi": "hal.backends.sbi:SbiIrisScanner.open"},
-    "signature": {},  # no real pad yet (SBI has no signature modality): simulated only
+    "signature": {"evdev": "hal.backends.evdev_signature:EvdevSignaturePad.open"},
     "code_reader": {"evdev": "hal.backends.evdev_reader:EvdevCodeReader.open"},
     "receipt_printer": {"escpos": "hal.backends.escpos_receipt:EscposReceiptPrinter.open"},
     "document_printer": {"cups": "hal.backends.cups_printer:CupsDocumentPrinter.open"},

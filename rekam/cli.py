@@ -304,8 +304,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_tui(args: argparse.Namespace) -> int:
     from tui.run import run_app
 
-    with _kit(args) as kit, open_kit_devices(kit, sim=args.sim, seed=args.seed) as devices:
-        return run_app(kit, devices, args)
+    with _kit(args) as kit:
+        return run_app(kit, lambda: open_kit_devices(kit, sim=args.sim, seed=args.seed), args)
 
 
 # --- the parser -----------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from textual.worker import Worker
 
 from edge.kit import Kit
 from tui.catalogue import Catalogue
-from tui.messages import StatusUpdated
-from tui.services import Devices, KitServices, KitSnapshot
+from tui.messages import Failed, StatusUpdated
+from tui.services import Devices, DevicesFactory, KitServices, KitSnapshot
 
 log = logging.getLogger("rekam.tui")
 
@@ -65,7 +65,7 @@ class RekamApp(App[None]):
     def __init__(
         self,
         kit: Kit,
-        devices: Devices,
+        devices: Devices | DevicesFactory,
         *,
         language: str | None = None,
         services: KitServices | None = None,
@@ -76,7 +76,6 @@ class RekamApp(App[None]):
     ) -> None:
         super().__init__()
         self.kit = kit
-        self.devices = devices
         self.services = services or KitServices(kit, devices)
         self.cat = Catalogue(language or kit.config.language)
         self.set_reactive(RekamApp.language, self.cat.language)
@@ -92,6 +91,8 @@ class RekamApp(App[None]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self.push_screen(LoginScreen())
+        if not self.services.devices_ready:
+            self.open_devices()
         self.refresh_status()
         if self.status_every > 0:
             self.set_interval(self.status_every, self.refresh_status)
@@ -131,6 +132,58 @@ class RekamApp(App[None]):
 
     def action_switch_language(self) -> None:
         self.language = self.cat.switch()
+
+    def watch_language(self) -> None:
+        self._redraw_stack(language=True)
+
+    def watch_snapshot(self) -> None:
+        self._redraw_stack(language=False)
+
+    def _redraw_stack(self, *, language: bool) -> None:
+        """Every screen of the stack (the ones under a dialog show through it) and their
+        bars, told directly: widgets never watch the app (see ``language_changed``)."""
+        from tui.screens.base import _Shared
+        from tui.widgets.keybar import KeyBar
+        from tui.widgets.status_bar import StatusBar
+        from tui.widgets.top_bar import TopBar
+
+        for screen in self.screen_stack:
+            if not screen.is_mounted:
+                continue
+            for bar in screen.query(StatusBar):
+                bar.refresh_status()
+            for top in screen.query(TopBar):
+                top.refresh_bar()
+            if language:
+                for keys in screen.query(KeyBar):
+                    keys.refresh_keys()
+            if isinstance(screen, _Shared):
+                if language:
+                    screen.language_changed()
+                else:
+                    screen.snapshot_changed()
+
+    # --- devices ---------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="devices")
+    def open_devices(self) -> None:
+        """After the login screen is up: the device backends load while the operator types."""
+        from edge.errors import RekamError
+        from hal.errors import HalError
+
+        try:
+            self.services.open_devices()
+        except (HalError, RekamError) as exc:
+            self.post_message(Failed("devices", exc))
+            return
+        self.post_message(StatusUpdated(self.services.snapshot()))
+
+    def on_failed(self, message: Failed) -> None:
+        from tui.dialogs.problem import ProblemDialog
+
+        if message.what == "devices":
+            self.write_log("opening the devices failed", message.error)
+            self.push_screen(ProblemDialog(message.error))
 
     # --- the status bar's data ------------------------------------------------------------------
 
@@ -176,3 +229,4 @@ class RekamApp(App[None]):
 
     def on_unmount(self) -> None:
         self.services.close()
+        self.services.close_devices()

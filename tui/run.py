@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,12 @@ def load_keymap(home: Path) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-def run_app(kit: Any, devices: Any, args: argparse.Namespace) -> int:
+def run_app(kit: Any, open_devices: Callable[[], Any], args: argparse.Namespace) -> int:
+    """Run the UI on ``kit``; ``open_devices`` (the bootstrap's) is called in a worker once
+    the login screen is up, and the devices are closed when the app ends."""
     from tui.app import RekamApp
 
-    app = RekamApp(kit, devices, language=args.language, theme=args.theme,
+    app = RekamApp(kit, open_devices, language=args.language, theme=args.theme,
                    keymap=load_keymap(kit.paths.root))
     app.run()
     return 0

@@ -36,6 +36,7 @@ from edge.outbox import PacketState
 from edge.packet import SealedPacket
 from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
 from edge.workflow import Enrolment, ExceptionReason, Slot
+from hal.errors import DeviceNotFound
 from hal.ports import (
     Camera,
     CodeReader,
@@ -228,14 +229,29 @@ class _RosterThread:
 # --- the services ----------------------------------------------------------------------------
 
 
-class KitServices:
-    """The kit as the UI sees it. Construct with a kit and its devices; tests pass a kit in a
-    temporary home and simulated devices."""
+DevicesFactory = Callable[[], Devices]
+"""Opens the kit's devices; the app calls it in a worker once the login screen is up, so
+the screen appears before the device backends (numpy, OpenCV, vendor libraries) load."""
 
-    def __init__(self, kit: Kit, devices: Devices, *,
+DEVICE_WAIT = 60.0
+
+
+class KitServices:
+    """The kit as the UI sees it. Construct with a kit and its devices (or a function that
+    opens them); tests pass a kit in a temporary home and simulated devices."""
+
+    def __init__(self, kit: Kit, devices: Devices | DevicesFactory, *,
                  sysfs: Path = Path("/sys")) -> None:
         self.kit = kit
-        self.devices = devices
+        self._devices: Devices | None = None
+        self._factory: DevicesFactory | None = None
+        self._devices_ready = threading.Event()
+        self._devices_error: BaseException | None = None
+        if callable(devices):  # a factory (KitDevices itself is not callable)
+            self._factory = devices
+        else:
+            self._devices = devices
+            self._devices_ready.set()
         self.lock = threading.RLock()
         self.session: Session | None = None
         self._roster: _RosterThread | None = None
@@ -243,6 +259,43 @@ class KitServices:
         self._state_path = kit.paths.root / "tui-state.json"
         self._device_faults: dict[str, str] = {}
         self.last_sync_error: tuple[str, str] = ("", "")
+
+    # --- devices ------------------------------------------------------------------------------
+
+    def open_devices(self) -> Devices:
+        """Open the devices now (a worker calls this once, at start); raises what the
+        bootstrap raised, e.g. a production kit refusing simulated devices."""
+        if self._devices is None and self._factory is not None:
+            try:
+                self._devices = self._factory()
+            except BaseException as exc:
+                self._devices_error = exc
+                raise
+            finally:
+                self._devices_ready.set()
+        assert self._devices is not None
+        return self._devices
+
+    @property
+    def devices_ready(self) -> bool:
+        return self._devices is not None
+
+    @property
+    def devices(self) -> Devices:
+        """The devices, waiting (in a worker) for them to finish opening."""
+        if self._devices is None:
+            self._devices_ready.wait(DEVICE_WAIT)
+        if self._devices is None:
+            if self._devices_error is not None:
+                raise self._devices_error
+            raise DeviceNotFound("the kit's devices are not open yet")
+        return self._devices
+
+    def close_devices(self) -> None:
+        devices, self._devices = self._devices, None
+        close = getattr(devices, "close", None)
+        if close is not None and self._factory is not None:  # we opened them: we close them
+            close()
 
     # --- time ------------------------------------------------------------------------------
 
@@ -454,6 +507,8 @@ class KitServices:
         self._device_faults.pop(kind, None)
 
     def device_states(self, *, self_test: bool = True) -> tuple[DeviceState, ...]:
+        if not self.devices_ready:
+            return ()
         states = []
         for kind in DEVICE_KINDS:
             try:

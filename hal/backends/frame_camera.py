@@ -17,9 +17,10 @@ from hal.types import Capture, ImageFormat, Modality
 
 
 class FrameCamera(Camera):
-    """A camera that delivers frames. ``birth_year`` (optional, set by the caller for the
-    resident in front of it) turns on the backdrop-colour advice; ``warmup`` frames are
-    dropped after opening so auto-exposure settles."""
+    """A camera that delivers frames. The resident's birth year, passed to
+    :meth:`capture_face` (or set as the ``birth_year`` attribute, the older way), turns on
+    the backdrop-colour advice; ``warmup`` frames are dropped after opening so
+    auto-exposure settles."""
 
     birth_year: int | None = None
     warmup: int = 3
@@ -28,7 +29,7 @@ class FrameCamera(Camera):
     def _grab(self) -> NDArray[np.uint8] | None:
         """One BGR frame, or None when the camera had none ready."""
 
-    def capture_face(self, *, timeout: float = 10.0) -> Capture:
+    def capture_face(self, *, timeout: float = 10.0, birth_year: int | None = None) -> Capture:
         if self.closed:
             raise DeviceClosed("the camera is closed", device="camera")
         deadline = time.monotonic() + timeout
@@ -43,7 +44,8 @@ class FrameCamera(Camera):
                 self.warmup = max(0, self.warmup - 1)
             else:
                 time.sleep(0.01)
-        assessment = face_quality(frame, birth_year=self.birth_year)
+        year = birth_year if birth_year is not None else self.birth_year
+        assessment = face_quality(frame, birth_year=year)
         h, w = frame.shape[:2]
         x, y, cw, ch = assessment.crop or (0, 0, w, h)
         pixels = np.ascontiguousarray(frame[y:y + ch, x:x + cw])

@@ -261,12 +261,15 @@ class SimulatedCamera(_Simulated, Camera):
         super().__init__(_info(control, self.kind, "camera 640x480"))
         self.control, self.delay = control, delay
 
-    def capture_face(self, *, timeout: float = 10.0) -> Capture:
+    def capture_face(self, *, timeout: float = 10.0, birth_year: int | None = None) -> Capture:
+        """``birth_year``, when given, stands for the resident's (the backdrop is drawn and
+        judged for it); else the subject's from :meth:`SimulationControl.set_subject`."""
         fault = self._begin(timeout)
         c = self.control
         self.control.presentation(self.kind, "face")
-        frame = c.images().face(c.birth_year, fault)
-        assessment = face_quality(frame, birth_year=c.birth_year)
+        year = birth_year if birth_year is not None else c.birth_year
+        frame = c.images().face(year, fault)
+        assessment = face_quality(frame, birth_year=year)
         h, w = frame.shape[:2]
         crop = assessment.crop or (0, 0, w, h)
         x, y, cw, ch = crop

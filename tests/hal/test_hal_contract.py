@@ -15,9 +15,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from hal_fakes import (
     FakeInputDevice,
+    FakePenDevice,
     FakePicamera2,
     FakeVideoCapture,
     StatusDummy,
+    fake_libfprint,
     fake_lp,
     sbi_service,
 )
@@ -25,7 +27,9 @@ from hal_fakes import (
 from hal.backends.cups_printer import CupsDocumentPrinter
 from hal.backends.escpos_receipt import EscposReceiptPrinter
 from hal.backends.evdev_reader import EvdevCodeReader
+from hal.backends.evdev_signature import EvdevSignaturePad
 from hal.backends.gpio import GpioIndicators
+from hal.backends.libfprint import LibfprintScanner
 from hal.backends.opencv_camera import OpenCVCamera
 from hal.backends.picamera2_camera import Picamera2Camera
 from hal.backends.sbi import SbiClient, SbiFingerprintScanner, SbiIrisScanner, find_device
@@ -59,15 +63,27 @@ def _sbi(cls: type[Device], device_type: str, tmp: Path) -> Iterator[Device]:
         yield cls(*find_device(device_type, ports=[port]))  # type: ignore[call-arg]
 
 
+def _pad() -> EvdevSignaturePad:
+    fake = FakePenDevice()
+    fake.sign()  # the resident signs and presses the pen's button once a capture starts
+    return EvdevSignaturePad(fake)
+
+
 FAKES: dict[str, dict[str, Factory]] = {
     "camera": {
         "opencv(fake capture)": lambda tmp: contextlib.nullcontext(
             OpenCVCamera(FakeVideoCapture())),
         "picamera2(fake)": lambda tmp: contextlib.nullcontext(Picamera2Camera(FakePicamera2())),
     },
-    "fingerprint": {"sbi(fake service)": lambda tmp: _sbi(SbiFingerprintScanner, "Finger", tmp)},
+    "fingerprint": {
+        "sbi(fake service)": lambda tmp: _sbi(SbiFingerprintScanner, "Finger", tmp),
+        "libfprint(fake FPrint)": lambda tmp: contextlib.nullcontext(
+            LibfprintScanner.open(api=fake_libfprint()[0])),
+        "libfprint(fake FPrint, 363 ppi swipe)": lambda tmp: contextlib.nullcontext(
+            LibfprintScanner.open(api=fake_libfprint(ppi=363.0, scan_type=0)[0])),
+    },
     "iris": {"sbi(fake service)": lambda tmp: _sbi(SbiIrisScanner, "Iris", tmp)},
-    "signature": {},
+    "signature": {"evdev(fake pen tablet)": lambda tmp: contextlib.nullcontext(_pad())},
     "code_reader": {"evdev(fake device)": lambda tmp: contextlib.nullcontext(
         EvdevCodeReader(FakeInputDevice()))},
     "receipt_printer": {"escpos(status dummy)": lambda tmp: contextlib.nullcontext(
@@ -161,6 +177,16 @@ def test_capture_after_close_is_refused(tmp_path):
             dev.close()
             with pytest.raises(DeviceClosed):
                 dev.capture_face() if kind == "camera" else dev.read()
+
+
+def test_frame_cameras_take_the_birth_year_per_capture():
+    camera = OpenCVCamera(FakeVideoCapture(), warmup=0)  # the fake's backdrop: blue (1990)
+    assert camera.capture_face().warnings == ()  # no birth year: no advice
+    assert camera.capture_face(birth_year=1990).warnings == ()
+    assert camera.capture_face(birth_year=1991).warnings == ("background_red_expected",)
+    camera.birth_year = 1991  # the older way still works; the argument wins
+    assert camera.capture_face().warnings == ("background_red_expected",)
+    assert camera.capture_face(birth_year=1990).warnings == ()
 
 
 def test_sbi_errors_map_to_the_tree():

@@ -43,7 +43,7 @@ def test_auto_falls_back_to_sim_with_a_warning_only_when_allowed():
         warnings.simplefilter("error")  # refusing must not warn first
         with pytest.raises(SimulatedDeviceRefused) as err:
             open_devices("auto", allow_simulated=False)
-    assert "signature" in str(err.value)  # no real signature pad backend exists yet
+    assert "signature" in str(err.value)  # no pen tablet (nor python-evdev) here
 
 
 def test_a_named_backend_that_fails_raises_instead_of_falling_back():
@@ -75,7 +75,9 @@ def test_mixed_spec_shares_one_simulation_control():
 def test_importing_the_registry_loads_no_backend_or_vendor_library():
     code = ("import sys, hal.registry, hal.quality, hal.encode;"
             "bad = [m for m in ('hal.backends.sim', 'escpos', 'gpiozero', 'picamera2', 'evdev',"
-            " 'hal.backends.sbi', 'edge', 'tui', 'sync', 'hq') if m in sys.modules];"
+            " 'gi', 'hal.backends.sbi', 'hal.backends.libfprint',"
+            " 'hal.backends.evdev_signature', 'edge', 'tui', 'sync', 'hq')"
+            " if m in sys.modules];"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -234,3 +234,14 @@ def test_indicators_are_gpiozero_on_mock_pins(kit):
     assert lights.wait_for_button(timeout=1.0) is True
     assert lights.wait_for_button(timeout=0.01) is False  # released after it was seen
     assert [e.action for e in sim.events("indicators")][-1] == "press_button"
+
+
+def test_the_camera_takes_the_birth_year_from_the_caller(kit):
+    sim, d = kit
+    sim.set_subject("3275015508060006", birth_year=2006)  # the subject's: even, blue
+    sim.queue("camera", "wrong_background")  # a red backdrop behind a 2006 resident ...
+    assert d["camera"].capture_face().warnings == ("background_blue_expected",)
+    sim.queue("camera", "wrong_background")  # ... is right for a 2005 one, if told so
+    assert d["camera"].capture_face(birth_year=2005).warnings == ("background_red_expected",)
+    assert d["camera"].capture_face(birth_year=2005, timeout=5).warnings == ()
+

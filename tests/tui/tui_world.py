@@ -161,15 +161,21 @@ class Rig:
         return found[:n]
 
 
-async def settle(pilot: Any, *, rounds: int = 200) -> None:
-    """Until no worker runs and the message queues are empty (workers start workers)."""
-    app = pilot.app
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(w.is_running for w in app.workers):
-            await pilot.pause()
-            if not any(w.is_running for w in app.workers):
-                return
-    raise AssertionError("the app did not settle")
+async def settle(pilot: Any, *, rounds: int = 300) -> None:
+    """Until no worker runs and the message queues are empty (a worker's message may start
+    another worker or push a screen). A worker cancelled by a newer one (a search replaced
+    by the next keystroke's) is fine."""
+    from textual.worker import WorkerCancelled
 
+    app = pilot.app
+    quiet = 0
+    for _ in range(rounds):
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
+        await pilot.pause()
+        quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
+        if quiet >= 2:
+            return
+    raise AssertionError("the app did not settle")

@@ -38,12 +38,15 @@ class _Shared:
     def refresh_text(self) -> None:
         """Write every label from the catalogue (on mount and on a language switch)."""
 
-    def _language_changed(self, _language: str) -> None:
+    def language_changed(self) -> None:
+        """Called by the app on every screen of the stack when F2 switches the language.
+        (Not ``self.watch(app, ...)``: Textual keeps such watchers, and with them the whole
+        screen and its captures, until the watched value next changes.)"""
         self.refresh_text()
         self.refresh_bindings()  # type: ignore[attr-defined]
 
-    def _watch_language(self) -> None:
-        self.watch(self.app, "language", self._language_changed, init=False)  # type: ignore[attr-defined]
+    def snapshot_changed(self) -> None:
+        """Called by the app on every screen of the stack when the kit's status changes."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -56,11 +59,9 @@ class _Shared:
 
 class RekamScreen(_Shared, Screen[Any]):
     def on_mount(self) -> None:
-        self._watch_language()
         self.refresh_text()
 
 
 class RekamModal(_Shared, ModalScreen[R]):
     def on_mount(self) -> None:
-        self._watch_language()
         self.refresh_text()

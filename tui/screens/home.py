@@ -53,8 +53,10 @@ class HomeScreen(RekamScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.watch(self.rekam, "snapshot", lambda _: self.refresh_text(), init=False)
         self.load()
+
+    def snapshot_changed(self) -> None:
+        self.refresh_text()
 
     def on_screen_resume(self) -> None:
         self.load()

@@ -44,7 +44,6 @@ class KeyBar(Static):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self.watch(self.app, "language", lambda _: self.refresh_keys(), init=False)
         self.refresh_keys()
 
     def on_unmount(self) -> None:

@@ -27,8 +27,6 @@ class StatusBar(Static):
     """
 
     def on_mount(self) -> None:
-        self.watch(self.app, "snapshot", lambda _: self.refresh_status(), init=False)
-        self.watch(self.app, "language", lambda _: self.refresh_status(), init=False)
         self.refresh_status()
 
     def on_resize(self) -> None:

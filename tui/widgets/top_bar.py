@@ -23,8 +23,6 @@ class TopBar(Static):
         self.values = values
 
     def on_mount(self) -> None:
-        self.watch(self.app, "language", lambda _: self.refresh_bar(), init=False)
-        self.watch(self.app, "snapshot", lambda _: self.refresh_bar(), init=False)
         self.set_interval(30, self.refresh_bar)
         self.refresh_bar()
 

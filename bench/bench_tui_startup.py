@@ -1,0 +1,249 @@
+"""The operator UI's own costs, each beside a baseline measured in the same run.
+
+1. Cold start to the login screen (goal < 1.0 s): a fresh process that opens the kit and
+   the simulated devices and runs ``RekamApp`` headless until the login screen is on
+   screen — what ``rekam tui --sim`` does. Baselines: ``python -c "import textual"`` and an
+   empty Textual app brought to its first screen, both in fresh processes.
+2. RSS after 50 enrolments (goal < 150 MB): 50 residents recorded end to end through the UI
+   (keys only, simulated devices, sealing, receipt) in one process.
+3. The UI's own time per capture step against the simulated device time: for each capture,
+   the time from the key that starts it to the screen having drawn its result, minus the
+   worker's time in ``Enrolment.capture`` (device + quality + workflow), beside that device
+   time itself.
+
+    .venv/bin/python bench/bench_tui_startup.py [--enrolments 50] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+STARTUP_GOAL_S = 1.0
+RSS_GOAL_MB = 150.0
+
+_LOGIN_PROBE = r"""
+import sys, time
+t0 = float(sys.argv[1])
+from edge.kit import open_kit
+from hal.registry import open_devices
+from tui.app import RekamApp
+from tui.screens.login import LoginScreen
+kit = open_kit(__import__("pathlib").Path(sys.argv[2]))
+app = RekamApp(kit, lambda: open_devices("sim", seed=0, allow_simulated=True), status_every=0)
+async def probe(pilot):
+    while not isinstance(app.screen, LoginScreen) or not app.screen.is_mounted:
+        await pilot.pause(0.001)
+    await pilot.pause()
+    print(f"READY {time.time() - t0:.4f}")
+    app.exit()
+app.run(headless=True, auto_pilot=probe, size=(80, 24))
+"""
+
+_EMPTY_APP = r"""
+import sys, time
+t0 = float(sys.argv[1])
+from textual.app import App
+from textual.widgets import Static
+class Empty(App):
+    def compose(self):
+        yield Static("hello")
+async def probe(pilot):
+    await pilot.pause()
+    print(f"READY {time.time() - t0:.4f}")
+    pilot.app.exit()
+Empty().run(headless=True, auto_pilot=probe, size=(80, 24))
+"""
+
+
+def _fresh(code: str, *args: str) -> float:
+    """Seconds from spawning a fresh interpreter to its READY line (or its exit)."""
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", code, repr(t0), *args], cwd=ROOT,
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for line in out.stdout.splitlines():
+        if line.startswith("READY "):
+            return float(line.split()[1])
+    return time.time() - t0
+
+
+def startup(home: Path, runs: int) -> None:
+    _fresh(_LOGIN_PROBE, str(home))  # warm the OS page cache and .pyc files once
+    imports = [_fresh("import textual") for _ in range(runs)]
+    empty = [_fresh(_EMPTY_APP) for _ in range(runs)]
+    login = [_fresh(_LOGIN_PROBE, str(home)) for _ in range(runs)]
+    med_i, med_e, med_l = (statistics.median(v) for v in (imports, empty, login))
+    print(f"cold start to login screen  median {med_l * 1000:6.0f} ms   "
+          f"(goal < {STARTUP_GOAL_S * 1000:.0f} ms; {runs} runs, fresh processes)")
+    print(f"  baseline: import textual  median {med_i * 1000:6.0f} ms   "
+          f"empty Textual app {med_e * 1000:6.0f} ms   ratio login/empty {med_l / med_e:4.2f}x")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def enrolments(home: Path, count: int) -> None:
+    from _world import OPERATOR_PIN
+
+    from edge.kit import Kit
+    from edge.operators import KdfParams
+    from hal.registry import open_devices
+    from tui.app import RekamApp
+    from tui.screens.capture import CaptureScreen
+
+    kit = Kit(home, kdf=KdfParams(memory_kib=8192, iterations=1))
+    niks = (home / "bench-niks.txt").read_text().split()[:count]
+    devices = open_devices("sim", seed=3, allow_simulated=True)
+    app = RekamApp(kit, devices, status_every=0)
+
+    started: dict[int, float] = {}
+    ui_ms: list[float] = []
+    device_ms: list[float] = []
+    original_start = CaptureScreen._start
+    original_captured = CaptureScreen.on_captured
+
+    def timed_start(self: Any, slot: Any, *, chain: bool) -> None:
+        started[id(self)] = time.perf_counter()
+        original_start(self, slot, chain=chain)
+
+    def timed_captured(self: Any, message: Any) -> None:
+        begun = started.pop(id(self), None)
+        original_captured(self, message)  # may start the next capture of a chain
+        if begun is not None:
+            # drawn: the handler has updated every widget; the next frame paints it
+            total = time.perf_counter() - begun
+            ui_ms.append((total - message.seconds) * 1000)
+            device_ms.append(message.seconds * 1000)
+
+    CaptureScreen._start = timed_start  # type: ignore[method-assign]
+    CaptureScreen.on_captured = timed_captured  # type: ignore[method-assign]
+
+    async def settle(pilot: Any) -> None:
+        """Until no worker runs and the queues are empty (a worker's message can start
+        another worker, or push a screen)."""
+        from textual.worker import WorkerCancelled
+
+        quiet = 0
+        for _ in range(1000):
+            try:
+                await app.workers.wait_for_complete()
+            except WorkerCancelled:  # a search replaced by a newer one
+                pass
+            await pilot.pause()
+            quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
+            if quiet >= 2:
+                return
+
+    async def drive() -> tuple[float, float, float]:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#operator").value = "budi"
+            screen.query_one("#pin").value = OPERATOR_PIN
+            screen.set_focus(screen.query_one("#pin"))
+            await pilot.press("enter")
+            await settle(pilot)
+            if type(app.screen).__name__ == "ServicePointScreen":
+                app.screen.query_one("#rw").value = "1"
+                app.screen.query_one("#name").value = "Balai RW 001"
+                await pilot.press("f10")
+                await settle(pilot)
+            rss_before = rss_mb()
+            t0 = time.perf_counter()
+            for i, nik in enumerate(niks):
+                await pilot.press("enter")  # home (or the review screen): find
+                await settle(pilot)
+                app.screen.query_one("#query").value = nik
+                await settle(pilot)
+                for _ in range(7):  # pick, confirm, five capture steps
+                    await pilot.press("enter")
+                    await settle(pilot)
+                await pilot.press("enter")  # seal and print
+                await settle(pilot)
+                assert app.screen.phase == "done", f"enrolment {i} did not finish"
+                if os.environ.get("BENCH_TUI_TRACE") and i % 5 == 4:
+                    import gc
+
+                    gc.collect()
+                    print(f"  after {i + 1:3d}: RSS {rss_mb():6.1f} MB", flush=True)
+            elapsed = time.perf_counter() - t0
+            return rss_before, rss_mb(), elapsed
+
+    rss0 = rss_mb()
+    rss_before, rss_after, elapsed = asyncio.run(drive())
+    sealed = kit.outbox.counts()["sealed"]
+    printed = len(devices.receipt_printer.jobs)
+    devices.close()
+    kit.close()
+    print(f"enrolments through the UI   {sealed} sealed, {printed} receipts, "
+          f"{elapsed / max(1, sealed):.2f} s each under the test pilot")
+    print(f"RSS after {sealed} enrolments   {rss_after:6.1f} MB   (goal < {RSS_GOAL_MB:.0f} MB; "
+          f"{rss_before:.1f} MB after login, {rss0:.1f} MB before the app)")
+    if ui_ms:
+        med_ui, med_dev = statistics.median(ui_ms), statistics.median(device_ms)
+        p90_ui = statistics.quantiles(ui_ms, n=10)[-1]
+        print(f"UI time per capture         median {med_ui:6.1f} ms   p90 {p90_ui:6.1f} ms   "
+              f"({len(ui_ms)} captures)")
+        print(f"  sim device time (worker)  median {med_dev:6.1f} ms   "
+              f"ratio UI/device {med_ui / med_dev:4.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--enrolments", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child-home", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_home:  # the enrolments, in a process that never loaded HQ's modules
+        enrolments(Path(args.child_home), args.enrolments)
+        return
+    from _world import bench_world
+
+    with bench_world(max(300, args.enrolments * 3)) as world:
+        _import_worklist(world)
+        import csv
+
+        with world.csv.open(encoding="utf-8-sig") as fh:
+            niks = [row["nik"] for row in csv.DictReader(fh)
+                    if row["kode_kelurahan"] == "32.75.01.1001"]
+        (world.kit_home / "bench-niks.txt").write_text("\n".join(niks))
+        startup(world.kit_home, args.runs)
+        subprocess.run([sys.executable, __file__, "--child-home", str(world.kit_home),
+                        "--enrolments", str(args.enrolments)], check=True)
+
+
+def _import_worklist(world: Any) -> None:
+    import contextlib
+    import io
+
+    from _world import OPERATOR_PIN
+
+    from hq.cli import main as hq_main
+    from rekam.cli import main as kit_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        hq_main(["worklist", "kit-bench-01", "--from", str(world.csv), "-o",
+                 str(world.root / "w")])
+        os.environ["REKAM_PIN"] = OPERATOR_PIN
+        kit_main(["roster", "import", str(world.root / "w"), "--operator", "budi"])
+
+
+if __name__ == "__main__":
+    main()
