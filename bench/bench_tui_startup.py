@@ -12,12 +12,17 @@
    time itself.
 
     .venv/bin/python bench/bench_tui_startup.py [--enrolments 50] [--runs 5]
+
+The enrolments run in fresh processes (the world is built in-process with HQ's modules,
+which a kit never loads); the same enrolments through the core alone (no UI) give the
+memory baseline. Figures are printed, never asserted: the development machines are shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -98,6 +103,32 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def core_only(home: Path, count: int) -> None:
+    """Baseline: the same enrolments through the core alone (no UI), in a fresh process."""
+    from _world import OPERATOR_PIN
+
+    from edge.kit import Kit
+    from edge.operators import KdfParams
+    from edge.workflow import run_clean
+    from hal.registry import open_devices
+
+    kit = Kit(home, kdf=KdfParams(memory_kib=8192, iterations=1))
+    niks = (home / "bench-niks.txt").read_text().split()[:count]
+    session = kit.login("budi", OPERATOR_PIN)
+    devices = open_devices("sim", seed=3, allow_simulated=True)
+    rss0 = rss_mb()
+    for nik in niks:
+        enrolment = kit.start_enrolment(session, nik, devices)
+        assert devices.sim is not None
+        devices.sim.set_subject(nik, birth_year=enrolment.resident.birth_date.year)
+        run_clean(enrolment)
+        kit.seal_enrolment(session, enrolment)
+    print(f"baseline: the core alone   RSS after {len(niks)} enrolments {rss_mb():6.1f} MB "
+          f"({rss0:.1f} MB before them, no UI)")
+    devices.close()
+    kit.close()
+
+
 def enrolments(home: Path, count: int) -> None:
     from _world import OPERATOR_PIN
 
@@ -141,14 +172,14 @@ def enrolments(home: Path, count: int) -> None:
 
         quiet = 0
         for _ in range(1000):
-            try:
+            with contextlib.suppress(WorkerCancelled):  # a search replaced by a newer one
                 await app.workers.wait_for_complete()
-            except WorkerCancelled:  # a search replaced by a newer one
-                pass
             await pilot.pause()
             quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
             if quiet >= 2:
                 return
+
+    trace: list[str] = []
 
     async def drive() -> tuple[float, float, float]:
         async with app.run_test(size=(80, 24)) as pilot:
@@ -177,11 +208,8 @@ def enrolments(home: Path, count: int) -> None:
                 await pilot.press("enter")  # seal and print
                 await settle(pilot)
                 assert app.screen.phase == "done", f"enrolment {i} did not finish"
-                if os.environ.get("BENCH_TUI_TRACE") and i % 5 == 4:
-                    import gc
-
-                    gc.collect()
-                    print(f"  after {i + 1:3d}: RSS {rss_mb():6.1f} MB", flush=True)
+                if i % 10 == 9:
+                    trace.append(f"{i + 1}: {rss_mb():.0f}")
             elapsed = time.perf_counter() - t0
             return rss_before, rss_mb(), elapsed
 
@@ -195,6 +223,7 @@ def enrolments(home: Path, count: int) -> None:
           f"{elapsed / max(1, sealed):.2f} s each under the test pilot")
     print(f"RSS after {sealed} enrolments   {rss_after:6.1f} MB   (goal < {RSS_GOAL_MB:.0f} MB; "
           f"{rss_before:.1f} MB after login, {rss0:.1f} MB before the app)")
+    print(f"  RSS along the way (MB)    {', '.join(trace)}")
     if ui_ms:
         med_ui, med_dev = statistics.median(ui_ms), statistics.median(device_ms)
         p90_ui = statistics.quantiles(ui_ms, n=10)[-1]
@@ -209,9 +238,13 @@ def main() -> None:
     parser.add_argument("--enrolments", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--child-home", help=argparse.SUPPRESS)
+    parser.add_argument("--child-core", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_home:  # the enrolments, in a process that never loaded HQ's modules
-        enrolments(Path(args.child_home), args.enrolments)
+        if args.child_core:
+            core_only(Path(args.child_home), args.enrolments)
+        else:
+            enrolments(Path(args.child_home), args.enrolments)
         return
     from _world import bench_world
 
@@ -224,6 +257,12 @@ def main() -> None:
                     if row["kode_kelurahan"] == "32.75.01.1001"]
         (world.kit_home / "bench-niks.txt").write_text("\n".join(niks))
         startup(world.kit_home, args.runs)
+        import shutil
+
+        core_home = world.root / "kit-core"
+        shutil.copytree(world.kit_home, core_home)
+        subprocess.run([sys.executable, __file__, "--child-home", str(core_home),
+                        "--enrolments", str(args.enrolments), "--child-core"], check=True)
         subprocess.run([sys.executable, __file__, "--child-home", str(world.kit_home),
                         "--enrolments", str(args.enrolments)], check=True)
 

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import queue
 import socket
 import time
 from collections import Counter
@@ -67,6 +68,10 @@ from sync.protocol import (
 log = logging.getLogger("rekam.ingest")
 
 DEVICE_CACHE_SECONDS = 30.0
+HOLD_SECONDS = 1.0  # the longest chunks wait in memory for the rest of their packet
+HOLD_IDLE = 0.05  # ... and the longest they wait for the next message when none is queued
+
+_SetKey = tuple[str, str, str, int]  # (device id, packet id, sha256, chunk count)
 
 
 class Rejected(Exception):
@@ -85,6 +90,19 @@ class _Item:
     chunk: Chunk
     name: str
     payload: bytes
+
+    @property
+    def set_key(self) -> _SetKey:
+        c = self.chunk
+        return (self.device.device_id, c.packet_id, c.sha256, c.count)
+
+
+@dataclass
+class _Held:
+    """Chunks of one packet kept in memory between batches (see Ingestor.handle_batch)."""
+
+    parts: dict[int, _Item]
+    since: float  # monotonic
 
 
 def _topic_device(name: str) -> str | None:
@@ -107,6 +125,17 @@ class Ingestor:
         self.clock = clock
         self.counts: Counter[str] = Counter()
         self._devices: dict[str, tuple[float, Device]] = {}
+        self._held: dict[_SetKey, _Held] = {}
+
+    @property
+    def holding(self) -> bool:
+        """Chunks wait in memory: call :meth:`flush` within HOLD_IDLE if nothing comes."""
+        return bool(self._held)
+
+    def flush(self) -> list[tuple[str, bytes]]:
+        """Write every chunk held in memory to the chunk table (the acks of packets that
+        completes there, with a twin worker's chunks)."""
+        return self.handle_batch([]) if self._held else []
 
     def _device(self, device_id: str) -> Device:
         cached = self._devices.get(device_id)
@@ -124,13 +153,26 @@ class Ingestor:
         acks = self.handle_batch([Incoming(name, payload, False)])
         return acks[0] if acks else None
 
-    def handle_batch(self, batch: Sequence[Incoming]) -> list[tuple[str, bytes]]:
+    def handle_batch(self, batch: Sequence[Incoming], *, hold: bool = False
+                     ) -> list[tuple[str, bytes]]:
         """A batch of messages with a few commits in all (not a few per chunk): the acks to
         publish, each after its packet was committed. Never raises on input; a database
-        failure acks nothing of the batch (the kits send again after their ack timeout)."""
+        failure acks nothing of the batch (the kits send again after their ack timeout).
+
+        Packets whose every chunk is in the batch are assembled in memory. With ``hold``,
+        the chunks of a packet still incomplete stay in memory while each batch brings the
+        next of them (at most HOLD_SECONDS), so a packet cut by a batch boundary is
+        assembled with the next batch instead of going through the chunk table (its bytes
+        written once, not three times). Chunks are written to the chunk table, and their
+        packet's completeness checked there, as soon as a batch brings none of the missing
+        ones or they arrive out of order (a twin worker is given the others, or the kit's
+        link dropped), when the rest is in the table already, when held too long, on any
+        batch without ``hold`` and on :meth:`flush`. Nothing is acked before its packet is
+        committed, so held chunks lost in a crash cost only a re-send."""
         now = self.clock()
         out: list[tuple[str, bytes]] = []
-        items: list[_Item] = []
+        held, self._held = self._held, {}
+        items: list[_Item] = [i for h in held.values() for i in h.parts.values()]
         for message in batch:
             device_id = _topic_device(message.topic)
             try:
@@ -147,7 +189,7 @@ class Ingestor:
                              message.topic, message.payload, device_id, now, out)
         if items:
             try:
-                self._packets(items, now, out)
+                self._packets(items, now, out, held if hold else None)
             except SQLAlchemyError as exc:
                 self._db_error(f"{len(items)} packet messages", exc)
             except Exception as exc:
@@ -210,7 +252,8 @@ class Ingestor:
 
     # --- packets ----------------------------------------------------------------------
 
-    def _packets(self, items: list[_Item], now: datetime, out: list[tuple[str, bytes]]) -> None:
+    def _packets(self, items: list[_Item], now: datetime, out: list[tuple[str, bytes]],
+                 held: dict[_SetKey, _Held] | None) -> None:
         store = self.store
         known = store.existing_many({i.chunk.packet_id for i in items})
         wholes: list[tuple[_Item, bytes, tuple[str, int] | None]] = []
@@ -231,12 +274,30 @@ class Ingestor:
                 chunks.append(item)
         for packet_id in repeats:
             store.count_delivery(packet_id)
-        chunks = self._complete_in_batch(chunks, wholes)
+        chunks, incomplete = self._complete_in_batch(chunks, wholes)
+        if held is None:
+            hold: dict[_SetKey, _Held] = {}
+        else:
+            # Held while it grows in order (a kit streams a packet's chunks in order; a
+            # gap means a twin worker on the shared subscription is given the others).
+            hold = {key: _Held(parts, held[key].since if key in held else time.monotonic())
+                    for key, parts in incomplete.items()
+                    if max(parts) - min(parts) + 1 == len(parts)
+                    and (key not in held or (len(parts) > len(held[key].parts)
+                                             and time.monotonic() - held[key].since
+                                             <= HOLD_SECONDS))}
+            # The rest of a set may be in the chunk table already (an earlier send, a twin
+            # worker's share): then writing completes it, holding would only wait.
+            for key, n in store.chunk_counts(set(hold)).items():
+                if n + len(hold[key].parts) >= key[3]:
+                    del hold[key]
+        self._held = hold
+        for key, parts in incomplete.items():
+            if key not in hold:
+                chunks.extend(parts.values())  # to the chunk table, now
         if chunks:
             store.store_chunks([(i.device.device_id, i.chunk) for i in chunks], now)
-            sets: dict[tuple[str, str, str, int], _Item] = {
-                (i.device.device_id, i.chunk.packet_id, i.chunk.sha256, i.chunk.count): i
-                for i in chunks}
+            sets: dict[_SetKey, _Item] = {i.set_key: i for i in chunks}
             complete = set(store.complete_sets(set(sets)))
             self.counts["chunk"] += sum(1 for key in sets if key not in complete)
             for key in complete:
@@ -279,16 +340,17 @@ class Ingestor:
     @staticmethod
     def _complete_in_batch(chunks: list[_Item],
                            wholes: list[tuple[_Item, bytes, tuple[str, int] | None]]
-                           ) -> list[_Item]:
-        """Packets whose every chunk is in this batch are assembled in memory; only the
-        chunks of packets still incomplete go to the chunk table (durably)."""
-        groups: dict[tuple[str, str, str, int], dict[int, _Item]] = {}
+                           ) -> tuple[list[_Item], dict[_SetKey, dict[int, _Item]]]:
+        """Packets whose every chunk is in this batch are assembled in memory (into
+        ``wholes``). Returns the chunks for the chunk table now (sets that do not assemble:
+        the durable path reports them) and the incomplete sets."""
+        groups: dict[_SetKey, dict[int, _Item]] = {}
         for item in chunks:
-            c = item.chunk
-            groups.setdefault((item.device.device_id, c.packet_id, c.sha256, c.count),
-                              {})[c.index] = item
+            groups.setdefault(item.set_key, {})[item.chunk.index] = item
         rest: list[_Item] = []
-        for (_, _, sha256, count), parts in groups.items():
+        incomplete: dict[_SetKey, dict[int, _Item]] = {}
+        for key, parts in groups.items():
+            _, _, sha256, count = key
             first = parts[min(parts)]
             if len(parts) == count:
                 try:
@@ -299,8 +361,8 @@ class Ingestor:
                     continue
                 wholes.append((first, data, None))
             else:
-                rest.extend(parts.values())
-        return rest
+                incomplete[key] = parts
+        return rest, incomplete
 
     def _verify(self, device: Device, packet_id: str, sha256: str, data: bytes
                 ) -> PacketHeader:
@@ -423,38 +485,97 @@ def _gc_chunks(ingestor: Ingestor) -> None:
 
 async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
                    stop: asyncio.Event, batch_size: int) -> None:
+    """Receive on this loop, store on the DB thread, publish the acks on this loop.
+
+    The DB thread pulls its next batch (whatever arrived meanwhile, up to ``batch_size``
+    messages) the moment it has committed one, instead of waiting for this loop to be
+    scheduled and hand it over: the database, usually the slowest stage, never idles while
+    messages wait. At most ``2 * batch_size`` messages wait for it; beyond that this loop
+    stops reading (the rest wait in the client and the broker). On a stop or a dropped
+    connection, what was received is still stored (a lost ack only means one more send)."""
     loop = asyncio.get_running_loop()
+    inbox: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
+    room = asyncio.Semaphore(2 * batch_size)
     publishing: set[asyncio.Task[None]] = set()
     slots = asyncio.Semaphore(256)
 
     async def publish(name: str, payload: bytes) -> None:
-        try:
-            await link.publish(name, payload)
-        except TransportError as exc:
-            log.info("ack on %s not confirmed: %s (the kit sends again if it is lost)",
-                     name, exc)
-        finally:
-            slots.release()
+        async with slots:
+            try:
+                await link.publish(name, payload)
+            except TransportError as exc:
+                log.info("ack on %s not confirmed: %s (the kit sends again if it is lost)",
+                         name, exc)
 
+    def deliver(acks: list[tuple[str, bytes]], taken: int) -> None:  # on this loop
+        for _ in range(taken):
+            room.release()
+        for name, payload in acks:
+            task = asyncio.create_task(publish(name, payload))
+            publishing.add(task)
+            task.add_done_callback(publishing.discard)
+
+    def next_batch() -> tuple[list[Incoming], bool]:
+        """(messages, whether more may come): waits for the first message, or until chunks
+        held in memory are due for the chunk table (then with no messages)."""
+        try:
+            first = inbox.get(timeout=HOLD_IDLE if ingestor.holding else None)
+        except queue.Empty:
+            return [], True
+        if first is None:
+            return [], False
+        batch = [first]
+        while len(batch) < batch_size:
+            try:
+                more = inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                return batch, False
+            batch.append(more)
+        return batch, True
+
+    def store() -> None:  # the DB thread
+        going = True
+        while going:
+            batch, going = next_batch()
+            try:
+                acks = ingestor.handle_batch(batch, hold=going and bool(batch))
+            except Exception:  # handle_batch never raises on input; a bug must not stop us
+                log.exception("unexpected error on a batch of %d messages (not acked; the "
+                              "kits send again)", len(batch))
+                acks = []
+            try:
+                loop.call_soon_threadsafe(deliver, acks, len(batch))
+            except RuntimeError:  # the loop is gone (cancelled): the kits send again
+                return
+
+    storing = loop.run_in_executor(worker, store)
     messages = link.messages().__aiter__()
-    stopper = asyncio.create_task(stop.wait())
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     try:
         while True:
+            if room.locked():  # the DB thread is behind: read no more until it catches up
+                acquire = asyncio.ensure_future(room.acquire())
+                done, _ = await asyncio.wait({acquire, stopper},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if acquire not in done:
+                    acquire.cancel()
+                    return
+            else:
+                await room.acquire()
             nxt = asyncio.ensure_future(messages.__anext__())
-            done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {nxt, stopper, storing}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if nxt not in done:
                 nxt.cancel()
+                if storing in done:  # the DB thread died: surface its error
+                    storing.result()
                 return
-            batch = [nxt.result()]
-            while link.queued() and len(batch) < batch_size:
-                batch.append(await messages.__anext__())
-            acks = await loop.run_in_executor(worker, ingestor.handle_batch, batch)
-            for name, payload in acks:
-                await slots.acquire()
-                task = asyncio.create_task(publish(name, payload))
-                publishing.add(task)
-                task.add_done_callback(publishing.discard)
+            inbox.put(nxt.result())
     finally:
         stopper.cancel()
+        inbox.put(None)
+        await storing
         if publishing:
             await asyncio.wait(publishing, timeout=5)

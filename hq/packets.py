@@ -55,6 +55,27 @@ def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bo
     return True
 
 
+def _insert_many_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]
+                        ) -> set[Any]:
+    """Insert the rows whose primary key is new, as multi-row statements (SQLAlchemy's
+    "insertmanyvalues", not a statement per row); the keys this call inserted."""
+    if not rows:
+        return set()
+    dialect = conn.dialect.name
+    key = next(iter(table.primary_key.columns))
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).on_conflict_do_nothing().returning(key)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing().returning(key)
+    else:  # pragma: no cover - other databases: one row at a time
+        return {row[key.name] for row in rows if _insert_ignore(conn, table, row)}
+    return {r[0] for r in conn.execute(stmt, rows)}
+
+
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
@@ -132,33 +153,55 @@ class PacketStore:
                 .where(packets.c.packet_id.in_(sorted(packet_ids))))}
 
     def store_packets(self, items: list[NewPacket], now: datetime) -> list[StoreResult]:
-        """Several packets in one transaction (one commit for a whole batch)."""
-        results: list[StoreResult] = []
+        """Several packets in one transaction: one multi-row ``INSERT … ON CONFLICT DO
+        NOTHING RETURNING packet_id`` for the batch (not a statement per packet); the
+        packets it did not insert are then told apart, by a re-read in the same transaction,
+        as duplicates (same device and hash: the delivery is counted) or conflicts. A twin
+        worker inserting the same id meanwhile is seen that way, never overwritten. In the
+        same transaction, drop the chunks each packet was assembled from."""
+        if not items:
+            return []
+        first: dict[str, int] = {}  # packet id → its first item (a batch may hold it twice)
+        rows: list[dict[str, Any]] = []
+        for i, item in enumerate(items):
+            header = item.header
+            if header.packet_id in first:
+                continue
+            first[header.packet_id] = i
+            rows.append({
+                "packet_id": header.packet_id, "device_id": item.device_id,
+                "sha256": item.sha256, "size": len(item.data),
+                "device_key_id": header.device_key_id, "hq_key_id": header.hq_key_id,
+                "suite": header.suite, "created_at": header.created_at, "received_at": now,
+                "state": "stored", "deliveries": 1, "data": item.data,
+            })
+        results: list[StoreResult | None] = [None] * len(items)
         with self.engine.begin() as conn:
+            inserted = _insert_many_ignore(conn, packets, rows)
+            for packet_id, i in first.items():
+                if packet_id in inserted:
+                    results[i] = StoreResult("stored")
+            rest = [i for i, r in enumerate(results) if r is None]
+            if rest:
+                ids = sorted({items[i].header.packet_id for i in rest})
+                held = {str(r[0]): (str(r[1]), str(r[2])) for r in conn.execute(
+                    select(packets.c.packet_id, packets.c.device_id, packets.c.sha256)
+                    .where(packets.c.packet_id.in_(ids)))}
+                for i in rest:
+                    item = items[i]
+                    device_id, sha256 = held[item.header.packet_id]
+                    if sha256 == item.sha256 and device_id == item.device_id:
+                        conn.execute(update(packets)
+                                     .where(packets.c.packet_id == item.header.packet_id)
+                                     .values(deliveries=packets.c.deliveries + 1))
+                        results[i] = StoreResult("duplicate")
+                    else:
+                        results[i] = StoreResult("conflict", sha256, device_id)
             for item in items:
-                results.append(self._store_one(conn, item, now))
-        return results
-
-    def _store_one(self, conn: Connection, item: NewPacket, now: datetime) -> StoreResult:
-        header = item.header
-        inserted = _insert_ignore(conn, packets, {
-            "packet_id": header.packet_id, "device_id": item.device_id,
-            "sha256": item.sha256, "size": len(item.data),
-            "device_key_id": header.device_key_id, "hq_key_id": header.hq_key_id,
-            "suite": header.suite, "created_at": header.created_at, "received_at": now,
-            "state": "stored", "deliveries": 1, "data": item.data,
-        })
-        if item.chunk_key is not None:
-            self._drop_chunks(conn, item.device_id, header.packet_id, *item.chunk_key)
-        if inserted:
-            return StoreResult("stored")
-        row = conn.execute(select(packets.c.device_id, packets.c.sha256)
-                           .where(packets.c.packet_id == header.packet_id)).one()
-        if row[1] == item.sha256 and row[0] == item.device_id:
-            conn.execute(update(packets).where(packets.c.packet_id == header.packet_id)
-                         .values(deliveries=packets.c.deliveries + 1))
-            return StoreResult("duplicate")
-        return StoreResult("conflict", str(row[1]), str(row[0]))
+                if item.chunk_key is not None:
+                    self._drop_chunks(conn, item.device_id, item.header.packet_id,
+                                      *item.chunk_key)
+        return [r for r in results if r is not None]
 
     def existing(self, packet_id: str) -> tuple[str, str] | None:
         """(device id, sha256) of a stored packet, or None."""
@@ -220,6 +263,20 @@ class PacketStore:
             else:  # pragma: no cover
                 for row in rows:
                     _insert_ignore(conn, packet_chunks, row)
+
+    def chunk_counts(self, keys: set[tuple[str, str, str, int]]
+                     ) -> dict[tuple[str, str, str, int], int]:
+        """Of (device, packet id, sha256, count) sets, how many chunks the table holds."""
+        if not keys:
+            return {}
+        c = packet_chunks.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.device_id, c.packet_id, c.sha256, c.count, func.count())
+                .where(c.packet_id.in_(sorted({k[1] for k in keys})))
+                .group_by(c.device_id, c.packet_id, c.sha256, c.count)).all()
+        found = {(r[0], r[1], r[2], r[3]): int(r[4]) for r in rows}
+        return {k: found[k] for k in keys if k in found}
 
     def complete_sets(self, keys: set[tuple[str, str, str, int]]
                       ) -> list[tuple[str, str, str, int]]:

@@ -82,6 +82,8 @@ class RekamApp(App[None]):
         self._keymap = keymap or {}
         self._theme_name = theme or default_theme()
         self.status_every = status_every
+        self._status_requested = 0
+        self._status_applied = 0
         self.log_path = log_path or kit.paths.root / "tui.log"
 
     def on_mount(self) -> None:
@@ -176,7 +178,7 @@ class RekamApp(App[None]):
         except (HalError, RekamError) as exc:
             self.post_message(Failed("devices", exc))
             return
-        self.post_message(StatusUpdated(self.services.snapshot()))
+        self.call_from_thread(self.refresh_status)
 
     def on_failed(self, message: Failed) -> None:
         from tui.dialogs.problem import ProblemDialog
@@ -187,11 +189,20 @@ class RekamApp(App[None]):
 
     # --- the status bar's data ------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def refresh_status(self) -> None:
-        self.post_message(StatusUpdated(self.services.snapshot()))
+        """Ask for a fresh status (after a device fault, a seal, a sync; and every few
+        seconds); the newest request's answer wins."""
+        self._status_requested += 1
+        self._status_worker(self._status_requested)
+
+    @work(thread=True, exit_on_error=False, group="status")
+    def _status_worker(self, seq: int) -> None:
+        self.post_message(StatusUpdated(self.services.snapshot(), seq))
 
     def on_status_updated(self, message: StatusUpdated) -> None:
+        if message.seq < self._status_applied:
+            return
+        self._status_applied = message.seq
         self.snapshot = message.snapshot
 
     # --- one handler for workers that fail unexpectedly -----------------------------------------

@@ -69,6 +69,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "key.no": ("Tidak", "No"),
     "key.approve": ("Setujui", "Approve"),
     "key.close": ("Tutup", "Close"),
+    "key.scroll": ("Gulir", "Scroll"),
     "key.next_field": ("Kolom berikut", "Next field"),
     # --- status bar -------------------------------------------------------------------------
     "dev.camera": ("Kamera", "Camera"),
@@ -456,8 +457,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rev.state.exception": ("pengecualian: {reason}", "exception: {reason}"),
     "rev.state.not_matched": ("tidak cocok", "no match"),
     "rev.state.missing": ("belum ada", "missing"),
-    "rev.summary": ("{ok} baik, {low} rendah, {exc} pengecualian",
-                    "{ok} good, {low} low, {exc} exceptions"),
+    "rev.summary": ("Baik: {ok} · rendah: {low} · pengecualian: {exc}",
+                    "Good: {ok} · low: {low} · exceptions: {exc}"),
     "rev.sealing": ("Menyegel dan menyimpan…", "Sealing and storing…"),
     "rev.sealed": ("Tersegel dan tersimpan: {packet}. Akan dikirim ke pusat otomatis.",
                    "Sealed and stored: {packet}. It goes to HQ automatically."),
@@ -527,7 +528,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "Free disk {free} MB · operators {operators} · HAL {hal} · broker {broker}"),
     "tech.audit_ok": ("Log audit utuh: {n} entri", "Audit log intact: {n} entries"),
     "tech.audit_broken": ("LOG AUDIT RUSAK: {problem}", "AUDIT LOG BROKEN: {problem}"),
-    "tech.devices": ("Perangkat", "Devices"),
+    "tech.devices": ("Perangkat (uji mandiri)", "Devices (self-test)"),
+    "tech.readiness": ("Kesiapan (rekam doctor)", "Readiness (rekam doctor)"),
     "tech.col.device": ("Perangkat", "Device"),
     "tech.col.state": ("Tes", "Test"),
     "tech.col.model": ("Model", "Model"),
@@ -612,14 +614,21 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "Enter untuk mencoba lagi.",
                             "The {device} captured nothing in time. Make sure the resident is "
                             "ready, then press Enter to try again."),
+    "err.capture_untrusted": ("{device} mengirim hasil yang tanda tangannya tidak sah; hasil itu "
+                              "tidak dipakai. Jangan lanjutkan dengan alat ini; hubungi "
+                              "teknisi.",
+                              "The {device} sent a capture whose signature does not verify; it "
+                              "was not used. Do not go on with this device; call the "
+                              "technician."),
     "err.device_closed": ("{device} sudah ditutup. Mulai ulang aplikasi.",
                           "The {device} was closed. Restart the application."),
-    "err.paper_out": ("Kertas printer habis. Isi kertas, lalu tekan R untuk mencetak ulang.",
-                      "The printer is out of paper. Load paper, then press R to print again."),
+    "err.paper_out": ("Kertas printer habis. Isi kertas, lalu tekan Enter untuk mencetak ulang.",
+                      "The printer is out of paper. Load paper, then press Enter to print "
+                      "again."),
     "err.printer_offline": ("Printer mati atau terlepas. Nyalakan dan periksa kabelnya, lalu "
-                            "tekan R.",
+                            "tekan Enter untuk mencetak ulang.",
                             "The printer is off or unplugged. Switch it on, check the cable, "
-                            "then press R."),
+                            "then press Enter to print again."),
     "err.backend_unavailable": ("{device} tidak tersedia di kit ini. Hubungi teknisi.",
                                 "The {device} is not available on this kit. Call the "
                                 "technician."),
@@ -647,6 +656,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 _TITLES = {
     "device": ("hal", "device_not_found", "device_unplugged", "device_busy", "capture_timeout",
+               "capture_untrusted",
                "device_closed", "paper_out", "printer_offline", "backend_unavailable",
                "simulated_device_refused"),
     "auth": ("auth", "wrong_pin", "locked_out", "not_allowed", "operator_disabled",
@@ -720,8 +730,7 @@ class Catalogue:
         if position:
             name = self.finger(position)
             if step == "verification":
-                return self.t("slot.verify", finger=name.lower() if self.language == "id"
-                              else name)
+                return self.t("slot.verify", finger=name.lower())
             return name
         return modality
 

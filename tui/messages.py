@@ -27,9 +27,13 @@ class Failed(Message):
 
 
 class StatusUpdated(Message):
-    def __init__(self, snapshot: KitSnapshot) -> None:
+    """``seq`` orders the requests: a slower, older worker's answer must not overwrite a
+    newer one (a worker replaced by an exclusive newer one still runs to its end)."""
+
+    def __init__(self, snapshot: KitSnapshot, seq: int = 0) -> None:
         super().__init__()
         self.snapshot = snapshot
+        self.seq = seq
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StatusUpdated)

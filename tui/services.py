@@ -181,6 +181,18 @@ class TechnicianReport:
     hal: str
     devices: tuple[DeviceState, ...]
     audit_tail: tuple[tuple[datetime, str, str, str], ...]  # at, actor, action, detail
+    checks: tuple[ReadinessCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """One of ``rekam doctor``'s findings: status "ok", "warn" or "fail", already in words."""
+
+    key: str
+    status: str
+    status_text: str
+    label: str
+    detail: str
 
 
 @dataclass
@@ -647,7 +659,25 @@ class KitServices:
 
     # --- technician ----------------------------------------------------------------------------
 
-    def technician_report(self) -> TechnicianReport:
+    def readiness(self, language: str) -> tuple[ReadinessCheck, ...]:
+        """``rekam doctor``'s checks of disk, clock, keys, roster and the link to HQ. Its
+        device checks open each device afresh, which a running UI holding the hardware
+        would contend with: the open devices' own self-tests stand in for them."""
+        try:
+            from rekam import doctor
+        except ImportError:
+            return ()
+        text = doctor.TEXT.get(language, doctor.TEXT["id"])
+        found = []
+        with self.lock:
+            for check in (doctor._disk(self.kit, text), doctor._clock(self.kit, text),
+                          doctor._keys(self.kit.paths, text), doctor._roster(self.kit, text)):
+                found.append(check)
+        found.append(doctor._broker(self.kit, text, 3.0))  # network: outside the lock
+        return tuple(ReadinessCheck(c.key, c.status, text[c.status], c.label, c.detail)
+                     for c in found)
+
+    def technician_report(self, language: str = "id") -> TechnicianReport:
         import textual
 
         self.require_technician()
@@ -669,6 +699,7 @@ class KitServices:
             audit_tail=tuple((e.at, e.actor, e.action,
                               " ".join(f"{k}={v}" for k, v in e.detail.items()))
                              for e in tail[-12:]),
+            checks=self.readiness(language),
         )
 
 

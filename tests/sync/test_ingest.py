@@ -199,3 +199,191 @@ def test_old_heartbeats_do_not_replace_newer_ones_but_a_last_will_does(env):
 def test_kit_config_keeps_its_device_id():
     cfg = KitConfig(device_id="kit-a")
     assert cfg.device_id == "kit-a"
+
+
+def _seal_with_id(kit, packet_id, payload=b"other"):
+    import datetime as dt
+
+    from edge.packet import Manifest, seal
+
+    now = dt.datetime.now(dt.UTC)
+    m = Manifest(packet_id=packet_id, nik="3275014101050001", device_id=kit.device_id,
+                 operator_id="budi", service_point="x", started_at=now.isoformat(),
+                 sealed_at=now.isoformat(), software_version="t")
+    return seal(m, {"face.jpg": payload}, hq_key=kit.hq_sealing_key(),
+                device_key=kit.device_key(), created_at=now)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_one_batch_stores_each_packet_once_and_tells_repeats_and_conflicts_apart(env):
+    """A batch is stored with one multi-row insert: new packets stored, the same packet
+    twice in the batch stored once (then a duplicate), a reused id refused as a conflict."""
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    stored = _packet(a)
+    assert _ack(ingestor, a, ingestor.handle(up, _frames(stored)[0])).status is AckStatus.STORED
+    new1, new2 = _packet(a), _packet(a, 100_000)
+    clash = _seal_with_id(a, stored.packet_id)
+    batch = [*_frames(new1), *_frames(new2), *_frames(new1), *_frames(clash)]
+    acks = [_ack(ingestor, a, r) for r in
+            ingestor.handle_batch([Incoming(up, f, False) for f in batch], hold=True)]
+    got = sorted((k.packet_id, k.status.value) for k in acks)
+    assert got == sorted([(new1.packet_id, "stored"), (new2.packet_id, "stored"),
+                          (new1.packet_id, "duplicate"), (stored.packet_id, "rejected")])
+    store = PacketStore(ingestor.engine)
+    assert store.count_packets() == 3 and store.chunks_pending() == 0
+    assert store.packet_data(stored.packet_id) == stored.data
+    assert {p.packet_id: p.deliveries for p in store.list_packets()}[new1.packet_id] == 2
+    assert [d.reason_code for d in store.list_dead_letters()] == ["conflict"]
+
+
+def test_chunks_cut_by_a_batch_boundary_are_assembled_in_memory(env):
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    packet = _packet(a, 300_000)
+    frames = [Incoming(up, f, False) for f in _frames(packet)]
+    store = PacketStore(ingestor.engine)
+    assert ingestor.handle_batch(frames[:2], hold=True) == []
+    assert ingestor.holding and store.chunks_pending() == 0  # held, not written
+    assert ingestor.handle_batch(frames[2:4], hold=True) == []  # it grew: still held
+    assert store.chunks_pending() == 0
+    (result,) = ingestor.handle_batch(frames[4:], hold=True)
+    assert _ack(ingestor, a, result).status is AckStatus.STORED
+    assert not ingestor.holding and store.chunks_pending() == 0
+    assert store.packet_data(packet.packet_id) == packet.data
+
+
+def test_held_chunks_are_written_when_none_of_the_missing_ones_come_and_on_flush(env):
+    from hq.ingest import Ingestor
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    packet = _packet(a, 300_000)
+    frames = [Incoming(up, f, False) for f in _frames(packet)]
+    store = PacketStore(ingestor.engine)
+    ingestor.handle_batch(frames[:2], hold=True)
+    other = Incoming(up, _frames(_packet(a))[0], False)  # another kit's packet, say
+    assert len(ingestor.handle_batch([other], hold=True)) == 1
+    assert store.chunks_pending() == 2 and not ingestor.holding  # no progress: written
+    ingestor.handle_batch(frames[2:3], hold=True)
+    assert ingestor.holding and store.chunks_pending() == 2
+    assert ingestor.flush() == []  # an idle link, or a stop: written too
+    assert store.chunks_pending() == 3 and not ingestor.holding
+    restarted = Ingestor(ingestor.engine, ingestor.keys)  # nothing held survives, none needed
+    (result,) = restarted.handle_batch(frames[3:], hold=True)
+    assert _ack(restarted, a, result).status is AckStatus.STORED
+    assert store.packet_data(packet.packet_id) == packet.data and store.chunks_pending() == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_twin_workers_holding_chunks_store_every_packet_exactly_once(env):
+    """The shared subscription deals a packet's chunks round-robin to two workers: neither
+    can assemble it in memory, so both write their chunks and one completes it."""
+    from hq.ingest import Ingestor
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    twin = Ingestor(ingestor.engine, ingestor.keys)
+    packets = [_packet(a, 200_000) for _ in range(3)]
+    frames = [Incoming(up, f, False) for p in packets for f in _frames(p)]
+    acks = []
+    for start in range(0, len(frames), 4):  # batches of two chunks for each worker
+        part = frames[start : start + 4]
+        acks += ingestor.handle_batch(part[0::2], hold=True)
+        acks += twin.handle_batch(part[1::2], hold=True)
+    acks += ingestor.flush() + twin.flush()
+    statuses = sorted((_ack(ingestor, a, r).packet_id, _ack(ingestor, a, r).status.value)
+                      for r in acks)
+    assert statuses == sorted((p.packet_id, "stored") for p in packets)
+    store = PacketStore(ingestor.engine)
+    assert store.count_packets() == 3 and store.chunks_pending() == 0
+    for p in packets:
+        assert store.packet_data(p.packet_id) == p.data
+
+
+def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env, monkeypatch):
+    import asyncio
+    import time
+    from contextlib import asynccontextmanager
+
+    import hq.ingest as ingest_module
+    from hq.packets import PacketStore
+    from sync.mqtt import BrokerAddress, ConnectOptions, Incoming
+
+    monkeypatch.setattr(ingest_module, "HOLD_IDLE", 0.2)
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    store = PacketStore(ingestor.engine)
+    first, second = _packet(a, 300_000), _packet(a, 300_000)
+
+    class Link:
+        def __init__(self) -> None:
+            self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
+            self.published: list[tuple[str, bytes]] = []
+
+        async def subscribe(self, name, *, timeout=None):
+            pass
+
+        async def publish(self, name, payload, *, retain=False, timeout=None):
+            self.published.append((name, payload))
+
+        async def messages(self):
+            while True:
+                yield await self.inbox.get()
+
+        def queued(self) -> int:
+            return self.inbox.qsize()
+
+    link = Link()
+
+    @asynccontextmanager
+    async def connector(options):
+        yield link
+
+    async def until(check) -> None:
+        deadline = time.monotonic() + 5
+        while not check():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        options = ConnectOptions(BrokerAddress("localhost", 1, tls=False), "ingest-t", None)
+        task = asyncio.create_task(ingest_module.run_ingest(
+            ingestor, options, stop, connector=connector, on_ready=ready.set))
+        await ready.wait()
+        frames = [Incoming(up, f, False) for f in _frames(first)]
+        for frame in frames[:2]:
+            link.inbox.put_nowait(frame)
+        await until(lambda: store.chunks_pending() == 2)  # quiet link: held, then written
+        assert link.published == []
+        for frame in frames[2:]:
+            link.inbox.put_nowait(frame)
+        await until(lambda: len(link.published) == 1)  # after the commit
+        assert _ack(ingestor, a, link.published[0]).status is AckStatus.STORED
+        assert store.packet_data(first.packet_id) == first.data
+        for frame in _frames(second)[:3]:
+            link.inbox.put_nowait(Incoming(up, frame, False))
+        await until(lambda: link.inbox.empty())
+        stop.set()
+        await task
+        assert store.chunks_pending() == 3  # what was received is kept across the stop
+
+    asyncio.run(main())

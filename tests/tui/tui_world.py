@@ -126,13 +126,15 @@ class FixedServices(KitServices):
             (f"packet-{i:07d}", state, size, created)
             for i, (_, state, size, created) in enumerate(overview.recent, start=1)))
 
-    def technician_report(self) -> TechnicianReport:
-        report = super().technician_report()
+    def technician_report(self, language: str = "id") -> TechnicianReport:
+        report = super().technician_report(language)
         return replace(report, device_key_id="dk-0001", hq_signing_key_id="hs-0001",
                        hq_sealing_key_id="hk-0001", textual_version="8.x",
                        free_disk_mb=self.free_disk_mb(),
                        audit_tail=tuple((NOW, actor, action, "")
-                                        for _, actor, action, _ in report.audit_tail))
+                                        for _, actor, action, _ in report.audit_tail),
+                       checks=tuple(replace(c, detail="") if c.key in ("disk", "roster") else c
+                                    for c in report.checks))
 
 
 @dataclass
@@ -170,10 +172,8 @@ async def settle(pilot: Any, *, rounds: int = 300) -> None:
     app = pilot.app
     quiet = 0
     for _ in range(rounds):
-        try:
+        with contextlib.suppress(WorkerCancelled):
             await app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass
         await pilot.pause()
         quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
         if quiet >= 2:

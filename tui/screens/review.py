@@ -148,6 +148,9 @@ class ReviewScreen(RekamScreen):
             table.add_row(name, Text(state, style=style), score, tries)
         return table
 
+    def on_resize(self) -> None:
+        self.refresh_text()  # the table folds the good fingers into one line when narrow
+
     def key_label(self, binding_id: str) -> str | None:
         if binding_id == "seal":
             if self.phase == "done":
@@ -162,8 +165,8 @@ class ReviewScreen(RekamScreen):
         phase = self.phase
         if action == "primary":
             return None if phase in ("sealing", "printing") else True
-        if action == "reprint":
-            return phase in ("print_failed", "done") and self.receipt is not None
+        if action == "reprint":  # after a failure Enter prints again: R only once done
+            return phase == "done" and self.receipt is not None
         if action == "skip_print":
             return phase == "print_failed"
         if action == "step_back":

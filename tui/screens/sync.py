@@ -28,6 +28,8 @@ class SyncScreen(RekamScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "send", "send now", id="send_now"),
         Binding("m", "load", "refresh", id="refresh"),
+        Binding("pagedown", "page(1)", "scroll", id="scroll", key_display="PgUp/PgDn"),
+        Binding("pageup", "page(-1)", "scroll", show=False),
         Binding("escape", "back", "back", id="back"),
     ]
 
@@ -43,7 +45,7 @@ class SyncScreen(RekamScreen):
         with Vertical(id="sync-body"):
             yield Static(id="counts")
             yield Static(id="facts")
-            yield Static(id="state", classes="message")
+            yield Static(id="state")
             with VerticalScroll(id="sync-list"):
                 yield Static(id="packets")
         yield Bottom()
@@ -109,7 +111,7 @@ class SyncScreen(RekamScreen):
             if not problem and o.last_error:
                 problem = self.t(f"err.{o.last_error}") if self.cat.has(f"err.{o.last_error}") \
                     else o.last_error_detail
-            lines.append(self.t("sync.last_error", text=problem) if problem
+            lines.append(f"[b yellow]{self.t('sync.last_error', text=problem)}[/]" if problem
                          else self.t("sync.no_error"))
             state.update("\n".join(lines))
         table = Table(box=None, padding=(0, 1), show_edge=False)
@@ -142,6 +144,13 @@ class SyncScreen(RekamScreen):
             self.post_message(Failed("send", exc))
             return
         self.post_message(SyncLoaded(self.services.sync_overview(), result))
+
+    def action_page(self, direction: int) -> None:
+        body = self.query_one("#sync-list", VerticalScroll)
+        if direction > 0:
+            body.scroll_page_down()
+        else:
+            body.scroll_page_up()
 
     def action_back(self) -> None:
         self.dismiss()

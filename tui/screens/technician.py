@@ -26,6 +26,8 @@ from tui.widgets.top_bar import TopBar
 class TechnicianScreen(RekamScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "load", "self-test", id="self_test"),
+        Binding("pagedown", "page(1)", "scroll", id="scroll", key_display="PgUp/PgDn"),
+        Binding("pageup", "page(-1)", "scroll", show=False),
         Binding("escape", "back", "back", id="back"),
     ]
 
@@ -38,6 +40,7 @@ class TechnicianScreen(RekamScreen):
         yield TopBar("tech.title")
         with VerticalScroll(id="tech-body"):
             yield Static(id="facts")
+            yield Static(id="checks")
             yield Static(id="devices")
             yield Static(id="audit")
         yield Bottom()
@@ -54,7 +57,8 @@ class TechnicianScreen(RekamScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="tech")
     def _load(self) -> None:
         try:
-            self.post_message(ReportLoaded(self.services.technician_report()))
+            self.post_message(ReportLoaded(
+                self.services.technician_report(self.cat.language)))
         except RekamError as exc:
             self.post_message(Failed("report", exc))
 
@@ -80,6 +84,7 @@ class TechnicianScreen(RekamScreen):
         if r is None:
             facts.update(self.t("tech.loading"))
             self.query_one("#devices", Static).update("")
+            self.query_one("#checks", Static).update("")
             self.query_one("#audit", Static).update("")
             return
         lines = [
@@ -106,6 +111,15 @@ class TechnicianScreen(RekamScreen):
                 Text(self.t("tech.test_fail", detail=d.detail), style="bold red")
             devices.add_row(self.cat.device(d.kind), state, d.model, d.serial, d.backend)
         self.query_one("#devices", Static).update(devices)
+        checks = Table(title=self.t("tech.readiness"), title_justify="left", box=None,
+                       padding=(0, 1), show_edge=False, show_header=False)
+        checks.add_column(no_wrap=True)
+        checks.add_column(no_wrap=True)
+        checks.add_column()
+        for c in r.checks:
+            style = {"ok": "green", "warn": "yellow", "fail": "bold red"}.get(c.status, "")
+            checks.add_row(Text(c.status_text, style=style), c.label, c.detail)
+        self.query_one("#checks", Static).update(checks)
         audit = Table(title=self.t("tech.audit"), title_justify="left", box=None,
                       padding=(0, 1), show_edge=False)
         for key in ("tech.col.at", "tech.col.actor", "tech.col.action", "tech.col.detail"):
@@ -114,6 +128,13 @@ class TechnicianScreen(RekamScreen):
         for at, actor, action, detail in r.audit_tail:
             audit.add_row(f"{at.astimezone(tz):%d-%m %H:%M:%S}", actor, action, detail[:60])
         self.query_one("#audit", Static).update(audit)
+
+    def action_page(self, direction: int) -> None:
+        body = self.query_one("#tech-body", VerticalScroll)
+        if direction > 0:
+            body.scroll_page_down()
+        else:
+            body.scroll_page_up()
 
     def action_back(self) -> None:
         self.dismiss()

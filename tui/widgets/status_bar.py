@@ -35,12 +35,35 @@ class StatusBar(Static):
     def refresh_status(self) -> None:
         app: RekamApp = self.app  # type: ignore[assignment]
         cat, snap = app.cat, app.snapshot
-        if snap is None:
+        if snap is None or not snap.devices:
             self.update(Text(cat.t("status.loading"), style="dim"))
             return
-        wide = (self.size.width or 80) >= 110
-        text = Text(no_wrap=False)
-        text.append(" ")
+        width = self.size.width or 80
+
+        def fits(devices: Text, parts: list[tuple[str, str, bool]]) -> bool:
+            return devices.cell_len + sum(len(label) + 3 for label, _, _ in parts) < width
+
+        parts = self._parts()
+        devices = self._devices(wide=True)
+        if not fits(devices, parts):
+            devices = self._devices(wide=False)
+        # Still too long: good news ("all sent", "online") gives way; bad news stays.
+        while not fits(devices, parts):
+            optional = [i for i, (_, _, keep) in enumerate(parts) if not keep]
+            if not optional:
+                break
+            del parts[optional[-1]]
+        text = devices
+        for label, style, _ in parts:
+            text.append(" │ ", style="dim")
+            text.append(label, style=style)
+        self.update(text)
+
+    def _devices(self, wide: bool) -> Text:
+        app: RekamApp = self.app  # type: ignore[assignment]
+        cat, snap = app.cat, app.snapshot
+        assert snap is not None
+        text = Text(" ", no_wrap=False)
         for i, dev in enumerate(snap.devices):
             name = cat.t(f"dev.{dev.kind}") if wide else cat.t(f"devshort.{dev.kind}")
             if i:
@@ -51,27 +74,32 @@ class StatusBar(Static):
                 problem = cat.t(f"devstate.{dev.detail}") if cat.has(f"devstate.{dev.detail}") \
                     else cat.t("devstate.error")
                 text.append(f"{name}:{problem}", style="bold reverse red")
-        parts: list[tuple[str, str]] = []
+        return text
+
+    def _parts(self) -> list[tuple[str, str, bool]]:
+        """(label, style, must stay), in the order shown."""
+        app: RekamApp = self.app  # type: ignore[assignment]
+        cat, snap = app.cat, app.snapshot
+        assert snap is not None
+        parts: list[tuple[str, str, bool]] = []
         power = snap.power
         if power.source == "battery" and power.percent is not None:
             low = power.percent <= LOW_BATTERY
             parts.append((cat.t("status.power.battery_low" if low else "status.power.battery",
-                                percent=power.percent), "bold reverse red" if low else ""))
+                                percent=power.percent), "bold reverse red" if low else "", True))
         elif power.source == "mains":
-            parts.append((cat.t("status.power.mains"), ""))
+            parts.append((cat.t("status.power.mains"), "", False))
         elif power.source == "undervoltage":
-            parts.append((cat.t("status.power.undervoltage"), "bold reverse red"))
+            parts.append((cat.t("status.power.undervoltage"), "bold reverse red", True))
         # unknown (a desktop, a VM): nothing worth a column on an 80-column line
         low_disk = snap.free_disk_mb < snap.disk_floor_mb * 2
         parts.append((cat.t("status.disk_low" if low_disk else "status.disk",
-                            free=_disk(snap.free_disk_mb)), "bold reverse red" if low_disk else ""))
+                            free=_disk(snap.free_disk_mb)),
+                      "bold reverse red" if low_disk else "", low_disk))
         parts.append((cat.t("status.link.up" if snap.link_up else "status.link.down"),
-                      "" if snap.link_up else "yellow"))
+                      "" if snap.link_up else "yellow", not snap.link_up))
         if snap.waiting:
-            parts.append((cat.t("status.waiting", n=snap.waiting), "bold yellow"))
+            parts.append((cat.t("status.waiting", n=snap.waiting), "bold yellow", True))
         else:
-            parts.append((cat.t("status.waiting_none"), "green"))
-        for label, style in parts:
-            text.append(" │ ", style="dim")
-            text.append(label, style=style)
-        self.update(text)
+            parts.append((cat.t("status.waiting_none"), "green", False))
+        return parts

@@ -1,0 +1,208 @@
+"""Pilot tests of the screens around the recording: the invitation QR, the service point,
+the sync queue, the technician's screen and who may open it, language from the config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tui_drive import enter, fill, find, login, login_to_home, screen_name, screen_text
+from tui_world import TECHNICIAN_PIN, settle
+
+from tui.app import RekamApp
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_scanning_the_invitation_qr_opens_the_resident(rig_factory) -> None:
+    rig = rig_factory()
+    resident = rig.residents(1)[0]
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await enter(pilot)
+            assert screen_name(pilot) == "FindScreen"
+            rig.devices.code_reader.scan("ZZZZ-ZZZZ")  # not on this kit's list
+            await pilot.pause(0.5)
+            await settle(pilot)
+            assert "ZZZZ-ZZZZ tidak ada di daftar" in screen_text(pilot)
+            rig.devices.code_reader.scan(resident.invitation_code)
+            await pilot.pause(0.5)
+            await settle(pilot)
+            assert screen_name(pilot) == "IdentityScreen"
+            assert resident.name in screen_text(pilot)
+
+    run(go())
+
+
+def test_a_code_typed_with_enter_in_one_burst_picks_the_resident(rig_factory) -> None:
+    """A keyboard-wedge scanner types the code and Enter faster than the search answers."""
+    from textual import events
+
+    rig = rig_factory()
+    resident = rig.residents(1)[0]
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await enter(pilot)
+            for ch in resident.nik + "\r":
+                key = "enter" if ch == "\r" else ch
+                pilot.app._driver.send_message(events.Key(key, ch))
+            await settle(pilot)
+            assert screen_name(pilot) == "IdentityScreen"
+            assert resident.nik[:4] in screen_text(pilot)
+
+    run(go())
+
+
+def test_login_keys_typed_ahead_reach_the_pin(rig_factory) -> None:
+    from textual import events
+
+    rig = rig_factory()
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for ch in "budi\r571846\r":
+                key = "enter" if ch == "\r" else ch
+                pilot.app._driver.send_message(events.Key(key, ch))
+            await settle(pilot)
+            assert screen_name(pilot) == "ServicePointScreen"
+
+    run(go())
+
+
+def test_the_rw_filter_narrows_the_search(rig_factory) -> None:
+    rig = rig_factory()
+    residents = [r for r in rig.residents(80) if r.rw != "005"]
+    other = residents[0]
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await find(pilot, other.name)
+            assert other.name in screen_text(pilot)
+            await pilot.press("f3")
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert "Hanya RW 005" in text and "Tekan F3" in text, text
+
+    run(go())
+
+
+def test_service_point_is_kept_for_the_day_and_named_in_packets(rig_factory) -> None:
+    rig = rig_factory()
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login(pilot)
+            assert screen_name(pilot) == "ServicePointScreen"
+            assert "Balai RW 005" in screen_text(pilot)  # from HQ's schedule for today
+            await pilot.press("down")  # Balai RW → Sekolah, keys only
+            await pilot.press("enter")
+            fill(pilot, "#rw", "")
+            fill(pilot, "#name", "SMAN 4 Bekasi")
+            await pilot.press("f10")
+            await settle(pilot)
+            assert screen_name(pilot) == "ServicePointScreen"
+            assert "RW harus angka" in screen_text(pilot)
+            fill(pilot, "#rw", "7")
+            await pilot.press("enter", "enter")  # Enter: RW → name; Enter in the name: save
+            await settle(pilot)
+            assert screen_name(pilot) == "HomeScreen"
+            assert "SMAN 4 Bekasi" in screen_text(pilot) and "Sekolah" in screen_text(pilot)
+            await pilot.press("escape")  # log out; the next login goes straight home
+            await settle(pilot)
+            await login(pilot)
+            assert screen_name(pilot) == "HomeScreen"
+
+    run(go())
+    assert "SMAN 4 Bekasi" in rig.kit.config.service_point
+    state = json.loads((rig.home / "tui-state.json").read_text())
+    assert state["service_point"]["rw"] == "007"
+
+
+def test_sync_without_a_server_says_why_send_is_off(rig_factory) -> None:
+    rig = rig_factory()
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert screen_name(pilot) == "SyncScreen"
+            assert "belum diatur" in text and "Kontak terakhir dengan pusat: belum pernah" in text
+            assert pilot.app.screen.check_action("send", ()) is None  # shown, disabled
+            await pilot.press("k")
+            await settle(pilot)
+            assert "Mengirim" not in screen_text(pilot)
+
+    run(go())
+
+
+def test_technician_screen_only_for_technicians(rig_factory) -> None:
+    rig = rig_factory()
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(120, 40)) as pilot:
+            await login_to_home(pilot)
+            assert "Teknisi" not in screen_text(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+            assert screen_name(pilot) == "HomeScreen"
+            await pilot.press("escape")
+            await settle(pilot)
+            await login(pilot, "tono", TECHNICIAN_PIN)
+            assert screen_name(pilot) == "HomeScreen"
+            await pilot.press("t")
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert screen_name(pilot) == "TechnicianScreen"
+            assert "Log audit utuh" in text and "kit-bekasijaya-01" in text
+            assert "Kesiapan (rekam doctor)" in text and "Kunci keamanan" in text
+            assert "SIM-CAMERA-1" in text
+            rig.sim.unplug("iris")
+            await pilot.press("d")
+            await settle(pilot)
+            assert "GAGAL: unplugged" in screen_text(pilot)
+
+    run(go())
+
+
+def test_language_comes_from_the_config(rig_factory, kit_template) -> None:
+    rig = rig_factory()
+    app = RekamApp(rig.kit, rig.devices, status_every=0)
+    assert app.cat.language == "id"
+    from dataclasses import replace
+
+    rig.kit.config = replace(rig.kit.config, language="en")
+    assert RekamApp(rig.kit, rig.devices, status_every=0).cat.language == "en"
+
+
+def test_devices_open_after_the_login_screen_and_faults_are_shown(rig_factory) -> None:
+    """``rekam tui`` hands a function that opens the devices; if that fails (a production
+    kit refusing simulated devices), the operator reads why, not a traceback."""
+    from hal.errors import SimulatedDeviceRefused
+
+    rig = rig_factory()
+
+    def refuse():  # type: ignore[no-untyped-def]
+        raise SimulatedDeviceRefused("simulated devices are refused", device="camera")
+
+    app = RekamApp(rig.kit, refuse, status_every=0, theme="textual-dark")
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert screen_name(pilot) == "ProblemDialog"
+            assert "Perangkat simulasi ditolak" in screen_text(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert screen_name(pilot) == "LoginScreen"
+
+    run(go())
