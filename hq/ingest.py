@@ -133,8 +133,8 @@ class Ingestor:
         return bool(self._held)
 
     def flush(self) -> list[tuple[str, bytes]]:
-        """Write every chunk held in memory to the chunk table (the acks of packets that
-        completes there, with a twin worker's chunks)."""
+        """Write every chunk held in memory to the chunk table; the acks of packets that
+        this completes (with chunks a twin worker wrote)."""
         return self.handle_batch([]) if self._held else []
 
     def _device(self, device_id: str) -> Device:

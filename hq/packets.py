@@ -175,6 +175,7 @@ class PacketStore:
                 "suite": header.suite, "created_at": header.created_at, "received_at": now,
                 "state": "stored", "deliveries": 1, "data": item.data,
             })
+        rows.sort(key=lambda row: str(row["packet_id"]))  # twin workers lock in one order
         results: list[StoreResult | None] = [None] * len(items)
         with self.engine.begin() as conn:
             inserted = _insert_many_ignore(conn, packets, rows)

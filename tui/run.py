@@ -42,8 +42,13 @@ def load_keymap(home: Path) -> dict[str, str]:
 def run_app(kit: Any, open_devices: Callable[[], Any], args: argparse.Namespace) -> int:
     """Run the UI on ``kit``; ``open_devices`` (the bootstrap's) is called in a worker once
     the login screen is up, and the devices are closed when the app ends."""
+    import logging
+
     from tui.app import RekamApp
 
+    # Diagnostics (the sync code's, say) go to a file: stderr is the operator's screen.
+    logging.basicConfig(filename=str(kit.paths.root / "tui.log"), level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = RekamApp(kit, open_devices, language=args.language, theme=args.theme,
                    keymap=load_keymap(kit.paths.root))
     app.run()

@@ -652,7 +652,8 @@ class KitServices:
             counts = kit.outbox.counts()
         stats = uplink.stats
         waiting = counts["sealed"] + counts["sent"]
-        error = ("transport", stats.last_error) if stats.last_error and waiting else ("", "")
+        failed = stats.last_error and (waiting or stats.connects == 0)
+        error = ("transport", stats.last_error) if failed else ("", "")
         self.last_sync_error = error
         return SyncResult(sent=stats.packets_sent, acked=stats.acked, waiting=waiting,
                           error_code=error[0], error_detail=error[1])

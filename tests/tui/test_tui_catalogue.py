@@ -110,6 +110,7 @@ def test_domain_words_in_both_languages() -> None:
                 assert cat.has(f"step.{step.value}")
         for reason in ExceptionReason:
             assert cat.has(f"exc.reason.{reason.value}") and cat.has(f"excshort.{reason.value}")
+            assert len(cat.t(f"exccell.{reason.value}")) <= 6  # a cell of the hand map
     assert Catalogue("id").finger("right_index") == "Telunjuk kanan"
     assert Catalogue("en").finger("left_little") == "Left little"
 

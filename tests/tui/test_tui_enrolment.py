@@ -45,6 +45,9 @@ def test_full_enrolment_seals_one_packet_and_prints_a_receipt(rig_factory) -> No
     async def go() -> None:
         async with rig.app.run_test(size=(80, 24)) as pilot:
             await login_to_home(pilot)
+            await pilot.press("n", "n")  # the queue: number 2 is called
+            await settle(pilot)
+            assert "Dipanggil: 2" in screen_text(pilot)
             await record_clean(pilot, rig, resident)
             review = pilot.app.screen
             assert review.phase == "done", screen_text(pilot)
@@ -56,6 +59,7 @@ def test_full_enrolment_seals_one_packet_and_prints_a_receipt(rig_factory) -> No
             assert lines["Nama"] == resident.name
             assert lines["NIK"].endswith(resident.nik[-4:]) and "*" in lines["NIK"]
             assert lines["Lokasi"] == "Balai RW 005"
+            assert lines["No. antrean"] == "2"
             assert "1 menunggu kirim" in screen_text(pilot)
             # Enter: the next resident, straight into the search
             await enter(pilot)
@@ -329,19 +333,3 @@ def test_language_switch_on_every_screen(rig_factory) -> None:
             assert "Tanda tangan" in screen_text(pilot)
 
     run(go())
-
-
-def test_call_next_queue_number_goes_on_the_receipt(rig_factory) -> None:
-    rig = rig_factory()
-    resident = rig.residents(1)[0]
-
-    async def go() -> None:
-        async with rig.app.run_test(size=(80, 24)) as pilot:
-            await login_to_home(pilot)
-            await pilot.press("n", "n")
-            await settle(pilot)
-            assert "Dipanggil: 2" in screen_text(pilot)
-            await record_clean(pilot, rig, resident)
-
-    run(go())
-    assert dict(rig.devices.receipt_printer.jobs[0].lines)["No. antrean"] == "2"

@@ -206,3 +206,28 @@ def test_devices_open_after_the_login_screen_and_faults_are_shown(rig_factory) -
             assert screen_name(pilot) == "LoginScreen"
 
     run(go())
+
+
+def test_send_now_without_a_reachable_server_says_so_in_words(rig_factory, monkeypatch) -> None:
+    from dataclasses import replace
+
+    import tui.screens.sync
+
+    monkeypatch.setattr(tui.screens.sync, "SEND_TIMEOUT", 2.0)
+    rig = rig_factory()
+    rig.kit.config = replace(rig.kit.config, broker="mqtt://127.0.0.1:1")
+    rig.kit.config.save(rig.kit.paths)
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            assert pilot.app.screen.check_action("send", ()) is True
+            await pilot.press("k")
+            await settle(pilot)
+            text = screen_text(pilot)
+            assert "Tidak bisa terhubung ke server pusat" in text, text
+            assert "Traceback" not in text
+
+    run(go())

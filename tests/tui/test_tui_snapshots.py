@@ -35,7 +35,7 @@ def test_every_screen(rig_factory, snapshot, language: str) -> None:
         pilot.app.clear_notifications()
         for size in ("120x40", "80x24"):  # the walk goes on at 80x24
             await pilot.resize_terminal(*SIZES[size])
-            await settle(pilot)
+            await pilot.pause()
             shots[f"{size}-{name}"] = pilot.app.export_screenshot(
                 title=f"{name} {language} {size}")
 

@@ -272,8 +272,8 @@ class CaptureScreen(RekamScreen):
         for slot in slots:
             state = self.enrolment.state_of(slot)
             kind = slot_cell_state(state, slot == self.busy_slot)
-            if kind == "exception" and state.exception is not None:
-                label = self.cat.exception_reason(state.exception.reason, short=True)
+            if kind == "exception" and state.exception is not None:  # a six-letter word
+                label = self.t(f"exccell.{state.exception.reason}")
             else:
                 label = self.t(f"cap.state.{kind}")
             if slot.modality is Modality.FINGER:
