@@ -30,6 +30,30 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+SubcommandAdder = Callable[..., argparse.ArgumentParser]
+
+
+def command_parser(
+    prog: str, description: str, home_help: str
+) -> tuple[argparse.ArgumentParser, SubcommandAdder]:
+    """A top-level parser and an ``add(name, handler, help, parent=...)`` helper that gives
+    every subcommand ``--home`` (so it works before or after the command) and its handler."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help=home_help)
+    parser = OneLineParser(prog=prog, description=description, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=OneLineParser)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int] | None, help: str,
+            parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help, description=help,
+                                                       parents=[common])
+        p.set_defaults(handler=handler)
+        return p
+
+    return parser, add
+
+
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_ERROR

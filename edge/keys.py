@@ -122,12 +122,13 @@ class SealingPublicKey:
 # --- private files ----------------------------------------------------------------------
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret atomically with mode 0600 from the first byte (never world-readable)."""
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write to a temporary file with ``mode`` set before any byte, then rename: a reader
+    sees the old file or the new one, never half of one, and a secret is never readable."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -138,17 +139,13 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """A secret: mode 0600 from the first byte."""
+    _write_atomic(path, data, 0o600)
+
+
 def write_public(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_atomic(path, data, 0o644)
 
 
 def read_private(path: Path) -> bytes:

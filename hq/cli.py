@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from edge.cli_support import OneLineParser, print_json, print_table, run
+from edge.cli_support import OneLineParser, command_parser, print_json, print_table, run
 from edge.keys import write_private, write_public
 from hq.db import make_engine
 from hq.home import HqHome, hq_default_home
@@ -133,17 +133,8 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", default=argparse.SUPPRESS,
-                        help="HQ's state directory (default: $REKAM_HQ_HOME)")
-    parser = OneLineParser(prog="rekam-hq", description="Rekam headquarters.", parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=OneLineParser)
-
-    def add(name: str, handler, help: str, parent=sub):  # type: ignore[no-untyped-def]
-        p = parent.add_parser(name, help=help, description=help, parents=[common])
-        p.set_defaults(handler=handler)
-        return p
+    parser, add = command_parser("rekam-hq", "Rekam headquarters.",
+                                 "HQ's state directory (default: $REKAM_HQ_HOME)")
 
     p = add("init", cmd_init, "create HQ's sealing, signing and CA keys")
     p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hal.registry import KitDevices, open_devices, spec_from_env
-
 from edge.config import APPLIANCE_HOME, default_home
 from edge.kit import Kit, open_kit
+from hal.registry import KitDevices, open_devices, spec_from_env
 
 
 def kit_home(arg: str | None) -> Path:

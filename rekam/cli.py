@@ -12,7 +12,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.cli_support import OneLineParser, print_json, print_table, read_secret, run
+from edge.cli_support import (
+    OneLineParser,
+    command_parser,
+    print_json,
+    print_table,
+    read_secret,
+    run,
+)
 from edge.clock import utc_now
 from edge.config import KitConfig, KitPaths
 from edge.errors import InvalidInput, RekamError
@@ -312,18 +319,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", default=argparse.SUPPRESS,
-                        help="the kit's state directory (default: $REKAM_HOME)")
-    parser = OneLineParser(prog="rekam", description="Rekam e-KTP recording kit.",
-                           parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=OneLineParser)
-
-    def add(name: str, handler, help: str, parent=sub):  # type: ignore[no-untyped-def]
-        p = parent.add_parser(name, help=help, description=help, parents=[common])
-        p.set_defaults(handler=handler)
-        return p
+    parser, add = command_parser("rekam", "Rekam e-KTP recording kit.",
+                                 "the kit's state directory (default: $REKAM_HOME)")
 
     p = add("provision", cmd_provision, "install a provisioning bundle from HQ")
     p.add_argument("bundle", help="the .bundle file made by rekam-hq device add")

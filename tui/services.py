@@ -35,16 +35,12 @@ from edge.operators import Role, Session
 from edge.outbox import PacketState
 from edge.packet import SealedPacket
 from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
-from edge.workflow import Enrolment, ExceptionReason, Slot
+from edge.workflow import CaptureDevices, Enrolment, ExceptionReason, Slot
 from hal.errors import DeviceNotFound
 from hal.ports import (
-    Camera,
     CodeReader,
     Device,
-    FingerprintScanner,
-    IrisScanner,
     ReceiptPrinter,
-    SignaturePad,
 )
 from hal.types import Receipt
 
@@ -57,17 +53,10 @@ DEVICE_KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "re
 """The devices the status bar shows, in its order."""
 
 
-class Devices(Protocol):
-    """What the UI needs of ``hal.registry.KitDevices`` (the bootstrap builds it)."""
+class Devices(CaptureDevices, Protocol):
+    """What the UI needs of ``hal.registry.KitDevices`` (the bootstrap builds it): the
+    workflow's capture devices, and the code reader and receipt printer."""
 
-    @property
-    def camera(self) -> Camera: ...
-    @property
-    def fingerprint(self) -> FingerprintScanner: ...
-    @property
-    def iris(self) -> IrisScanner: ...
-    @property
-    def signature(self) -> SignaturePad: ...
     @property
     def code_reader(self) -> CodeReader: ...
     @property
