@@ -179,10 +179,18 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
 
     step("Kit status")
     sh("rekam", "status")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        step("Now you: the operator UI on simulated devices"
+             + (", with HQ live" if broker_args else ""))
+        print(f"Log in as budi, PIN {OPERATOR_PIN}; Enter through a recording; "
+              "S shows the sync queue; Ctrl+Q quits.")
+        input("Press Enter to start the UI... ")
+        subprocess.run([_bin("rekam"), "tui", "--sim"], check=False)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Try it yourself:")
     print(f"  export REKAM_HOME={kit_home} REKAM_HQ_HOME={hq_home}")
     print(f"  .venv/bin/rekam roster search {surname.lower()} --operator budi   "
           f"(PIN {OPERATOR_PIN})")
+    print("  .venv/bin/rekam tui --sim          (the operator UI; log in as budi)")
     return 0
 
 
