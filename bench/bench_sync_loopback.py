@@ -463,13 +463,16 @@ def _bench(rig: Rig, args: argparse.Namespace) -> None:
                 series.seconds.append(elapsed)
                 series.cpu.append(detail["cpu"])
                 per = [c.get("stored", 0) for c in detail["ingest"]]
+                tabled = sum(c.get("chunk", 0) for c in detail["ingest"])
                 print(f"  round {rnd + 1}: {workers} ingest, {chunk // 1024} KiB: "
-                      f"{n / elapsed:.0f} packets/s (stored per process {per}; resent "
+                      f"{n / elapsed:.0f} packets/s (stored per process {per}; packets "
+                      f"through the chunk table {tabled}; sent again "
                       f"{detail['stats']['packets_resent']})", flush=True)
     mb = total / 1e6
     print(f"\n{n} sealed packets, {mb:.1f} MB ({total / n / 1024:.0f} KB each), database "
           f"{rig.hq.database_url().split(':')[0]}, {os.cpu_count()} CPUs; medians of "
-          f"{args.rounds} rounds; CPU in ms per packet")
+          f"{args.rounds} rounds; CPU in ms per packet (a PostgreSQL server's own is not "
+          f"counted)")
     base = raws["no subscriber, whole packets"].median()
     base_sub = raws["1 subscriber process(es), whole packets"].median()
     for key, s in raws.items():

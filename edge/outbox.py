@@ -81,11 +81,23 @@ class Outbox:
                 acked_at TEXT,
                 purged_at TEXT,
                 send_count INTEGER NOT NULL DEFAULT 0,
-                data BLOB
+                data BLOB  -- unused since the bytes moved to outbox_data; kept for old kits
             );
             CREATE INDEX IF NOT EXISTS outbox_state_created ON outbox (state, created_at);
+            CREATE TABLE IF NOT EXISTS outbox_data (
+                packet_id TEXT PRIMARY KEY REFERENCES outbox (packet_id),
+                data BLOB NOT NULL
+            );
             """
         )
+        # Older kits kept the bytes in outbox.data: move them (once) to outbox_data, so a
+        # state change never rewrites a packet's 200 KB again.
+        if self._conn.execute("SELECT 1 FROM outbox WHERE data IS NOT NULL LIMIT 1").fetchone():
+            with atomic(self._conn):
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO outbox_data (packet_id, data) "
+                    "SELECT packet_id, data FROM outbox WHERE data IS NOT NULL")
+                self._conn.execute("UPDATE outbox SET data = NULL WHERE data IS NOT NULL")
 
     def add(self, packet: SealedPacket) -> OutboxEntry:
         """Store a sealed packet; durable when this returns (WAL + synchronous=FULL)."""
@@ -93,11 +105,12 @@ class Outbox:
         try:
             with atomic(self._conn):
                 self._conn.execute(
-                    "INSERT INTO outbox (packet_id, state, size, sha256, created_at, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (packet.packet_id, PacketState.SEALED, packet.size, packet.sha256, now,
-                     packet.data),
+                    "INSERT INTO outbox (packet_id, state, size, sha256, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (packet.packet_id, PacketState.SEALED, packet.size, packet.sha256, now),
                 )
+                self._conn.execute("INSERT INTO outbox_data (packet_id, data) VALUES (?, ?)",
+                                   (packet.packet_id, packet.data))
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(f"packet {packet.packet_id} is already in the outbox") from exc
         return self.get(packet.packet_id)
@@ -123,11 +136,10 @@ class Outbox:
 
     def data(self, packet_id: str) -> bytes:
         row = self._conn.execute(
-            "SELECT data FROM outbox WHERE packet_id = ?", (packet_id,)
+            "SELECT data FROM outbox_data WHERE packet_id = ?", (packet_id,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"no packet {packet_id!r} in the outbox")
-        if row[0] is None:
+            self.get(packet_id)  # NotFound for an unknown id
             raise NotFound(f"packet {packet_id} was acknowledged by HQ and purged from the kit")
         return bytes(row[0])
 
@@ -194,6 +206,9 @@ class Outbox:
         """Drop the ciphertext of packets acked longer ago than ``grace``; rows stay as a record."""
         cutoff = (self._clock() - grace).isoformat()
         with atomic(self._conn):
+            self._conn.execute(
+                "DELETE FROM outbox_data WHERE packet_id IN (SELECT packet_id FROM outbox "
+                "WHERE state = 'acked' AND acked_at <= ?)", (cutoff,))
             cur = self._conn.execute(
                 "UPDATE outbox SET state = 'purged', purged_at = ?, data = NULL "
                 "WHERE state = 'acked' AND acked_at <= ?",

@@ -286,9 +286,11 @@ class Ingestor:
                     and (key not in held or (len(parts) > len(held[key].parts)
                                              and time.monotonic() - held[key].since
                                              <= HOLD_SECONDS))}
-            # The rest of a set may be in the chunk table already (an earlier send, a twin
-            # worker's share): then writing completes it, holding would only wait.
-            for key, n in store.chunk_counts(set(hold)).items():
+            # The rest of a set that does not start at chunk 0 may be in the chunk table
+            # already (a resumed send, a twin worker's share): then writing completes it,
+            # holding would only wait.
+            resumed = {key for key, h in hold.items() if min(h.parts) > 0}
+            for key, n in store.chunk_counts(resumed).items():
                 if n + len(hold[key].parts) >= key[3]:
                     del hold[key]
         self._held = hold
@@ -573,6 +575,9 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
                     storing.result()
                 return
             inbox.put(nxt.result())
+            while link.queued() and not room.locked():  # already here: no need to wait
+                await room.acquire()
+                inbox.put(await messages.__anext__())
     finally:
         stopper.cancel()
         inbox.put(None)

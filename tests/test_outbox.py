@@ -100,3 +100,26 @@ def test_export_by_prefix(outbox):
     outbox.add(_packet(90))
     with pytest.raises(NotFound, match="more than one"):
         outbox.find("0193-00")
+
+
+def test_state_changes_leave_the_ciphertext_alone_and_old_kits_migrate(tmp_path, clock):
+    """The bytes live apart from the row whose state changes twice per packet (a 200 KB
+    rewrite each time otherwise); an outbox from an older kit moves them over once."""
+    conn = connect(tmp_path / "kit.db")
+    conn.execute(
+        "CREATE TABLE outbox (packet_id TEXT PRIMARY KEY, state TEXT NOT NULL, size INTEGER "
+        "NOT NULL, sha256 TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT, acked_at "
+        "TEXT, purged_at TEXT, send_count INTEGER NOT NULL DEFAULT 0, data BLOB)")
+    old = _packet(42)
+    conn.execute("INSERT INTO outbox (packet_id, state, size, sha256, created_at, data) "
+                 "VALUES (?, 'sealed', ?, ?, ?, ?)",
+                 (old.packet_id, old.size, old.sha256, clock().isoformat(), old.data))
+    box = Outbox(conn, clock=clock)
+    box.ensure_schema()
+    assert box.data(old.packet_id) == old.data
+    assert conn.execute("SELECT COUNT(*) FROM outbox WHERE data IS NOT NULL").fetchone()[0] == 0
+    box.mark_sent(old.packet_id)
+    assert box.mark_acked(old.packet_id, old.sha256)
+    assert box.purge_acked(grace=timedelta(0)) == 1
+    assert conn.execute("SELECT COUNT(*) FROM outbox_data").fetchone()[0] == 0
+    conn.close()
