@@ -130,12 +130,29 @@ class Report:
 
 def diagnose(kit: Kit, *, language: str | None = None, sim: bool = False,
              broker_timeout: float = 3.0) -> Report:
+    lang = language_of(kit, language)
+    checks = list(_devices(kit.config, TEXT[lang], sim=sim))
+    checks += [*kit_checks(kit, lang), link_check(kit, lang, broker_timeout)]
+    return Report(kit.device_id, checks, lang)
+
+
+def language_of(kit: Kit, language: str | None = None) -> str:
+    """The report's language: the one asked for, else the kit's, else Indonesian."""
     lang = language or kit.config.language
-    t = TEXT[lang if lang in TEXT else "id"]
-    checks = list(_devices(kit.config, t, sim=sim))
-    checks += [_disk(kit, t), _clock(kit, t), _keys(kit.paths, t), _roster(kit, t),
-               _broker(kit, t, broker_timeout)]
-    return Report(kit.device_id, checks, lang if lang in TEXT else "id")
+    return lang if lang in TEXT else "id"
+
+
+def kit_checks(kit: Kit, language: str) -> list[Check]:
+    """The checks that read only the kit's own files and database (disk, clock, keys,
+    roster): quick, and safe to run while the operator UI holds the devices."""
+    t = TEXT[language if language in TEXT else "id"]
+    return [_disk(kit, t), _clock(kit, t), _keys(kit.paths, t), _roster(kit, t)]
+
+
+def link_check(kit: Kit, language: str, timeout: float = 3.0) -> Check:
+    """Whether HQ's broker answers a TLS handshake with the kit's certificate. It may
+    wait up to ``timeout`` seconds on the network."""
+    return _broker(kit, TEXT[language if language in TEXT else "id"], timeout)
 
 
 def _devices(config: KitConfig, t: dict[str, str], *, sim: bool) -> Iterator[Check]:

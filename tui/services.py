@@ -657,13 +657,10 @@ class KitServices:
             from rekam import doctor
         except ImportError:
             return ()
-        text = doctor.TEXT.get(language, doctor.TEXT["id"])
-        found = []
+        text = doctor.TEXT[doctor.language_of(self.kit, language)]
         with self.lock:
-            for check in (doctor._disk(self.kit, text), doctor._clock(self.kit, text),
-                          doctor._keys(self.kit.paths, text), doctor._roster(self.kit, text)):
-                found.append(check)
-        found.append(doctor._broker(self.kit, text, 3.0))  # network: outside the lock
+            found = doctor.kit_checks(self.kit, language)
+        found.append(doctor.link_check(self.kit, language))  # network: outside the lock
         return tuple(ReadinessCheck(c.key, c.status, text[c.status], c.label, c.detail)
                      for c in found)
 
