@@ -7,7 +7,10 @@ so lockouts, grace periods and expiry can be tested without sleeping.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+WIB = timezone(timedelta(hours=7), "WIB")
+"""Kota Bekasi's time zone (UTC+7, no daylight saving): what "today" means at a service point."""
 
 Clock = Callable[[], datetime]
 """A zero-argument callable returning the current time as an aware ``datetime``."""

@@ -87,7 +87,7 @@ class RosterMeta:
 @dataclass(frozen=True)
 class SearchHit:
     resident: Resident
-    matched: str  # "nik" | "invitation" | "name"
+    matched: str  # "nik" | "invitation" | "name" | "expected" (listed, not searched)
     score: float  # 1.0 for an exact NIK, code or full name; lower is a weaker match
     enrolled: bool  # already recorded on this kit
 
@@ -478,6 +478,27 @@ class RosterStore:
             sql += " e JOIN residents r ON r.nik = e.nik"
         (n,) = self._conn.execute(sql).fetchone()
         return int(n)
+
+    @_database_errors
+    def awaiting(
+        self, *, rw: Sequence[str] = (), limit: int = 50
+    ) -> tuple[list[Resident], int]:
+        """Residents on the roster not yet recorded on this kit, in ``rw`` (any of them;
+        every RW when empty), ordered by RW, RT and name: the people the service point
+        expects. Returns at most ``limit`` of them and how many there are in all."""
+        areas = sorted({area_key(r) for r in rw if r.strip()})
+        where = " WHERE e.nik IS NULL"
+        if areas:
+            where += f" AND r.rw IN ({', '.join('?' * len(areas))})"
+        (total,) = self._conn.execute(
+            "SELECT count(*) FROM residents r LEFT JOIN enrolments e ON e.nik = r.nik" + where,
+            areas,
+        ).fetchone()
+        rows = self._conn.execute(
+            _SELECT_RESIDENT + where + " ORDER BY r.rw, r.rt, r.name_key LIMIT ?",
+            (*areas, max(0, limit)),
+        ).fetchall()
+        return [_resident(row) for row in rows], int(total)
 
     # --- search ------------------------------------------------------------------------------
 

@@ -91,9 +91,12 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     home = _home(args)
     started = time.perf_counter()
     result = make_worklist(_engine(home), home.keys(), args.device, Path(args.source),
-                           days=args.days)
+                           days=args.days,
+                           schedule_path=Path(args.schedule) if args.schedule else None)
     write_public(Path(args.output), result.data)
+    visits = f"{result.visits} visits, " if args.schedule else ""
     print(f"worklist v{result.version} for {args.device}: {result.residents} residents, "
+          f"{visits}"
           f"expires {result.expires_at:%Y-%m-%d}, {len(result.data) / 1024:.0f} KB, signed "
           f"({time.perf_counter() - started:.1f} s) -> {args.output}")
     if result.skipped_other_kelurahan:
@@ -162,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device")
     p.add_argument("--from", dest="source", required=True, metavar="FILE.csv")
     p.add_argument("--days", type=int, default=30, help="days until it expires (default 30)")
+    p.add_argument("--schedule", metavar="VISITS.csv",
+                   help="the kit's visits: columns tanggal, tempat, rw[, kode_kelurahan, "
+                        "catatan]; the operator's service point screen offers today's")
     p.add_argument("-o", "--output", required=True)
 
     p = add("open", cmd_open, "verify and decrypt a sealed packet; print its manifest")

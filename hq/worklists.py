@@ -14,6 +14,7 @@ from edge.worklist import build_worklist
 from hq.devices import get_device, next_worklist_version
 from hq.home import HqKeys
 from hq.invitations import invitation_code
+from hq.schedules import read_schedule
 
 
 @dataclass(frozen=True)
@@ -23,15 +24,19 @@ class WorklistResult:
     residents: int
     skipped_other_kelurahan: int
     expires_at: datetime
+    visits: int = 0
 
 
 def make_worklist(
-    engine: Engine, keys: HqKeys, device_id: str, csv_path: Path, *, days: int = 30
+    engine: Engine, keys: HqKeys, device_id: str, csv_path: Path, *, days: int = 30,
+    schedule_path: Path | None = None,
 ) -> WorklistResult:
     """Residents of the kit's kelurahan only: a kit carries no more personal data than its
-    schedule needs. Every row is validated before anything is signed."""
+    schedule needs. Every row, and every visit of the schedule (a CSV, see
+    :mod:`hq.schedules`), is validated before anything is signed."""
     device = get_device(engine, device_id)
     wanted = set(device.kelurahan)
+    schedule = read_schedule(schedule_path, sorted(wanted)) if schedule_path else []
     residents = []
     skipped = 0
     codes: dict[str, str] = {}
@@ -51,6 +56,7 @@ def make_worklist(
     expires = now + timedelta(days=days)
     data = build_worklist(
         device_id=device_id, version=version, issued_at=now, expires_at=expires,
-        kelurahan=sorted(wanted), residents=residents, signing_key=keys.signing,
+        kelurahan=sorted(wanted), residents=residents, schedule=schedule,
+        signing_key=keys.signing,
     )
-    return WorklistResult(data, version, len(residents), skipped, expires)
+    return WorklistResult(data, version, len(residents), skipped, expires, len(schedule))

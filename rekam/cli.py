@@ -161,8 +161,13 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         count = kit.import_worklist(data, session)
         status = kit.status()
+        with kit.roster(session) as store:
+            meta = store.meta()
     print(f"roster version {status.roster_version}: {count} residents "
           f"({time.perf_counter() - started:.1f} s), expires {status.roster_expires_at}")
+    for visit in meta.schedule if meta else ():
+        note = f" ({visit.note})" if visit.note else ""
+        print(f"  visit {visit.date:%d-%m-%Y}: {visit.place}, RW {visit.rw}{note}")
     return 0
 
 

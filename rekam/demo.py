@@ -13,7 +13,10 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from edge.clock import WIB
 
 DEMO = Path(".demo").resolve()
 KELURAHAN = "32.75.01.1001"  # Bekasijaya, Bekasi Timur
@@ -136,9 +139,20 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
        env={"REKAM_PIN": SUPERVISOR_PIN, "REKAM_NEW_PIN": OPERATOR_PIN})
     sh("rekam", "operator", "list")
 
-    step("HQ signs the kit's worklist; the kit verifies and imports it (encrypted at rest)")
+    step("HQ signs the kit's worklist and visit schedule; the kit verifies and imports it "
+         "(encrypted at rest)")
     worklist = DEMO / f"{DEVICE}-v1.worklist"
-    sh("rekam-hq", "worklist", DEVICE, "--from", str(csv_path), "-o", str(worklist))
+    visits = DEMO / "jadwal.csv"
+    local_rws = sorted({r["rw"] for r in rows if r["kode_kelurahan"] == KELURAHAN})
+    today = datetime.now(WIB).date()  # the service point's day, in Bekasi's time zone
+    visits.write_text("tanggal;tempat;rw;catatan\n" + "".join(
+        f"{today + timedelta(days=i):%d-%m-%Y};{place} {rw};{rw};{note}\n"
+        for i, (rw, place, note) in enumerate(zip(
+            local_rws, ("Balai RW", "Balai RW", "Posyandu RW"),
+            ("pukul 08.00-15.00", "bawa undangan dan KK", "pukul 09.00-14.00")))),
+        encoding="utf-8-sig")
+    sh("rekam-hq", "worklist", DEVICE, "--from", str(csv_path), "--schedule", str(visits),
+       "-o", str(worklist))
     op_env = {"REKAM_OPERATOR": "budi", "REKAM_PIN": OPERATOR_PIN}
     sh("rekam", "roster", "import", str(worklist), env=op_env)
     local = [r for r in rows if r["kode_kelurahan"] == KELURAHAN]

@@ -134,6 +134,12 @@ class _Finished(Exception):
     """--once: everything is acknowledged (or the time is up)."""
 
 
+def _quiet(task: asyncio.Task[Any]) -> None:
+    """Retrieve a fire-and-forget task's outcome (no "exception never retrieved")."""
+    if not task.cancelled():
+        task.exception()
+
+
 class Uplink:
     def __init__(self, kit: Kit, settings: SyncSettings, *,
                  connector: Connector | None = None, notifier: Notifier | None = None,
@@ -154,6 +160,7 @@ class Uplink:
         self._resume: dict[str, int] = {}  # packet id → first chunk to send after a drop
         self._parked: dict[str, float] = {}  # rejected by HQ: not before this monotonic time
         self._changed: asyncio.Event | None = None
+        self._acks_in: asyncio.Event | None = None  # set by each batch of acks (--once)
         self._chunk_tasks: set[asyncio.Task[Any]] = set()
         self._last_purge = -math.inf
         self._session_id = ""
@@ -182,6 +189,7 @@ class Uplink:
         """Until ``stop`` is set (daemon), or until the outbox is acknowledged or
         ``once_timeout`` passes (``once``)."""
         self._changed = asyncio.Event()
+        self._acks_in = asyncio.Event()
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
         give_up = self.monotonic() + self.settings.once_timeout if once else math.inf
         watchdog = asyncio.create_task(self._watchdog())
@@ -232,8 +240,14 @@ class Uplink:
             await asyncio.sleep(interval)
 
     async def _session(self, link: Link, stop: asyncio.Event, give_up: float | None) -> bool:
-        await link.subscribe(kit_subscription(self.kit.device_id))
-        tasks = [asyncio.create_task(self._receiver(link), name="receiver"),
+        # The SUBSCRIBE goes out first, but nothing waits for its SUBACK: the first chunks
+        # follow it in the same round trip (a refused subscription still ends the session).
+        # Nothing is lost meanwhile: the client writes packets in the order they are made,
+        # and the broker handles one connection's packets in order, so the subscription
+        # exists before any of our packets reaches HQ, hence before any ack; and the
+        # persistent session holds it from the last connection anyway.
+        tasks = [asyncio.create_task(self._subscribe(link), name="subscribe"),
+                 asyncio.create_task(self._receiver(link), name="receiver"),
                  asyncio.create_task(self._sender(link), name="sender"),
                  asyncio.create_task(self._heartbeat(link), name="heartbeat")]
         if give_up is not None:
@@ -257,10 +271,21 @@ class Uplink:
         await self._goodbye(link)
         return False
 
+    async def _subscribe(self, link: Link) -> None:
+        await link.subscribe(kit_subscription(self.kit.device_id))
+        await asyncio.Event().wait()  # only an error ends the session from here
+
     async def _goodbye(self, link: Link) -> None:
-        """A clean stop sends no last will: say "offline" ourselves."""
-        with suppress(TransportError):
-            await self._publish_status(link, "offline", timeout=3)
+        """A clean stop sends no last will: say "offline" ourselves.
+
+        Without waiting for its PUBACK (a round trip on a slow link): the status is handed
+        to the client before the DISCONNECT that follows it on the same TLS stream, so the
+        broker has it before it sees the DISCONNECT. The task is dropped in _end_session."""
+        task = asyncio.create_task(self._publish_status(link, "offline", timeout=3))
+        self._chunk_tasks.add(task)
+        task.add_done_callback(self._chunk_tasks.discard)
+        task.add_done_callback(_quiet)
+        await asyncio.sleep(0)  # the task's first step queues the PUBLISH
 
     def _end_session(self) -> None:
         for task in self._chunk_tasks:
@@ -450,6 +475,8 @@ class Uplink:
                 reports.append(Report(self.kit.device_id, self.kit.clock(), "packet",
                                       "rejected", detail=f"{ack.packet_id}: {ack.reason}"))
             self._wake()
+            if self._acks_in is not None:
+                self._acks_in.set()
         for report in reports:
             await self._publish_report(link, report)
 
@@ -518,7 +545,13 @@ class Uplink:
         return counts["sealed"] + counts["sent"]
 
     async def _until_done(self, give_up: float) -> None:
+        """Ends the session as soon as an ack batch leaves nothing unacknowledged (woken by
+        the receiver, not polled: a poll would add its interval to every technician's sync)."""
+        assert self._acks_in is not None
         while True:
             if self.unacked() == 0 or self.monotonic() >= give_up:
                 raise _Finished
-            await asyncio.sleep(0.1)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._acks_in.wait(),
+                                       timeout=max(0.01, min(1.0, give_up - self.monotonic())))
+            self._acks_in.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from kit_world import DEVICE, KELURAHAN, OPERATOR_PIN, SUPERVISOR_PIN, read_json
 
 
@@ -152,3 +153,34 @@ def test_keys_are_private(world):
         assert (world.kit_home / "keys" / key).stat().st_mode & 0o777 == 0o600
     for key in ("hq-sealing.key", "hq-signing.key", "ca.key", "invitation.key"):
         assert (world.hq_home / "keys" / key).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_visit_schedule_from_an_excel_csv_reaches_the_kit(world, capsys):
+    visits = world.tmp / "jadwal.csv"
+    visits.write_text("Tanggal;Tempat;RW;Catatan\n25-11-2026;Balai RW 005;5;pukul 08.00\n"
+                      "2026-11-24;SMAN 4 Bekasi;7;\n", encoding="utf-8-sig")
+    assert world.hq("worklist", DEVICE, "--from", str(world.csv), "--schedule", str(visits),
+                    "-o", str(world.tmp / "v2.worklist")) == 0
+    assert "2 visits" in capsys.readouterr().out
+    assert world.kit("roster", "import", str(world.tmp / "v2.worklist"), pin=OPERATOR_PIN) == 0
+    out = capsys.readouterr().out
+    assert "visit 24-11-2026: SMAN 4 Bekasi, RW 007\n" in out  # sorted by date
+    assert "visit 25-11-2026: Balai RW 005, RW 005 (pukul 08.00)" in out
+
+
+@pytest.mark.parametrize(("row", "error"), [
+    ("31-11-2026;Balai RW 005;5", "line 2, column tanggal: '31-11-2026' is not a date"),
+    ("25-11-2026;;5", "line 2, column tempat: empty"),
+    ("25-11-2026;Balai;RW5", "line 2, column rw: 'RW5' is not an RW number"),
+    ("25-11-2026;Balai;5;32.75.01.1002", "column kode_kelurahan: 32.75.01.1002 is not "
+                                         "served by this kit"),
+])
+def test_a_bad_visit_is_named_and_nothing_is_written(world, capsys, row, error):
+    visits = world.tmp / "jadwal.csv"
+    visits.write_text(f"tanggal;tempat;rw;kode_kelurahan\n{row}\n")
+    out = world.tmp / "bad.worklist"
+    assert world.hq("worklist", DEVICE, "--from", str(world.csv), "--schedule", str(visits),
+                    "-o", str(out)) == 1
+    err = capsys.readouterr().err
+    assert error in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()

@@ -177,6 +177,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "home.expected": ("Warga diundang", "Invited residents"),
     "home.expected_line": ("Daftar kit: {total} warga, {done} sudah direkam, {left} belum.",
                            "Kit roster: {total} residents, {done} recorded, {left} to go."),
+    "home.expected_rw": ("RW {rw}", "RW {rw}"),
+    "home.expected_all": ("semua RW", "all RWs"),
+    "home.expected_left": ("{n} belum direkam", "{n} not yet recorded"),
+    "home.expected_done": ("Semua warga yang diundang sudah direkam.",
+                           "Every invited resident has been recorded."),
+    "home.expected_hint": ("Enter lalu panah bawah untuk memilih dari daftar ini.",
+                           "Enter, then the down arrow, to pick from this list."),
     "home.schedule_today": ("Jadwal hari ini: {place}, RW {rw}",
                             "Today's schedule: {place}, RW {rw}"),
     "home.schedule_none": ("Tidak ada jadwal dari pusat untuk hari ini.",
@@ -196,6 +203,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role.technician": ("teknisi", "technician"),
     # --- find -------------------------------------------------------------------------------
     "find.title": ("Cari warga", "Find resident"),
+    "find.expected": ("Warga diundang yang belum direkam di sini. Panah bawah/atas lalu Enter, "
+                      "atau ketik untuk mencari.",
+                      "Invited residents not yet recorded here. Arrows then Enter, or type "
+                      "to search."),
     "find.intro": ("Pindai QR undangan, atau ketik NIK / kode undangan / nama.",
                    "Scan the invitation QR, or type the NIK, invitation code or name."),
     "find.query": ("NIK, kode undangan atau nama", "NIK, invitation code or name"),

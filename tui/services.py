@@ -25,15 +25,17 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from edge.clock import WIB
 from edge.errors import NotAllowed
 from edge.kit import Kit
 from edge.operators import Role, Session
 from edge.outbox import PacketState
 from edge.packet import SealedPacket
+from edge.residents import Resident
 from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
 from edge.workflow import CaptureDevices, Enrolment, ExceptionReason, Slot
 from hal.errors import DeviceNotFound
@@ -43,9 +45,6 @@ from hal.ports import (
     ReceiptPrinter,
 )
 from hal.types import Receipt
-
-WIB = timezone(timedelta(hours=7), "WIB")
-"""Kota Bekasi's time zone (UTC+7, no daylight saving): what "today" means at a service point."""
 
 T = TypeVar("T")
 
@@ -88,6 +87,15 @@ class ServicePoint:
     def label(self) -> str:
         """The text stored in each packet's manifest (``KitConfig.service_point``)."""
         return f"{self.name}; {self.place_type}; {self.kelurahan}; RW {self.rw}"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The invited residents the service point still awaits today."""
+
+    rws: tuple[str, ...]  # the RWs they live in; empty: the whole roster
+    residents: tuple[Resident, ...]  # the first of them, by RW, RT and name
+    total: int  # how many in all
 
 
 @dataclass(frozen=True)
@@ -376,6 +384,20 @@ class KitServices:
     def roster_counts(self) -> tuple[int, int]:
         """(residents on the roster, of whom recorded on this kit)."""
         return self._store(lambda s: (s.count(), s.enrolled_count(on_roster=True)))
+
+    def expected_rws(self) -> tuple[str, ...]:
+        """The RWs whose residents are expected here today: the service point's RW, else
+        those on HQ's schedule for today, else none (the whole roster)."""
+        point = self.service_point()
+        if point is not None and point.rw:
+            return (point.rw,)
+        return tuple(sorted({s.rw for s in self.schedule_today() if s.rw}))
+
+    def expected(self, limit: int = 30) -> Expected:
+        """Invited residents of today's RWs not yet recorded on this kit."""
+        rws = self.expected_rws()
+        residents, total = self._store(lambda s: s.awaiting(rw=rws, limit=limit))
+        return Expected(rws, tuple(residents), total)
 
     def search(self, query: str, *, rw: str | None = None, limit: int = 20) -> list[SearchHit]:
         query = query.strip()

@@ -231,3 +231,26 @@ def test_send_now_without_a_reachable_server_says_so_in_words(rig_factory, monke
             assert "Traceback" not in text
 
     run(go())
+
+
+def test_home_lists_the_invited_residents_expected_here_and_enter_picks_one(
+        rig_factory) -> None:
+    rig = rig_factory()
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(120, 40)) as pilot:
+            await login_to_home(pilot)  # today's visit from HQ: Balai RW 005
+            expected = rig.app.services.expected(limit=5)
+            assert expected.rws == ("005",) and expected.total > 0
+            assert all(r.rw == "005" for r in expected.residents)
+            text = screen_text(pilot)
+            assert f"RW 005: {expected.total} belum direkam" in text, text
+            assert expected.residents[0].name in text
+            await enter(pilot)  # Find, before anything is typed: the same list
+            assert "belum direkam di sini" in screen_text(pilot)
+            await pilot.press("down")
+            await enter(pilot)
+            assert screen_name(pilot) == "IdentityScreen"
+            assert expected.residents[1].name in screen_text(pilot)
+
+    run(go())

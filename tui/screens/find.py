@@ -1,6 +1,8 @@
 """Find a resident: scan the invitation's QR, or type a NIK, an invitation code or a name
-and watch the results narrow as you type. Enter takes the highlighted resident; the
-arrows move through the results without leaving the search field."""
+and watch the results narrow as you type. Before anything is typed, the list holds the
+invited residents expected here today who are not yet recorded. Enter takes the
+highlighted resident; the arrows move through the results without leaving the search
+field."""
 
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ class FindScreen(RekamScreen):
         super().on_mount()
         self.set_focus(self.query_one("#query", Input))
         self.set_interval(SCAN_EVERY, self._scan)
+        self._search("", None)  # an empty search lists the invited residents expected here
 
     def on_screen_resume(self) -> None:
         self.set_focus(self.query_one("#query", Input))
@@ -109,7 +112,11 @@ class FindScreen(RekamScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="search")
     def _search(self, query: str, rw: str | None) -> None:
         try:
-            hits = self.services.search(query, rw=rw, limit=RESULTS)
+            if query.strip():
+                hits = self.services.search(query, rw=rw, limit=RESULTS)
+            else:
+                hits = [SearchHit(r, "expected", 0.0, False)
+                        for r in self.services.expected(limit=RESULTS).residents]
         except RekamError as exc:
             self.post_message(Failed("search", exc))
             return
@@ -123,7 +130,7 @@ class FindScreen(RekamScreen):
         self.hits_query = message.query
         digits = "".join(ch for ch in message.query if ch.isdigit())
         if not message.query.strip():
-            self.message = ""
+            self.message = self.t("find.expected") if self.hits else ""
         elif not self.hits and digits == message.query.strip() and len(digits) != 16:
             self.message = self.t("find.partial_nik", n=len(digits))
         elif not self.hits and self.only_rw:

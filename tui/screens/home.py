@@ -18,6 +18,9 @@ from tui.screens.place import kelurahan_name
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
+EXPECTED_SHOWN = 12
+"""Invited residents listed on Home; the tile shows as many as the terminal has room for."""
+
 
 class HomeScreen(RekamScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -72,6 +75,7 @@ class HomeScreen(RekamScreen):
                 "today": s.today_summary(), "point": s.service_point(),
                 "schedule": s.schedule_today(), "total": total, "done": done,
                 "expires": meta.expires_at if meta else None, "has_roster": meta is not None,
+                "expected": s.expected(limit=EXPECTED_SHOWN) if meta else None,
             }
         except RekamError as exc:
             self.post_message(Failed("home", exc))
@@ -99,7 +103,6 @@ class HomeScreen(RekamScreen):
             place.update(self.t("home.place_unset"))
         self.query_one("#today-title", Static).update(self.t("home.today"))
         self.query_one("#queue-title", Static).update(self.t("home.queue"))
-        self.query_one("#expected-title", Static).update(self.t("home.expected"))
         today = d.get("today")
         snap = self.rekam.snapshot
         waiting = snap.waiting if snap is not None else 0
@@ -115,12 +118,27 @@ class HomeScreen(RekamScreen):
             lines.append(self.t("home.schedule_today", place=entry.place, rw=entry.rw))
         if not d.get("schedule") and d:
             lines.append(self.t("home.schedule_none"))
+        expected = d.get("expected")
+        title = self.t("home.expected")
         if d.get("has_roster"):
             total, done = d["total"], d["done"]
             lines.append(self.t("home.expected_line", total=total, done=done,
                                 left=max(0, total - done)))
         elif d:
             lines.append(self.t("home.roster_missing"))
+        if expected is not None:
+            where = (self.t("home.expected_rw", rw=", ".join(expected.rws)) if expected.rws
+                     else self.t("home.expected_all"))
+            title = f"{title} · {where}: {self.t('home.expected_left', n=expected.total)}"
+            if expected.total == 0:
+                lines.append(self.t("home.expected_done"))
+            else:
+                lines.append(f"[dim]{self.t('home.expected_hint')}[/]")
+            one_rw = len(expected.rws) == 1  # the RW is in the title already
+            for r in expected.residents:
+                area = f"RT {r.rt}" if one_rw else f"RT {r.rt}/RW {r.rw}"
+                lines.append(f"{area}  {r.name}  [dim]{r.invitation_code}[/]")
+        self.query_one("#expected-title", Static).update(title)
         self.query_one("#expected", Static).update("\n".join(lines))
         warnings = []
         expires = d.get("expires")
