@@ -91,6 +91,9 @@ class KitConfig:
     max_attempts: int = 3
     lockout_failures: int = 5
     lockout_minutes: int = 5
+    # An unattended kit in a public hall logs its operator out (0: never); a recording in
+    # progress is cancelled, so no biometrics wait in memory for the next passer-by.
+    idle_logout_minutes: int = 10
     kdf_memory_kib: int = 65536
     kdf_iterations: int = 3
     ack_grace_hours: int = 24

@@ -198,6 +198,10 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
              + (", with HQ live" if broker_args else ""))
         print(f"Log in as budi, PIN {OPERATOR_PIN}; Enter through a recording; "
               "S shows the sync queue; Ctrl+Q quits.")
+        if broker_args:  # the kit's sync daemon, as systemd runs it: what you record goes
+            processes.append(_start([_bin("rekam"), "sync"], DEMO / "sync.log"))
+            print(f"The kit's sync daemon runs too (log: {DEMO / 'sync.log'}): what you "
+                  "record reaches HQ by itself; see it with 'rekam-hq packets'.")
         input("Press Enter to start the UI... ")
         subprocess.run([_bin("rekam"), "tui", "--sim"], check=False)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Try it yourself:")

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from sync.daemon_state import WAKE_SIGNAL, StateFileNotifier
 from sync.settings import SyncSettings
 
 _TUNABLES = {
@@ -63,7 +64,10 @@ def run_sync(home: Path, args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, f"sync_{name}", None) for name in _TUNABLES}
     settings = SyncSettings.load(home, **overrides)
     with open_kit(home) as kit:
-        uplink = Uplink(kit, settings)
+        # The daemon tells the operator UI how it fares, and wakes on its "send now";
+        # --once is a technician's run beside it and must not speak for it.
+        notifier = None if args.once else StateFileNotifier(kit.paths.root)
+        uplink = Uplink(kit, settings, notifier=notifier)
         before = kit.outbox.counts()
 
         async def main() -> None:
@@ -71,6 +75,8 @@ def run_sync(home: Path, args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            if not args.once:
+                loop.add_signal_handler(WAKE_SIGNAL, uplink.send_now)
             await uplink.run(stop, once=args.once)
 
         started = time.monotonic()

@@ -36,5 +36,11 @@ class Notifier:
     def status(self, text: str) -> None:
         self.notify(f"STATUS={text}")
 
+    def connected(self, broker: str) -> None:
+        self.status(f"connected to {broker}")
+
+    def retrying(self, delay: float, error: str) -> None:
+        self.status(f"offline, retrying in {delay:.0f} s" + (f": {error}" if error else ""))
+
     def stopping(self) -> None:
         self.notify("STOPPING=1")

@@ -160,6 +160,7 @@ class Uplink:
         self._resume: dict[str, int] = {}  # packet id → first chunk to send after a drop
         self._parked: dict[str, float] = {}  # rejected by HQ: not before this monotonic time
         self._changed: asyncio.Event | None = None
+        self._woken = asyncio.Event()  # send_now() before run() still counts
         self._acks_in: asyncio.Event | None = None  # set by each batch of acks (--once)
         self._chunk_tasks: set[asyncio.Task[Any]] = set()
         self._last_purge = -math.inf
@@ -202,7 +203,7 @@ class Uplink:
                     options = self.connect_options()
                     async with self.connector(options) as link:
                         self.stats.connects += 1
-                        self.notifier.status(f"connected to {options.address}")
+                        self.notifier.connected(str(options.address))
                         finished = await self._session(link, stop, give_up if once else None)
                 except TransportError as exc:
                     if isinstance(exc, ConnectFailed):
@@ -221,15 +222,32 @@ class Uplink:
                 if self.monotonic() - started > 30:
                     backoff.reset()
                 delay = min(backoff.next(), max(0.0, give_up - self.monotonic()))
-                self.notifier.status(f"offline, retrying in {delay:.0f} s")
+                self.notifier.retrying(delay, self.stats.last_error)
                 log.info("reconnecting in %.1f s", delay)
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                    await asyncio.wait_for(self._stop_or_wake(stop), timeout=delay)
+                if self._woken.is_set():  # "kirim sekarang": try now, and soon again
+                    self._woken.clear()
+                    backoff.reset()
         finally:
             watchdog.cancel()
             self.notifier.stopping()
         self.purge()
         return self.stats
+
+    def send_now(self) -> None:
+        """Send now (``SIGUSR1``, the operator's "kirim sekarang"): look at the outbox at
+        once, and when offline, end the wait before reconnecting."""
+        self._woken.set()
+        self._wake()
+
+    async def _stop_or_wake(self, stop: asyncio.Event) -> None:
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def _watchdog(self) -> None:
         interval = self.notifier.watchdog_interval

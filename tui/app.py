@@ -20,13 +20,15 @@ every screen; the status bar above it is always visible.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 import traceback
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -38,6 +40,9 @@ from tui.messages import Failed, StatusUpdated
 from tui.services import Devices, DevicesFactory, KitServices, KitSnapshot
 
 log = logging.getLogger("rekam.tui")
+
+IDLE_CHECK_EVERY = 15.0
+"""Seconds between checks for an operator who walked away (``idle_logout_minutes``)."""
 
 CONSOLE_THEME = "ansi-dark"
 """On the Linux console (16 colours) the UI uses the terminal's own ANSI colours."""
@@ -85,6 +90,8 @@ class RekamApp(App[None]):
         self._status_requested = 0
         self._status_applied = 0
         self.log_path = log_path or kit.paths.root / "tui.log"
+        self.idle_clock = time.monotonic
+        self._last_input = self.idle_clock()
 
     def on_mount(self) -> None:
         from tui.screens.login import LoginScreen
@@ -98,6 +105,7 @@ class RekamApp(App[None]):
         self.refresh_status()
         if self.status_every > 0:
             self.set_interval(self.status_every, self.refresh_status)
+        self.set_interval(IDLE_CHECK_EVERY, self.check_unattended)
 
     # --- where a session goes ------------------------------------------------------------------
 
@@ -112,11 +120,47 @@ class RekamApp(App[None]):
         self.refresh_status()
 
     def logout(self) -> None:
+        """Back to the login screen; a recording still open on the stack is cancelled
+        first (its captures are wiped from memory, the audit log says so)."""
+        from edge.errors import RekamError
         from tui.screens.login import LoginScreen
 
+        for screen in self.screen_stack:
+            enrolment = getattr(screen, "enrolment", None)
+            if enrolment is not None and self.services.session is not None:
+                try:
+                    self.services.cancel(enrolment)
+                except RekamError as exc:
+                    self.write_log("cancelling a recording at logout failed", exc)
         self.services.logout()
         while len(self.screen_stack) > 1 and not isinstance(self.screen, LoginScreen):
             self.pop_screen()
+
+    # --- the unattended kit --------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self._last_input = self.idle_clock()
+        await super().on_event(event)
+
+    def check_unattended(self) -> None:
+        """Log out an operator who left the kit (``idle_logout_minutes``), unless a device
+        is capturing right now."""
+        minutes = self.kit.config.idle_logout_minutes
+        if minutes <= 0 or self.services.session is None:
+            return
+        if any(getattr(s, "busy_slot", None) is not None for s in self.screen_stack):
+            return
+        if self.idle_clock() - self._last_input < minutes * 60:
+            return
+        with contextlib.suppress(Exception):  # the audit log must not keep a kit open
+            self.kit.audit.append(self.services.session.operator.id, "idle_logout",
+                                  minutes=minutes)
+        self.logout()
+        from tui.screens.login import LoginScreen
+
+        if isinstance(self.screen, LoginScreen):  # stays until the next login
+            self.screen.say("app.idle_logout", minutes=minutes)
 
     def back_to_home(self) -> None:
         """Pop everything above Home (the enrolment's screens)."""

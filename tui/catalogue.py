@@ -27,6 +27,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     # --- the app ------------------------------------------------------------------------
     "app.title": ("Rekam KTP-el", "Rekam e-KTP"),
     "app.sim_banner": ("SIMULASI", "SIMULATION"),
+    "app.idle_logout": ("Anda keluar otomatis: kit tidak dipakai {minutes} menit. Masukkan PIN "
+                        "untuk melanjutkan.",
+                        "You were logged out: the kit was idle for {minutes} minutes. Enter "
+                        "your PIN to go on."),
     "app.unexpected": ("Terjadi kesalahan tak terduga. Coba lagi; jika berulang, hubungi "
                        "teknisi (log: {log}).",
                        "Something unexpected went wrong. Try again; if it happens again, "
@@ -522,6 +526,17 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "juga.",
                   "Data goes out automatically when there is a network. \"Send now\" tries "
                   "right away."),
+    "sync.daemon.connected": ("Pengiriman otomatis: tersambung ke pusat.",
+                              "Automatic sending: connected to HQ."),
+    "sync.daemon.starting": ("Pengiriman otomatis: sedang menyambung…",
+                             "Automatic sending: connecting…"),
+    "sync.daemon.retrying": ("Pengiriman otomatis: belum tersambung, mencoba lagi pukul "
+                             "{when}.",
+                             "Automatic sending: not connected, trying again at {when}."),
+    "sync.daemon.none": ("Pengiriman otomatis tidak berjalan di kit ini; \"Kirim sekarang\" "
+                         "mengirim langsung.",
+                         "Automatic sending is not running on this kit; \"Send now\" sends "
+                         "directly."),
     "sync.sending": ("Mengirim… (bisa sampai {seconds} detik)", "Sending… (up to {seconds} s)"),
     "sync.result": ("{sent} dikirim, {acked} diterima pusat, {waiting} masih menunggu.",
                     "{sent} sent, {acked} received by HQ, {waiting} still waiting."),
@@ -651,6 +666,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                                      "teknisi.",
                                      "Simulated devices are refused on a production kit. Call "
                                      "the technician."),
+    "err.sync_stopped": ("Layanan kirim otomatis berhenti. Hubungi teknisi; data tetap aman "
+                         "di kit.",
+                         "The automatic sending service stopped. Call the technician; the "
+                         "data stays safe on the kit."),
     "err.transport": ("Tidak bisa terhubung ke server pusat. Periksa modem atau jaringan; data "
                       "tetap aman di kit.",
                       "Cannot reach the HQ server. Check the modem or network; the data stays "

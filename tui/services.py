@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -47,6 +48,10 @@ from hal.ports import (
 from hal.types import Receipt
 
 T = TypeVar("T")
+
+DAEMON_WAIT = 30.0
+"""How long "kirim sekarang" watches the woken sync daemon before reporting what it saw."""
+DAEMON_POLL = 0.5
 
 DEVICE_KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_printer")
 """The devices the status bar shows, in its order."""
@@ -147,6 +152,8 @@ class SyncOverview:
     last_error_detail: str
     broker: str
     recent: tuple[tuple[str, str, int, datetime], ...]  # packet id, state, size, created
+    daemon: str = ""  # the sync daemon: connected / retrying / starting; "" when none runs
+    daemon_retry_at: datetime | None = None  # retrying: when it reconnects on its own
 
 
 @dataclass(frozen=True)
@@ -629,18 +636,43 @@ class KitServices:
         recent = tuple((e.packet_id, e.state.value, e.size, e.created_at)
                        for e in sorted(entries, key=lambda e: e.created_at, reverse=True)[:20])
         code, detail = self.last_sync_error
+        daemon = self.sync_daemon()
+        retry_at = None
+        if daemon is not None and daemon.retry_at is not None:
+            retry_at = datetime.fromtimestamp(daemon.retry_at, UTC)
+        if daemon is not None and daemon.last_error and not code:
+            code, detail = "transport", daemon.last_error
         return SyncOverview(counts=counts, waiting=counts["sealed"] + counts["sent"],
                             oldest_waiting=oldest, last_contact=self.last_contact(),
                             last_error=code, last_error_detail=detail, broker=broker,
-                            recent=recent)
+                            recent=recent, daemon=daemon.state if daemon else "",
+                            daemon_retry_at=retry_at)
+
+    def sync_daemon(self) -> Any:
+        """The running sync daemon's state (``sync.daemon_state.DaemonState``), or None."""
+        from sync.daemon_state import read_state
+
+        return read_state(self.kit.paths.root)
 
     def can_send(self) -> bool:
         return bool(self.kit.config.broker)
 
     def send_now(self, *, timeout: float = 60.0) -> SyncResult:
         """Send what waits, once, through ``sync.uplink`` (the same code as ``rekam sync
-        --once``), on a connection to ``kit.db`` of its own."""
+        --once``), on a connection to ``kit.db`` of its own. When the sync daemon runs, it
+        is asked to send instead (a second MQTT session under the kit's name would knock
+        the daemon's off the broker), and this waits while it does."""
         import asyncio
+
+        from sync.daemon_state import wake
+
+        with self.lock:
+            counts = self.kit.outbox.counts()
+        waiting_before = counts["sealed"] + counts["sent"]
+        woken_at = time.time()
+        daemon = wake(self.kit.paths.root)
+        if daemon is not None:
+            return self._watch_daemon(waiting_before, woken_at, min(timeout, DAEMON_WAIT))
 
         from edge.errors import RekamError
         from edge.kit import open_kit
@@ -668,6 +700,30 @@ class KitServices:
         self.last_sync_error = error
         return SyncResult(sent=stats.packets_sent, acked=stats.acked, waiting=waiting,
                           error_code=error[0], error_detail=error[1])
+
+    def _watch_daemon(self, waiting_before: int, woken_at: float, timeout: float) -> SyncResult:
+        """Watch the woken daemon work: done when nothing waits, failed when it had to go
+        back to waiting for a retry after it was woken, else what it managed in time."""
+        from sync.daemon_state import RETRYING, read_state
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                counts = self.kit.outbox.counts()
+            waiting = counts["sealed"] + counts["sent"]
+            daemon = read_state(self.kit.paths.root)
+            done = waiting_before - waiting if waiting_before > waiting else 0
+            if daemon is None:
+                error = ("sync_stopped", "")
+            elif daemon.state == RETRYING and daemon.since > woken_at:
+                error = ("transport", daemon.last_error)
+            else:
+                error = ("", "")
+            if waiting == 0 or error[0] or time.monotonic() >= deadline:
+                self.last_sync_error = error
+                return SyncResult(sent=done, acked=done, waiting=waiting,
+                                  error_code=error[0], error_detail=error[1])
+            time.sleep(DAEMON_POLL)
 
     # --- technician ----------------------------------------------------------------------------
 

@@ -49,3 +49,23 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path, monkeypatch):
     sock.close()
     monkeypatch.delenv("NOTIFY_SOCKET")
     Notifier().ready()  # not under systemd: nothing happens
+
+
+def test_a_daemon_state_left_by_a_dead_or_stopped_daemon_reads_as_none(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sync.daemon_state import DaemonState, read_state, state_path, wake
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = state_path(tmp_path)
+    path.write_text(DaemonState(dead.pid, "connected", 0.0).to_json())
+    assert read_state(tmp_path) is None and wake(tmp_path) is None
+    path.write_text(DaemonState(os.getpid(), "stopped", 0.0).to_json())
+    assert read_state(tmp_path) is None
+    path.write_text("{half a file")
+    assert read_state(tmp_path) is None
+    path.write_text(DaemonState(os.getpid(), "retrying", 0.0, retry_at=5.0).to_json())
+    assert read_state(tmp_path).retry_at == 5.0  # this very test process runs Python

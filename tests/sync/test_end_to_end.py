@@ -220,3 +220,51 @@ def test_heartbeat_and_hq_commands(net, capsys):
     assert len(listing["packets"]) == 2 and listing["dead_letters"] == []
     assert hq_main(["devices", "--home", str(net.hq.root)]) == 0
     assert "kit-a" in capsys.readouterr().out
+
+
+def test_send_now_wakes_the_daemon_out_of_its_back_off(net, tmp_path):
+    """The operator's "kirim sekarang" while the daemon waits minutes to reconnect: the
+    daemon is woken (no second MQTT session under the kit's name) and the queue drains
+    long before its own retry."""
+    import subprocess
+    import sys
+    import time
+
+    from sync.daemon_state import RETRYING, read_state
+    from tui.services import KitServices
+
+    net.add_kit("kit-a")
+    with net.kit("kit-a") as kit:
+        packets = net.seal(kit, 3, size=30_000)
+    home = net.kit_homes["kit-a"]
+    net.broker.stop()
+    cmd = [sys.executable, "-m", "sync.cli", "--home", str(home), "--backoff-initial", "300",
+           "--backoff-max", "300"]
+
+    async def scenario():
+        with (tmp_path / "daemon.log").open("wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                await _until(lambda: (s := read_state(home)) is not None
+                             and s.state == RETRYING, timeout=20)
+                state = read_state(home)
+                assert state.pid == proc.pid and state.last_error
+                assert state.retry_at > time.time() + 100  # on its own: minutes from now
+                await asyncio.to_thread(net.broker.start)
+                async with net.running_ingest():
+                    with net.kit("kit-a") as kit:
+                        services = KitServices(kit, lambda: None)
+                        woke = time.monotonic()
+                        result = await asyncio.to_thread(services.send_now, timeout=30)
+                        took = time.monotonic() - woke
+                    overview_daemon = read_state(home).state
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+        return result, took, overview_daemon
+
+    result, took, daemon_state = asyncio.run(scenario())
+    assert result.waiting == 0 and result.acked == 3 and not result.error_code, result
+    assert took < 30 and daemon_state == "connected"
+    assert _stored(net) == {p.packet_id: p.sha256 for p in packets}
+    assert read_state(home) is None  # it said it stopped

@@ -254,3 +254,38 @@ def test_home_lists_the_invited_residents_expected_here_and_enter_picks_one(
             assert expected.residents[1].name in screen_text(pilot)
 
     run(go())
+
+
+def test_an_idle_kit_logs_out_and_cancels_the_open_recording(rig_factory) -> None:
+    from tui_drive import start_recording
+
+    rig = rig_factory()
+    resident = rig.residents(1)[0]
+    now = [1000.0]
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            app = rig.app
+            app.idle_clock = lambda: now[0]
+            await login_to_home(pilot)
+            await start_recording(pilot, rig, resident)
+            enrolment = app.screen.enrolment
+            now[0] += 9 * 60  # nine minutes: still the operator's
+            app.check_unattended()
+            await settle(pilot)
+            assert screen_name(pilot) == "CaptureScreen"
+            await pilot.press("right")  # a key: the idle time starts again
+            now[0] += 9 * 60
+            app.check_unattended()
+            assert screen_name(pilot) == "CaptureScreen"
+            now[0] += 60.5
+            app.check_unattended()
+            await settle(pilot)
+            assert screen_name(pilot) == "LoginScreen"
+            assert app.services.session is None
+            assert enrolment.step.value == "cancelled"
+            assert "keluar otomatis" in screen_text(pilot).lower()
+
+    run(go())
+    actions = [e.action for e in rig.kit.audit.entries(0)]
+    assert actions[-2:] == ["idle_logout", "enrolment_cancelled"]

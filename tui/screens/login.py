@@ -89,11 +89,11 @@ class LoginScreen(RekamScreen):
             self.set_focus(self.query_one("#pin", Input))
             return
         if not operator or not pin:
-            self._say("login.need_both")
+            self.say("login.need_both")
             return
         self.busy = True
         self.refresh_bindings()
-        self._say("login.checking")
+        self.say("login.checking")
         self._login(operator, pin)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="login")
@@ -120,16 +120,16 @@ class LoginScreen(RekamScreen):
         error = message.error
         if isinstance(error, WrongPIN):
             left = error.attempts_left
-            self._say("login.wrong_pin_last" if left == 1 else "login.wrong_pin", left=left)
+            self.say("login.wrong_pin_last" if left == 1 else "login.wrong_pin", left=left)
             self.set_focus(pin)
         elif isinstance(error, LockedOut):
             self.locked_until = error.until
             self.locked_operator = str(message.context or "")
             self._show_lock()
         elif isinstance(error, OperatorDisabled):
-            self._say("login.disabled")
+            self.say("login.disabled")
         elif isinstance(error, NotFound):
-            self._say("login.unknown")
+            self.say("login.unknown")
             self.set_focus(self.query_one("#operator", Input))
         else:
             self.message_key = None
@@ -162,13 +162,13 @@ class LoginScreen(RekamScreen):
         left = (self.locked_until - self.services.kit.clock()).total_seconds()
         if left <= 0:
             self.locked_until = None
-            self._say("login.unlocked")
+            self.say("login.unlocked")
             return
         until = self.locked_until.astimezone(self.services.now().tzinfo)
-        self._say("login.locked", operator=self.locked_operator, until=f"{until:%H:%M}",
+        self.say("login.locked", operator=self.locked_operator, until=f"{until:%H:%M}",
                   left=self.cat.duration(left))
 
-    def _say(self, key: str, **values: object) -> None:
+    def say(self, key: str, **values: object) -> None:
         self.message_key = (key, values)
         self._show_message()
 

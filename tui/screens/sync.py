@@ -1,7 +1,7 @@
 """Sync: the outbox by state, the last contact with HQ, the last problem in plain words,
-and "kirim sekarang" (send now), which runs the uplink once (``sync.uplink``, the same code
-as ``rekam sync --once``) in a worker. Without an HQ server address the key stays disabled
-and the screen says why."""
+and "kirim sekarang" (send now): it wakes the sync daemon when one runs, else runs the
+uplink once (``sync.uplink``, the same code as ``rekam sync --once``) in a worker.
+Without an HQ server address the key stays disabled and the screen says why."""
 
 from __future__ import annotations
 
@@ -95,7 +95,15 @@ class SyncScreen(RekamScreen):
             facts.append(self.t("sync.oldest", when=self.cat.when(o.oldest_waiting, now)))
         if o.broker:
             facts.append(self.t("sync.broker", broker=o.broker))
-            facts.append(f"[dim]{self.t('sync.auto')}[/]")
+            if o.daemon == "retrying" and o.daemon_retry_at is not None:
+                facts.append(self.t("sync.daemon.retrying",
+                                    when=f"{o.daemon_retry_at.astimezone(now.tzinfo):%H:%M:%S}"))
+            elif o.daemon:
+                facts.append(self.t(f"sync.daemon.{o.daemon}"))
+            else:
+                facts.append(f"[dim]{self.t('sync.daemon.none')}[/]")
+            if o.daemon:
+                facts.append(f"[dim]{self.t('sync.auto')}[/]")
         else:
             facts.append(f"[yellow]{self.t('sync.no_broker')}[/]")
         self.query_one("#facts", Static).update("\n".join(facts))
