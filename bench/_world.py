@@ -14,8 +14,6 @@ from pathlib import Path
 
 from edge.kit import Kit
 from edge.operators import KdfParams
-from hq.cli import main as hq_main
-from rekam.cli import main as kit_main
 
 DEVICE = "kit-bench-01"
 KELURAHAN = "32.75.01.1001"
@@ -48,6 +46,11 @@ def _quiet(fn, *argv: str) -> None:  # type: ignore[no-untyped-def]
 def bench_world(
     residents: int, *, kelurahan: tuple[str, ...] = (KELURAHAN,)
 ) -> Iterator[BenchWorld]:
+    # Imported here: a benchmark's child process that only needs the constants above must
+    # not carry HQ's modules (SQLAlchemy and more), which a kit never loads.
+    from hq.cli import main as hq_main
+    from rekam.cli import main as kit_main
+
     with tempfile.TemporaryDirectory(prefix="rekam-bench-") as tmp:
         root = Path(tmp)
         os.environ["REKAM_HQ_HOME"] = str(root / "hq")

@@ -96,6 +96,16 @@ def startup(home: Path, runs: int) -> None:
           f"empty Textual app {med_e * 1000:6.0f} ms   ratio login/empty {med_l / med_e:4.2f}x")
 
 
+def rss_parts() -> str:
+    """RSS split into anonymous memory (the heap: what the process really costs) and
+    file-backed pages (shared libraries' code, which the kernel can drop and share)."""
+    parts = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("RssAnon:", "RssFile:", "RssShmem:")):
+            parts[line.split(":")[0][3:].lower()] = int(line.split()[1]) / 1024
+    return ", ".join(f"{k} {v:.0f}" for k, v in parts.items())
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -124,7 +134,7 @@ def core_only(home: Path, count: int) -> None:
         run_clean(enrolment)
         kit.seal_enrolment(session, enrolment)
     print(f"baseline: the core alone   RSS after {len(niks)} enrolments {rss_mb():6.1f} MB "
-          f"({rss0:.1f} MB before them, no UI)")
+          f"({rss_parts()}; {rss0:.1f} MB before them, no UI)")
     devices.close()
     kit.close()
 
@@ -138,6 +148,9 @@ def enrolments(home: Path, count: int) -> None:
     from tui.app import RekamApp
     from tui.screens.capture import CaptureScreen
 
+    from tui.memory import limit_arenas
+
+    limit_arenas()  # as ``rekam tui`` does before its first worker thread
     kit = Kit(home, kdf=KdfParams(memory_kib=8192, iterations=1))
     niks = (home / "bench-niks.txt").read_text().split()[:count]
     devices = open_devices("sim", seed=3, allow_simulated=True)
@@ -215,6 +228,7 @@ def enrolments(home: Path, count: int) -> None:
 
     rss0 = rss_mb()
     rss_before, rss_after, elapsed = asyncio.run(drive())
+    parts = rss_parts()
     sealed = kit.outbox.counts()["sealed"]
     printed = len(devices.receipt_printer.jobs)
     devices.close()
@@ -223,6 +237,7 @@ def enrolments(home: Path, count: int) -> None:
           f"{elapsed / max(1, sealed):.2f} s each under the test pilot")
     print(f"RSS after {sealed} enrolments   {rss_after:6.1f} MB   (goal < {RSS_GOAL_MB:.0f} MB; "
           f"{rss_before:.1f} MB after login, {rss0:.1f} MB before the app)")
+    print(f"  of which (MB)             {parts}")
     print(f"  RSS along the way (MB)    {', '.join(trace)}")
     if ui_ms:
         med_ui, med_dev = statistics.median(ui_ms), statistics.median(device_ms)

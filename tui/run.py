@@ -45,6 +45,9 @@ def run_app(kit: Any, open_devices: Callable[[], Any], args: argparse.Namespace)
     import logging
 
     from tui.app import RekamApp
+    from tui.memory import limit_arenas
+
+    limit_arenas()  # before the first worker thread
 
     # Diagnostics (the sync code's, say) go to a file: stderr is the operator's screen.
     logging.basicConfig(filename=str(kit.paths.root / "tui.log"), level=logging.INFO,

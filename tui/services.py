@@ -46,6 +46,7 @@ from hal.ports import (
     ReceiptPrinter,
 )
 from hal.types import Receipt
+from tui.memory import release as release_memory
 
 T = TypeVar("T")
 
@@ -510,7 +511,9 @@ class KitServices:
     def seal(self, enrolment: Enrolment) -> SealedPacket:
         session = self._need_session()
         with self.lock:
-            return self.kit.seal_enrolment(session, enrolment)
+            packet = self.kit.seal_enrolment(session, enrolment)
+        release_memory()
+        return packet
 
     def cancel(self, enrolment: Enrolment) -> None:
         if enrolment.step.value in ("sealed", "cancelled"):
@@ -518,6 +521,7 @@ class KitServices:
         session = self._need_session()
         with self.lock:
             self.kit.cancel_enrolment(session, enrolment)
+        release_memory()
 
     def print_receipt(self, receipt: Receipt) -> None:
         self.devices.receipt_printer.print_receipt(receipt)

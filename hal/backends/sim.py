@@ -65,7 +65,7 @@ from hal.types import (
 KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_printer",
          "document_printer", "indicators")
 DEFAULT_SUBJECT = "sim-subject"
-SUBJECTS_KEPT = 2  # subjects whose drawn patterns stay cached (~8 MB each)
+SUBJECTS_KEPT = 1  # subjects whose drawn patterns stay cached (~8 MB each; redrawn alike)
 
 
 @dataclass(frozen=True, slots=True)
