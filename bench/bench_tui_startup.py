@@ -146,9 +146,8 @@ def enrolments(home: Path, count: int) -> None:
     from edge.operators import KdfParams
     from hal.registry import open_devices
     from tui.app import RekamApp
-    from tui.screens.capture import CaptureScreen
-
     from tui.memory import limit_arenas
+    from tui.screens.capture import CaptureScreen
 
     limit_arenas()  # as ``rekam tui`` does before its first worker thread
     kit = Kit(home, kdf=KdfParams(memory_kib=8192, iterations=1))
