@@ -132,7 +132,8 @@ def main() -> None:
                 elapsed = float(summary.get("elapsed_s", 0)) or float("nan")
                 raw_mbit = total * 8 / raw / 1e6
                 mbit = total * 8 / elapsed / 1e6
-                print(f"{cc:5}: {args.packets} packets, {total / 1e6:.2f} MB  raw TCP {raw_mbit:.2f} Mbit/s ({raw:.1f} s)"
+                print(f"{cc:5}: {args.packets} packets, {total / 1e6:.2f} MB  raw TCP "
+                      f"{raw_mbit:.2f} Mbit/s ({raw:.1f} s)"
                       f"  sync {mbit:.2f} Mbit/s ({elapsed:.1f} s) = {mbit / raw_mbit:.0%} of "
                       f"raw TCP, {mbit * 1e6 / LINK_BPS:.0%} of the link; "
                       f"{summary.get('unacknowledged', '?')} unacked, "
