@@ -200,6 +200,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "home.roster_expired": ("Daftar warga sudah kedaluwarsa ({when}). Kirim data dan minta "
                             "daftar baru.",
                             "The resident list expired ({when}). Sync to get a new one."),
+    "home.logout_title": ("Keluar?", "Log out?"),
+    "home.logout_question": ("Petugas berikutnya masuk dengan ID dan PIN-nya sendiri.",
+                             "The next operator logs in with their own ID and PIN."),
     "home.disk_low": ("Ruang penyimpanan hampir penuh: kirim data ke pusat sekarang.",
                       "Storage is nearly full: send data to HQ now."),
     "role.operator": ("operator", "operator"),

@@ -115,7 +115,7 @@ def test_service_point_is_kept_for_the_day_and_named_in_packets(rig_factory) -> 
             await settle(pilot)
             assert screen_name(pilot) == "HomeScreen"
             assert "SMAN 4 Bekasi" in screen_text(pilot) and "Sekolah" in screen_text(pilot)
-            await pilot.press("escape")  # log out; the next login goes straight home
+            await pilot.press("escape", "y")  # log out; the next login goes straight home
             await settle(pilot)
             await login(pilot)
             assert screen_name(pilot) == "HomeScreen"
@@ -155,7 +155,10 @@ def test_technician_screen_only_for_technicians(rig_factory) -> None:
             await pilot.press("t")
             await settle(pilot)
             assert screen_name(pilot) == "HomeScreen"
-            await pilot.press("escape")
+            await pilot.press("escape")  # log out, after a question
+            await settle(pilot)
+            assert screen_name(pilot) == "ConfirmDialog"
+            await pilot.press("y")
             await settle(pilot)
             await login(pilot, "tono", TECHNICIAN_PIN)
             assert screen_name(pilot) == "HomeScreen"

@@ -94,7 +94,7 @@ def test_every_screen(rig_factory, snapshot, language: str) -> None:
             await settle(pilot)
             await pilot.press("s")
             await shot(pilot, "15-sync")
-            await pilot.press("escape", "escape")
+            await pilot.press("escape", "escape", "y")
             await login(pilot, "tono", TECHNICIAN_PIN)
             await pilot.press("t")
             await shot(pilot, "16-technician")

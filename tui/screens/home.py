@@ -181,4 +181,13 @@ class HomeScreen(RekamScreen):
         self.app.push_screen(TechnicianScreen())
 
     def action_logout(self) -> None:
-        self.rekam.logout()
+        """Asks first: Esc is the key an operator presses to "go back", and a logout
+        costs the ID and PIN again."""
+        from tui.dialogs.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.rekam.logout()
+
+        self.app.push_screen(ConfirmDialog("home.logout_title", "home.logout_question"),
+                             answered)
