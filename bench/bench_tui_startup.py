@@ -5,13 +5,14 @@
    screen — what ``rekam tui --sim`` does. Baselines: ``python -c "import textual"`` and an
    empty Textual app brought to its first screen, both in fresh processes.
 2. RSS after 50 enrolments (goal < 150 MB): 50 residents recorded end to end through the UI
-   (keys only, simulated devices, sealing, receipt) in one process.
+   (keys only, simulated devices, sealing, receipt) in one process, once with the console's
+   theme (the kit's tty1) and once with a true-colour one (a technician over SSH).
 3. The UI's own time per capture step against the simulated device time: for each capture,
    the time from the key that starts it to the screen having drawn its result, minus the
    worker's time in ``Enrolment.capture`` (device + quality + workflow), beside that device
    time itself.
 
-    .venv/bin/python bench/bench_tui_startup.py [--enrolments 50] [--runs 5]
+    .venv/bin/python bench/bench_tui_startup.py [--enrolments 50] [--runs 5] [--theme T]
 
 The enrolments run in fresh processes (the world is built in-process with HQ's modules,
 which a kit never loads); the same enrolments through the core alone (no UI) give the
@@ -34,6 +35,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+THEMES = {
+    "ansi-dark": "on the Linux console (tty1, TERM=linux: the terminal's 16 colours)",
+    "textual-dark": "over SSH in a true-colour terminal (Textual converts ANSI colours, "
+                    "and caches the converted lines)",
+}
 
 STARTUP_GOAL_S = 1.0
 RSS_GOAL_MB = 150.0
@@ -139,7 +146,7 @@ def core_only(home: Path, count: int) -> None:
     kit.close()
 
 
-def enrolments(home: Path, count: int) -> None:
+def enrolments(home: Path, count: int, theme: str) -> None:
     from _world import OPERATOR_PIN
 
     from edge.kit import Kit
@@ -153,7 +160,7 @@ def enrolments(home: Path, count: int) -> None:
     kit = Kit(home, kdf=KdfParams(memory_kib=8192, iterations=1))
     niks = (home / "bench-niks.txt").read_text().split()[:count]
     devices = open_devices("sim", seed=3, allow_simulated=True)
-    app = RekamApp(kit, devices, status_every=0)
+    app = RekamApp(kit, devices, status_every=0, theme=theme)
 
     started: dict[int, float] = {}
     ui_ms: list[float] = []
@@ -232,6 +239,7 @@ def enrolments(home: Path, count: int) -> None:
     printed = len(devices.receipt_printer.jobs)
     devices.close()
     kit.close()
+    print(f"[{THEMES[theme]}]")
     print(f"enrolments through the UI   {sealed} sealed, {printed} receipts, "
           f"{elapsed / max(1, sealed):.2f} s each under the test pilot")
     print(f"RSS after {sealed} enrolments   {rss_after:6.1f} MB   (goal < {RSS_GOAL_MB:.0f} MB; "
@@ -253,12 +261,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--child-home", help=argparse.SUPPRESS)
     parser.add_argument("--child-core", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--theme", choices=sorted(THEMES),
+                        help="only this theme (default: both, each in its own process)")
     args = parser.parse_args()
     if args.child_home:  # the enrolments, in a process that never loaded HQ's modules
         if args.child_core:
             core_only(Path(args.child_home), args.enrolments)
         else:
-            enrolments(Path(args.child_home), args.enrolments)
+            enrolments(Path(args.child_home), args.enrolments, args.theme)
         return
     from _world import bench_world
 
@@ -277,8 +287,12 @@ def main() -> None:
         shutil.copytree(world.kit_home, core_home)
         subprocess.run([sys.executable, __file__, "--child-home", str(core_home),
                         "--enrolments", str(args.enrolments), "--child-core"], check=True)
-        subprocess.run([sys.executable, __file__, "--child-home", str(world.kit_home),
-                        "--enrolments", str(args.enrolments)], check=True)
+        for theme in [args.theme] if args.theme else THEMES:  # a fresh kit home for each
+            home = world.root / f"kit-{theme}"
+            shutil.copytree(world.kit_home, home)
+            subprocess.run([sys.executable, __file__, "--child-home", str(home),
+                            "--enrolments", str(args.enrolments), "--theme", theme],
+                           check=True)
 
 
 def _import_worklist(world: Any) -> None:
