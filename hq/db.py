@@ -141,4 +141,28 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
     metadata.create_all(engine)
+    if engine.dialect.name == "postgresql":
+        _store_ciphertext_uncompressed(engine)
     return engine
+
+
+# Columns holding ciphertext (incompressible): PostgreSQL's default storage (EXTENDED) tries
+# to compress every value before moving it out of line, in vain, which halved ingest's rate
+# (bench/bench_sync_loopback.py --db postgres). EXTERNAL stores out of line, uncompressed.
+_CIPHERTEXT_COLUMNS = (("packets", "data"), ("packet_chunks", "data"))
+
+
+def _store_ciphertext_uncompressed(engine: Engine) -> None:
+    """Idempotent, for new and existing databases; only alters a column still EXTENDED
+    (ALTER TABLE takes a lock, so not on every start)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for table, column in _CIPHERTEXT_COLUMNS:
+            storage = conn.execute(text(
+                "SELECT a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE c.oid = to_regclass(:t) AND a.attname = :c"), {"t": table, "c": column}
+            ).scalar()
+            if storage is not None and storage != "e":
+                conn.execute(text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" '
+                                  "SET STORAGE EXTERNAL"))

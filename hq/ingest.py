@@ -30,11 +30,12 @@ import logging
 import os
 import queue
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,6 +99,15 @@ class _Item:
 
 
 @dataclass
+class Prepared:
+    """A batch checked and ready to store (:meth:`Ingestor.prepare_batch`)."""
+
+    now: datetime
+    out: list[tuple[str, bytes]] = field(default_factory=list)  # acks due whatever happens
+    packets: list[NewPacket] = field(default_factory=list)  # verified, to store
+
+
+@dataclass
 class _Held:
     """Chunks of one packet kept in memory between batches (see Ingestor.handle_batch)."""
 
@@ -124,6 +134,7 @@ class Ingestor:
         self.max_packet = max_packet
         self.clock = clock
         self.counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
         self._devices: dict[str, tuple[float, Device]] = {}
         self._held: dict[_SetKey, _Held] = {}
 
@@ -157,7 +168,14 @@ class Ingestor:
                      ) -> list[tuple[str, bytes]]:
         """A batch of messages with a few commits in all (not a few per chunk): the acks to
         publish, each after its packet was committed. Never raises on input; a database
-        failure acks nothing of the batch (the kits send again after their ack timeout).
+        failure acks none of the batch's packets (the kits send again after their ack
+        timeout). The same as :meth:`commit_batch` of :meth:`prepare_batch`."""
+        return self.commit_batch(self.prepare_batch(batch, hold=hold))
+
+    def prepare_batch(self, batch: Sequence[Incoming], *, hold: bool = False) -> Prepared:
+        """Everything but storing the batch's whole packets: classify, refuse, reassemble,
+        check hashes, headers and signatures. The ingest loop prepares the next batch while
+        the previous one commits (see :meth:`commit_batch`).
 
         Packets whose every chunk is in the batch are assembled in memory. With ``hold``,
         the chunks of a packet still incomplete stay in memory while each batch brings the
@@ -170,7 +188,8 @@ class Ingestor:
         batch without ``hold`` and on :meth:`flush`. Nothing is acked before its packet is
         committed, so held chunks lost in a crash cost only a re-send."""
         now = self.clock()
-        out: list[tuple[str, bytes]] = []
+        prepared = Prepared(now)
+        out = prepared.out
         held, self._held = self._held, {}
         items: list[_Item] = [i for h in held.values() for i in h.parts.values()]
         for message in batch:
@@ -189,7 +208,7 @@ class Ingestor:
                              message.topic, message.payload, device_id, now, out)
         if items:
             try:
-                self._packets(items, now, out, held if hold else None)
+                prepared.packets = self._packets(items, now, out, held if hold else None)
             except SQLAlchemyError as exc:
                 self._db_error(f"{len(items)} packet messages", exc)
             except Exception as exc:
@@ -197,10 +216,48 @@ class Ingestor:
                 for item in items:
                     self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"),
                                  item.name, item.payload, item.device.device_id, now, out)
+        return prepared
+
+    def commit_batch(self, prepared: Prepared) -> list[tuple[str, bytes]]:
+        """Store a prepared batch's packets in one transaction; the batch's acks (those
+        of its packets only once committed). Safe on another thread than
+        :meth:`prepare_batch`: it only touches the database (its own connection), the
+        counters (under a lock) and HQ's signing key."""
+        out, now = prepared.out, prepared.now
+        if not prepared.packets:
+            return out
+        try:
+            results = self.store.store_packets(prepared.packets, now)
+        except SQLAlchemyError as exc:
+            self._db_error(f"{len(prepared.packets)} packets", exc)
+            return out
+        except Exception as exc:
+            log.exception("unexpected error storing packets")
+            for packet in prepared.packets:
+                self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"),
+                             topic(packet.device_id, Channel.PACKET), packet.data,
+                             packet.device_id, now, out)
+            return out
+        for packet, result in zip(prepared.packets, results, strict=True):
+            packet_id = packet.header.packet_id
+            if result.status == "conflict":
+                self._reject(Rejected(
+                    "conflict", f"packet {packet_id} is already stored with another hash "
+                    f"({result.existing_sha256[:16]}… from {result.existing_device})",
+                    packet_id, packet.sha256, alert=True),
+                    topic(packet.device_id, Channel.PACKET), packet.data, packet.device_id,
+                    now, out)
+                continue
+            status = AckStatus.STORED if result.status == "stored" else AckStatus.DUPLICATE
+            self._ack(Ack(packet.device_id, packet_id, packet.sha256, status, now), out)
         return out
 
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counts_lock:  # prepare and commit may run on two threads
+            self.counts[name] += n
+
     def _db_error(self, what: str, exc: SQLAlchemyError) -> None:
-        self.counts["db_error"] += 1
+        self._count("db_error")
         log.error("database error on %s (not acked; the kit will send again): %s", what,
                   str(exc).splitlines()[0])
 
@@ -232,7 +289,7 @@ class Ingestor:
 
     def _reject(self, rej: Rejected, name: str, payload: bytes, device_id: str | None,
                 now: datetime, out: list[tuple[str, bytes]]) -> None:
-        self.counts[rej.code] += 1
+        self._count(rej.code)
         (log.error if rej.alert else log.warning)(
             "%srefused %s (%s): %s", "ALERT: " if rej.alert else "", name, rej.code, rej.reason)
         try:
@@ -247,13 +304,14 @@ class Ingestor:
 
     def _ack(self, ack: Ack, out: list[tuple[str, bytes]]) -> None:
         if ack.status is not AckStatus.REJECTED:
-            self.counts[ack.status.value] += 1
+            self._count(ack.status.value)
         out.append((topic(ack.device_id, Channel.ACK), sign_ack(ack, self.keys.signing)))
 
     # --- packets ----------------------------------------------------------------------
 
     def _packets(self, items: list[_Item], now: datetime, out: list[tuple[str, bytes]],
-                 held: dict[_SetKey, _Held] | None) -> None:
+                 held: dict[_SetKey, _Held] | None) -> list[NewPacket]:
+        """The whole packets, verified, for :meth:`commit_batch` to store."""
         store = self.store
         known = store.existing_many({i.chunk.packet_id for i in items})
         wholes: list[tuple[_Item, bytes, tuple[str, int] | None]] = []
@@ -296,12 +354,13 @@ class Ingestor:
         self._held = hold
         for key, parts in incomplete.items():
             if key not in hold:
-                chunks.extend(parts.values())  # to the chunk table, now
+                chunks.extend(parts.values())  # to the chunk table, now ...
+        chunks = self._complete_from_table(chunks, wholes)  # ... unless the table has the rest
         if chunks:
             store.store_chunks([(i.device.device_id, i.chunk) for i in chunks], now)
             sets: dict[_SetKey, _Item] = {i.set_key: i for i in chunks}
             complete = set(store.complete_sets(set(sets)))
-            self.counts["chunk"] += sum(1 for key in sets if key not in complete)
+            self._count("chunk", sum(1 for key in sets if key not in complete))
             for key in complete:
                 item = sets[key]
                 try:
@@ -325,19 +384,50 @@ class Ingestor:
                 continue
             verified.append(NewPacket(item.device.device_id, header, data, item.chunk.sha256,
                                       chunk_key))
-        results = store.store_packets(verified, now)
-        for packet, result in zip(verified, results, strict=True):
-            packet_id = packet.header.packet_id
-            if result.status == "conflict":
-                self._reject(Rejected(
-                    "conflict", f"packet {packet_id} is already stored with another hash "
-                    f"({result.existing_sha256[:16]}… from {result.existing_device})",
-                    packet_id, packet.sha256, alert=True),
-                    topic(packet.device_id, Channel.PACKET), packet.data, packet.device_id,
-                    now, out)
+        return verified
+
+    def _complete_from_table(self, chunks: list[_Item],
+                             wholes: list[tuple[_Item, bytes, tuple[str, int] | None]]
+                             ) -> list[_Item]:
+        """Packets whose missing chunks the chunk table holds (a twin worker's share on the
+        shared subscription, an earlier send's, or our own earlier batches') are assembled
+        from memory and the table, without writing this batch's chunks: they go to
+        ``wholes``, and their set is dropped from the table when the packet is stored.
+        Returns the chunks still to be written. One query without bytes for all the sets;
+        the bytes only of the sets it completes.
+
+        Still safe against a twin doing the same at once: a set that cannot complete here
+        is written, committed, and only then checked (as before), so of two workers
+        holding the two halves of a packet, the later to commit sees it complete."""
+        groups: dict[_SetKey, dict[int, _Item]] = {}
+        for item in chunks:
+            groups.setdefault(item.set_key, {})[item.chunk.index] = item
+        if not groups:
+            return chunks
+        in_table = self.store.chunk_indexes(set(groups))
+        rest: list[_Item] = []
+        for key, parts in groups.items():
+            count = key[3]
+            have = in_table.get(key, set())
+            missing = have - set(parts)
+            if len(set(parts) | have) != count:
+                rest.extend(parts.values())
                 continue
-            status = AckStatus.STORED if result.status == "stored" else AckStatus.DUPLICATE
-            self._ack(Ack(packet.device_id, packet_id, packet.sha256, status, now), out)
+            pieces = self.store.chunk_pieces(key, missing)
+            if len(pieces) != len(missing):  # a twin completed it meanwhile: the durable
+                rest.extend(parts.values())  # path finds out and reports
+                continue
+            first = parts[min(parts)]
+            try:
+                data = assemble([*pieces, *((i, p.chunk.offset, p.chunk.data)
+                                            for i, p in parts.items())],
+                                total=first.chunk.total, count=count, sha256=key[2])
+            except ProtocolError:
+                rest.extend(parts.values())  # the durable path reports it
+                continue
+            self._count("chunks_joined", len(missing))
+            wholes.append((first, data, (key[2], count)))
+        return rest
 
     @staticmethod
     def _complete_in_batch(chunks: list[_Item],
@@ -394,7 +484,7 @@ class Ingestor:
         except RekamError as exc:
             raise Rejected("bad_status", str(exc)) from None
         self.store.record_status(status, now)
-        self.counts["status"] += 1
+        self._count("status")
 
     def _report(self, device: Device, payload: bytes, now: datetime) -> None:
         try:
@@ -403,7 +493,7 @@ class Ingestor:
         except RekamError as exc:
             raise Rejected("bad_report", str(exc)) from None
         self.store.record_report(report, now)
-        self.counts["report"] += 1
+        self._count("report")
         log.info("%s reports %s %s v%s: %s", device.device_id, report.subject, report.result,
                  report.version, report.detail)
 
@@ -490,14 +580,17 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
     """Receive on this loop, store on the DB thread, publish the acks on this loop.
 
     The DB thread pulls its next batch (whatever arrived meanwhile, up to ``batch_size``
-    messages) the moment it has committed one, instead of waiting for this loop to be
-    scheduled and hand it over: the database, usually the slowest stage, never idles while
-    messages wait. At most ``2 * batch_size`` messages wait for it; beyond that this loop
-    stops reading (the rest wait in the client and the broker). On a stop or a dropped
-    connection, what was received is still stored (a lost ack only means one more send)."""
+    messages) the moment it has prepared one (checked, reassembled, verified), instead of
+    waiting for this loop to be scheduled and hand it over, and hands the prepared batch to
+    a commit thread: the next batch is checked while the previous one is written and
+    synced (the database releases the GIL meanwhile), one commit at a time, in order; the
+    acks of a batch are published once it committed. At most ``3 * batch_size`` messages
+    are between this loop and a commit; beyond that this loop stops reading (the rest wait
+    in the client and the broker). On a stop or a dropped connection, what was received
+    is still stored (a lost ack only means one more send)."""
     loop = asyncio.get_running_loop()
     inbox: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
-    room = asyncio.Semaphore(2 * batch_size)
+    room = asyncio.Semaphore(3 * batch_size)
     publishing: set[asyncio.Task[None]] = set()
     slots = asyncio.Semaphore(256)
 
@@ -537,21 +630,35 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
             batch.append(more)
         return batch, True
 
-    def store() -> None:  # the DB thread
-        going = True
-        while going:
-            batch, going = next_batch()
-            try:
-                acks = ingestor.handle_batch(batch, hold=going and bool(batch))
-            except Exception:  # handle_batch never raises on input; a bug must not stop us
-                log.exception("unexpected error on a batch of %d messages (not acked; the "
-                              "kits send again)", len(batch))
-                acks = []
-            try:
-                loop.call_soon_threadsafe(deliver, acks, len(batch))
-            except RuntimeError:  # the loop is gone (cancelled): the kits send again
-                return
+    def commit(prepared: Prepared, taken: int) -> None:  # the commit thread
+        try:
+            acks = ingestor.commit_batch(prepared)
+        except Exception:  # commit_batch never raises on input; a bug must not stop us
+            log.exception("unexpected error storing a batch (not acked; the kits send again)")
+            acks = []
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the kits send again
+            loop.call_soon_threadsafe(deliver, acks, taken)
 
+    def store() -> None:  # the DB thread: prepares a batch while the previous one commits
+        going = True
+        committing: Future[None] | None = None
+        try:
+            while going:
+                batch, going = next_batch()
+                try:
+                    prepared = ingestor.prepare_batch(batch, hold=going and bool(batch))
+                except Exception:  # prepare_batch never raises on input
+                    log.exception("unexpected error on a batch of %d messages (not acked; "
+                                  "the kits send again)", len(batch))
+                    prepared = Prepared(ingestor.clock())
+                if committing is not None:
+                    committing.result()  # one commit at a time, in order
+                committing = committer.submit(commit, prepared, len(batch))
+        finally:
+            if committing is not None:
+                committing.result()
+
+    committer = ThreadPoolExecutor(1, thread_name_prefix="ingest-commit")
     storing = loop.run_in_executor(worker, store)
     messages = link.messages().__aiter__()
     stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
@@ -581,6 +688,9 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
     finally:
         stopper.cancel()
         inbox.put(None)
-        await storing
+        try:
+            await storing
+        finally:
+            committer.shutdown(wait=True)
         if publishing:
             await asyncio.wait(publishing, timeout=5)

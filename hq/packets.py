@@ -279,6 +279,34 @@ class PacketStore:
         found = {(r[0], r[1], r[2], r[3]): int(r[4]) for r in rows}
         return {k: found[k] for k in keys if k in found}
 
+    def chunk_indexes(self, keys: set[tuple[str, str, str, int]]
+                      ) -> dict[tuple[str, str, str, int], set[int]]:
+        """Of (device, packet id, sha256, count) sets, the chunk indexes the table holds
+        (no bytes read)."""
+        if not keys:
+            return {}
+        c = packet_chunks.c
+        found: dict[tuple[str, str, str, int], set[int]] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(c.device_id, c.packet_id, c.sha256, c.count, c.idx)
+                                  .where(c.packet_id.in_(sorted({k[1] for k in keys})))):
+                key = (r[0], r[1], r[2], int(r[3]))
+                if key in keys:
+                    found.setdefault(key, set()).add(int(r[4]))
+        return found
+
+    def chunk_pieces(self, key: tuple[str, str, str, int], indexes: set[int]
+                     ) -> list[tuple[int, int, bytes]]:
+        """(index, offset, bytes) of the given chunks of one set, as far as the table still
+        holds them (a twin worker may have completed the packet and dropped them)."""
+        if not indexes:
+            return []
+        c = packet_chunks.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.idx, c.offset, c.data)
+                                .where(self._chunk_filter(*key), c.idx.in_(sorted(indexes))))
+            return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
     def complete_sets(self, keys: set[tuple[str, str, str, int]]
                       ) -> list[tuple[str, str, str, int]]:
         """Of (device, packet id, sha256, count) sets, those with every chunk stored."""

@@ -57,6 +57,8 @@ from sync.settings import SyncSettings
 
 log = logging.getLogger("rekam.sync")
 
+MARK_SENT_DELAY = 0.02  # seconds: packets published within it are marked sent together
+
 
 class Link(Protocol):
     """What the uplink needs of a connection (``sync.mqtt.Connection`` or a test fake)."""
@@ -134,6 +136,29 @@ class _Finished(Exception):
     """--once: everything is acknowledged (or the time is up)."""
 
 
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Until ``event`` is set or ``timeout`` passes. Not ``wait_for(event.wait())``: on
+    Python 3.11 that swallows a cancellation arriving in the loop turn the event is set
+    in, so a session's task woken by an ack batch as the session ends could never end."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks and wait until every one has ended, cancelling again any that
+    survived (a cancellation swallowed by a library must not hang the session)."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:
+        _quiet(task)
+
+
 def _quiet(task: asyncio.Task[Any]) -> None:
     """Retrieve a fire-and-forget task's outcome (no "exception never retrieved")."""
     if not task.cancelled():
@@ -166,6 +191,7 @@ class Uplink:
         self._last_purge = -math.inf
         self._session_id = ""
         self._to_mark: list[tuple[str, _Flight]] = []
+        self._mark_timer: asyncio.TimerHandle | None = None
 
     # --- the connection loop -----------------------------------------------------------------
 
@@ -231,6 +257,7 @@ class Uplink:
                     backoff.reset()
         finally:
             watchdog.cancel()
+            self._mark_sent()  # packets published in the last moments
             self.notifier.stopping()
         self.purge()
         return self.stats
@@ -274,9 +301,7 @@ class Uplink:
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in [*tasks, stopper]:
-                task.cancel()
-            await asyncio.gather(*tasks, stopper, return_exceptions=True)
+            await _cancel_all([*tasks, stopper])
         for task in done:
             if task is stopper:
                 continue
@@ -343,8 +368,7 @@ class Uplink:
 
     async def _wait_change(self) -> None:
         assert self._changed is not None
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout=self._next_wait())
+        await _wait_event(self._changed, self._next_wait())
         self._changed.clear()
 
     def _due(self, room: int) -> list[OutboxEntry]:
@@ -417,13 +441,19 @@ class Uplink:
             return  # the connection dropped: _end_session records where to resume
         if self._flights.get(packet_id) is not flight:
             return  # acked (or expired) while its last chunks were in the air
-        # Packets finishing in the same turn of the loop are marked in one transaction
-        # (one fsync instead of one each).
+        # Packets finishing within MARK_SENT_DELAY are marked in one transaction (on
+        # loopback a few hundred finish per second: one commit each cost the kit ~1 ms).
         if not self._to_mark:
-            asyncio.get_running_loop().call_soon(self._mark_sent)
+            self._mark_timer = asyncio.get_running_loop().call_later(MARK_SENT_DELAY,
+                                                                     self._mark_sent)
         self._to_mark.append((packet_id, flight))
 
     def _mark_sent(self) -> None:
+        if self._mark_timer is not None:
+            self._mark_timer.cancel()  # when called directly (the end of run)
+            self._mark_timer = None
+        if not self._to_mark:
+            return
         try:
             self._mark_sent_batch()
         except sqlite3.Error as exc:  # kit.db busy or full: those packets are simply re-sent
@@ -436,13 +466,11 @@ class Uplink:
             flight.deadline = deadline
         with atomic(self.kit.conn):
             for packet_id, flight in batch:
+                self.stats.packets_sent += 1  # every chunk of it was published
                 if self._flights.get(packet_id) is not flight:
-                    continue
-                try:
+                    continue  # acked in the meantime: nothing to mark
+                with suppress(NotFound):
                     self.kit.outbox.mark_sent(packet_id)
-                except NotFound:
-                    continue
-                self.stats.packets_sent += 1
         self._wake()
 
     # --- receiving -------------------------------------------------------------------------
@@ -492,6 +520,8 @@ class Uplink:
                                                + 10 * self.settings.ack_timeout)
                 reports.append(Report(self.kit.device_id, self.kit.clock(), "packet",
                                       "rejected", detail=f"{ack.packet_id}: {ack.reason}"))
+            if outcome.acked and self.kit.config.ack_grace_hours <= 0:
+                self.purge()  # no grace: their bytes go now, in the lull before the next acks
             self._wake()
             if self._acks_in is not None:
                 self._acks_in.set()
@@ -569,7 +599,5 @@ class Uplink:
         while True:
             if self.unacked() == 0 or self.monotonic() >= give_up:
                 raise _Finished
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._acks_in.wait(),
-                                       timeout=max(0.01, min(1.0, give_up - self.monotonic())))
+            await _wait_event(self._acks_in, max(0.01, min(1.0, give_up - self.monotonic())))
             self._acks_in.clear()

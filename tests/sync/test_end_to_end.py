@@ -29,9 +29,15 @@ def test_upload_store_ack_purge(net):
         small = net.seal(kit, 3, size=5_000)
         big = net.seal(kit, 2, size=200_000)  # 4 chunks of 64 KiB each
 
+    def hq_state() -> str | None:
+        return {d.device_id: d.state for d in PacketStore(net.engine).overview()}["kit-a"]
+
     async def scenario():
         async with net.running_ingest() as (ingestor,):
             stats, counts = await _once(net, "kit-a")
+            # The goodbye "offline" status was not waited for (no PUBACK), yet it arrives;
+            # a clean DISCONNECT sends no last will, so only the goodbye can say it.
+            await _until(lambda: hq_state() == "offline", timeout=10)
             return stats, counts, dict(ingestor.counts)
 
     stats, counts, ingested = asyncio.run(scenario())

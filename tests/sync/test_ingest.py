@@ -317,6 +317,95 @@ def test_twin_workers_holding_chunks_store_every_packet_exactly_once(env):
         assert store.packet_data(p.packet_id) == p.data
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_worker_completes_a_packet_from_its_twins_chunks_without_writing_its_own(env):
+    """The worker holding the rest of a packet whose other chunks a twin wrote assembles it
+    from memory and the chunk table: its own chunks are never written, the twin's are
+    dropped with the store, and the packet is acked once, as stored."""
+    from hq.ingest import Ingestor
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    packet = _packet(a, 300_000)
+    frames = [Incoming(up, f, False) for f in _frames(packet)]
+    store = PacketStore(ingestor.engine)
+    assert ingestor.handle_batch(frames[0::2], hold=True) == []  # a gap: to the table
+    assert store.chunks_pending() == len(frames[0::2]) and not ingestor.holding
+    twin = Ingestor(ingestor.engine, ingestor.keys)
+
+    def no_writes(*_args, **_kw):  # pragma: no cover - fails the test when called
+        pytest.fail("the twin wrote chunks it could complete the packet with")
+
+    twin.store.store_chunks = no_writes  # type: ignore[method-assign]
+    (result,) = twin.handle_batch(frames[1::2], hold=True)
+    assert _ack(twin, a, result).status is AckStatus.STORED
+    assert twin.counts["chunks_joined"] == len(frames[0::2])
+    assert store.chunks_pending() == 0 and store.count_packets() == 1
+    assert store.packet_data(packet.packet_id) == packet.data
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_two_workers_in_parallel_threads_store_each_chunked_packet_exactly_once(env):
+    """Two ingest workers, each with its own database connections, on parallel threads,
+    dealt every packet's chunks round-robin (as Mosquitto's shared subscription does) in
+    batches of varying size: every packet is stored exactly once, acked as stored exactly
+    once, and no chunk is left behind."""
+    import random
+    import threading
+
+    from hq.db import make_engine
+    from hq.ingest import Ingestor
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    packets = [_packet(a, random.randrange(70_000, 300_000)) for _ in range(8)]
+    frames = [Incoming(up, f, False) for p in packets for f in _frames(p)]
+    url = ingestor.engine.url.render_as_string(hide_password=False)
+    engines = [ingestor.engine, make_engine(url)]
+    workers = [Ingestor(e, ingestor.keys) for e in engines]
+    acks: list[tuple[str, bytes]] = []
+    errors: list[BaseException] = []
+    gate = threading.Barrier(2)
+
+    def run(worker: Ingestor, mine: list[Incoming], seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            gate.wait()
+            i = 0
+            while i < len(mine):
+                n = rng.randint(1, 5)
+                acks.extend(worker.handle_batch(mine[i : i + n], hold=True))
+                i += n
+            acks.extend(worker.flush())
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w, frames[k::2], k))
+               for k, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    engines[1].dispose()
+    assert not errors
+    stored = sorted(_ack(ingestor, a, r).packet_id for r in acks
+                    if _ack(ingestor, a, r).status is AckStatus.STORED)
+    assert stored == sorted(p.packet_id for p in packets)
+    assert all(_ack(ingestor, a, r).confirms_storage for r in acks)
+    store = PacketStore(ingestor.engine)
+    assert store.count_packets() == len(packets) and store.chunks_pending() == 0
+    for p in packets:
+        assert store.packet_data(p.packet_id) == p.data
+
+
 def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env, monkeypatch):
     import asyncio
     import time
@@ -387,3 +476,27 @@ def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env
         assert store.chunks_pending() == 3  # what was received is kept across the stop
 
     asyncio.run(main())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_postgres_keeps_ciphertext_out_of_line_uncompressed(db_url):
+    """Ciphertext does not compress: PostgreSQL must not try (EXTERNAL storage), on a new
+    database and on one made before (make_engine sets it again)."""
+    from sqlalchemy import text
+
+    from hq.db import make_engine
+
+    engine = make_engine(db_url)
+    query = text("SELECT c.relname, a.attstorage FROM pg_attribute a JOIN pg_class c "
+                 "ON c.oid = a.attrelid WHERE c.relname IN ('packets', 'packet_chunks') "
+                 "AND a.attname = 'data'")
+    try:
+        with engine.begin() as conn:
+            assert dict(conn.execute(query).all()) == {"packets": "e", "packet_chunks": "e"}
+            conn.execute(text("ALTER TABLE packets ALTER COLUMN data SET STORAGE EXTENDED"))
+        make_engine(db_url).dispose()
+        with engine.connect() as conn:
+            assert dict(conn.execute(query).all())["packets"] == "e"
+    finally:
+        engine.dispose()

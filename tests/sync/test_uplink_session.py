@@ -1,0 +1,191 @@
+"""The kit's session against a scripted link (no broker): what goes on the wire in which
+order, and what it waits for. Round trips are what a slow 3G/4G link charges for."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+
+import pytest
+
+from edge.config import KitConfig, KitPaths
+from edge.kit import Kit, install_bundle
+from edge.operators import KdfParams
+from edge.provisioning import open_bundle
+from sync.errors import NotAuthorized
+from sync.mqtt import Incoming
+from sync.protocol import Ack, AckStatus, Channel, decode_chunk, sign_ack, topic
+from sync.settings import SyncSettings
+from sync.uplink import Uplink
+
+KELURAHAN = "32.75.01.1001"
+FAST = {"ack_timeout": 3.0, "publish_timeout": 3.0, "connect_timeout": 3.0, "keepalive": 5,
+        "heartbeat": 1.0, "poll": 0.2, "backoff_initial": 0.2, "backoff_max": 1.0,
+        "purge_every": 0.5, "tcp_congestion": ""}
+
+
+def make_packet(kit, size: int):  # type: ignore[no-untyped-def]
+    import uuid6
+
+    from edge.packet import Manifest, seal
+
+    now = datetime.now(UTC)
+    manifest = Manifest(packet_id=str(uuid6.uuid7()), nik="3275014101050001",
+                        device_id=kit.device_id, operator_id="budi", service_point="test",
+                        started_at=now.isoformat(), sealed_at=now.isoformat(),
+                        software_version="test")
+    return seal(manifest, {"face.jpg": os.urandom(size)}, hq_key=kit.hq_sealing_key(),
+                device_key=kit.device_key(), created_at=now)
+
+
+class ScriptedLink:
+    """Records every call in order; the SUBACK and the PUBACKs of status messages come only
+    when the test says so; HQ's acks are made by the test."""
+
+    def __init__(self, hq_keys) -> None:  # type: ignore[no-untyped-def]
+        self.calls: list[str] = []
+        self.suback = asyncio.Event()
+        self.refuse_subscription = False
+        self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
+        self.hq_keys = hq_keys
+        self.status_pubacks = asyncio.Event()
+
+    async def subscribe(self, name: str, *, timeout: float | None = None) -> None:
+        self.calls.append(f"subscribe {name}")
+        await self.suback.wait()
+        if self.refuse_subscription:
+            raise NotAuthorized(f"subscribe to {name}: refused by the broker")
+        self.calls.append("suback")
+
+    async def publish(self, name: str, payload: bytes, *, retain: bool = False,
+                      timeout: float | None = None) -> None:
+        if name.endswith("/up/packet"):
+            chunk = decode_chunk(payload)
+            self.calls.append(f"chunk {chunk.index}/{chunk.count}")
+            if chunk.index == chunk.count - 1:  # HQ stores it and acks
+                device = name.split("/")[2]
+                ack = Ack(device, chunk.packet_id, chunk.sha256, AckStatus.STORED,
+                          datetime.now(UTC))
+                await self.inbox.put(Incoming(topic(device, Channel.ACK),
+                                              sign_ack(ack, self.hq_keys.signing), False))
+            return
+        self.calls.append(f"publish {name.rsplit('/', 2)[-2]}/{name.rsplit('/', 1)[-1]}")
+        await self.status_pubacks.wait()
+
+    async def messages(self):  # type: ignore[no-untyped-def]
+        while True:
+            yield await self.inbox.get()
+
+    def queued(self) -> int:
+        return self.inbox.qsize()
+
+
+@pytest.fixture
+def kit(hq_home, tmp_path):  # type: ignore[no-untyped-def]
+    from hq.db import make_engine
+    from hq.devices import add_device
+
+    engine = make_engine(hq_home.database_url())
+    bundle, code = add_device(engine, hq_home.keys(), "kit-s", [KELURAHAN],
+                              "mqtts://localhost:1")
+    paths = KitPaths(tmp_path / "kit-s")
+    install_bundle(paths, open_bundle(bundle, code))
+    KitConfig.load(paths).with_setting("ack_grace_hours", "0").save(paths)
+    kit = Kit(tmp_path / "kit-s", kdf=KdfParams(memory_kib=8192, iterations=1))
+    yield kit
+    kit.close()
+    engine.dispose()
+
+
+def _uplink(kit, link):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def connector(_options):  # type: ignore[no-untyped-def]
+        yield link
+
+    settings = SyncSettings(**{**FAST, "chunk_size": 1024, "once_timeout": 10.0})
+    return Uplink(kit, settings, connector=connector)
+
+
+async def _until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_packets_go_out_before_the_suback_and_once_ends_without_waiting_for_pubacks(
+        kit, hq_home):
+    """The SUBSCRIBE is sent first, the chunks follow it without waiting for the SUBACK;
+    ``--once`` ends as soon as the last ack is in, and its goodbye status waits for no
+    PUBACK (each wait would be a round trip on a slow link). Acked bytes are purged at once
+    when the grace is zero."""
+    kit.outbox.add(make_packet(kit, 3000))
+    link = ScriptedLink(hq_home.keys())
+    uplink = _uplink(kit, link)
+
+    async def main() -> None:
+        run = asyncio.create_task(uplink.run(asyncio.Event(), once=True))
+        await _until(lambda: any(c.startswith("chunk") for c in link.calls))
+        assert link.calls[0] == "subscribe rekam/v1/kit-s/down/#"
+        assert "suback" not in link.calls  # chunks in flight, SUBACK still outstanding
+        # the run ends with neither the SUBACK nor a status PUBACK ever coming
+        stats = await asyncio.wait_for(run, timeout=5)
+        assert stats.acked == 1 and stats.purged == 1
+
+    asyncio.run(main())
+    assert link.calls[-1] == "publish up/status"  # the goodbye, the last thing it said
+    assert kit.outbox.counts()["purged"] == 1
+
+
+def test_a_refused_subscription_still_ends_the_session(kit, hq_home):
+    link = ScriptedLink(hq_home.keys())
+    link.refuse_subscription = True
+    link.suback.set()
+    uplink = _uplink(kit, link)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: "refused" in uplink.stats.last_error)
+        stop.set()
+        await asyncio.wait_for(run, timeout=5)
+
+    asyncio.run(main())
+    assert uplink.stats.connects >= 1
+
+
+def test_waiting_for_an_event_never_swallows_a_cancellation():
+    """``asyncio.wait_for(event.wait())`` on Python 3.11 returns normally when it is
+    cancelled in the loop turn the event is set in: a session's task woken by an ack batch
+    as the session ended then lived on, and ``--once`` never returned."""
+    from sync.uplink import _wait_event
+
+    async def main() -> None:
+        event = asyncio.Event()
+        task = asyncio.create_task(_wait_event(event, 10))
+        await asyncio.sleep(0)
+        event.set()
+        task.cancel()  # in the same turn
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_ending_a_session_outlasts_a_swallowed_cancellation():
+    from sync.uplink import _cancel_all
+
+    async def stubborn() -> None:
+        with suppress(asyncio.CancelledError):  # swallowed, as a library may
+            await asyncio.sleep(10)
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        task = asyncio.create_task(stubborn())
+        await asyncio.sleep(0)
+        await asyncio.wait_for(_cancel_all([task]), timeout=5)
+        assert task.cancelled()
+
+    asyncio.run(main())
