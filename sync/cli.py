@@ -17,6 +17,7 @@ from sync.settings import SyncSettings
 
 _TUNABLES = {
     "chunk_size": int, "window": int, "max_inflight": int, "ack_timeout": float,
+    "ack_timeout_max": float,
     "publish_timeout": float, "connect_timeout": float, "keepalive": int, "heartbeat": float,
     "poll": float, "backoff_initial": float, "backoff_max": float, "once_timeout": float,
     "tcp_congestion": str,

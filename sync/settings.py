@@ -21,6 +21,10 @@ class SyncSettings:
     window: int = 64  # packets sent and awaiting HQ's ack at once (their bytes are not held)
     max_inflight: int = 16  # MQTT publishes awaiting PUBACK at once
     ack_timeout: float = 180.0  # seconds after a send before the packet is sent again
+    # While HQ acks nothing (its ingest down, the broker up), each round of re-sends waits
+    # twice as long as the last, up to this: a window of packets every 3 minutes would
+    # cost a metered 3G/4G kit gigabytes a day. Any ack brings it back to ack_timeout.
+    ack_timeout_max: float = 3600.0
     publish_timeout: float = 120.0  # seconds for one PUBACK (size it to the link, MQTT.md)
     connect_timeout: float = 30.0
     keepalive: int = 60
@@ -38,6 +42,8 @@ class SyncSettings:
             raise InvalidInput(f"chunk_size must be 1024..{MAX_CHUNK_SIZE} bytes")
         if self.window < 1 or self.max_inflight < 1:
             raise InvalidInput("window and max_inflight must be at least 1")
+        if self.ack_timeout_max < self.ack_timeout:
+            raise InvalidInput("ack_timeout_max must be at least ack_timeout")
         for name in ("ack_timeout", "publish_timeout", "connect_timeout", "heartbeat", "poll",
                      "purge_every", "backoff_initial", "backoff_max", "once_timeout"):
             if float(getattr(self, name)) <= 0:

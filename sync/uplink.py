@@ -128,6 +128,7 @@ class _Flight:
     sha256: str
     count: int
     deadline: float = math.inf  # monotonic; set once every chunk was published
+    wait: float = 0.0  # the ack wait it was sent under (see Uplink._ack_wait)
     done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
     tasks: list[asyncio.Task[bool]] = field(default_factory=list)
 
@@ -185,6 +186,7 @@ class Uplink:
         self._resume: dict[str, int] = {}  # packet id → first chunk to send after a drop
         self._parked: dict[str, float] = {}  # rejected by HQ: not before this monotonic time
         self._changed: asyncio.Event | None = None
+        self._ack_wait = settings.ack_timeout  # grows while HQ acks nothing
         self._woken = asyncio.Event()  # send_now() before run() still counts
         self._acks_in: asyncio.Event | None = None  # set by each batch of acks (--once)
         self._chunk_tasks: set[asyncio.Task[Any]] = set()
@@ -352,9 +354,15 @@ class Uplink:
         for packet_id, flight in list(self._flights.items()):
             if flight.deadline <= now:
                 log.info("no ack for packet %s within %.0f s; it will be sent again",
-                         packet_id, self.settings.ack_timeout)
+                         packet_id, flight.wait)
                 del self._flights[packet_id]
                 self._resume.pop(packet_id, None)
+                at_current_wait = flight.wait >= self._ack_wait  # not one of an older round
+                if at_current_wait and self._ack_wait < self.settings.ack_timeout_max:
+                    # A whole round went unanswered: HQ's ingest is down or cut off.
+                    self._ack_wait = min(2 * self._ack_wait, self.settings.ack_timeout_max)
+                    log.warning("HQ acknowledged nothing for %.1f s; next re-sends after "
+                                "%.1f s", flight.wait, self._ack_wait)
         for packet_id, until in list(self._parked.items()):
             if until <= now:
                 del self._parked[packet_id]
@@ -374,7 +382,7 @@ class Uplink:
     def _due(self, room: int) -> list[OutboxEntry]:
         skip = len(self._flights) + len(self._parked)
         entries = self.kit.outbox.pending(
-            resend_after=timedelta(seconds=self.settings.ack_timeout), limit=room + skip)
+            resend_after=timedelta(seconds=self._ack_wait), limit=room + skip)
         return [e for e in entries
                 if e.packet_id not in self._flights and e.packet_id not in self._parked][:room]
 
@@ -461,9 +469,9 @@ class Uplink:
 
     def _mark_sent_batch(self) -> None:
         batch, self._to_mark = self._to_mark, []
-        deadline = self.monotonic() + self.settings.ack_timeout
+        deadline = self.monotonic() + self._ack_wait
         for _, flight in batch:  # the ack clock runs even if the mark below fails
-            flight.deadline = deadline
+            flight.deadline, flight.wait = deadline, self._ack_wait
         with atomic(self.kit.conn):
             for packet_id, flight in batch:
                 self.stats.packets_sent += 1  # every chunk of it was published
@@ -513,6 +521,8 @@ class Uplink:
             for packet_id in [*outcome.acked, *outcome.repeated]:
                 self._flights.pop(packet_id, None)
                 self._resume.pop(packet_id, None)
+            if outcome.acked or outcome.repeated:
+                self._ack_wait = self.settings.ack_timeout  # HQ is listening again
             for ack in outcome.rejected:
                 self.stats.rejected_by_hq += 1
                 self._flights.pop(ack.packet_id, None)

@@ -7,6 +7,7 @@ import asyncio
 import os
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
@@ -51,6 +52,11 @@ class ScriptedLink:
         self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
         self.hq_keys = hq_keys
         self.status_pubacks = asyncio.Event()
+        self.hq_silent = False  # HQ's ingest down: no acks
+        self.sent: list[tuple[str, float]] = []  # (packet id, when its last chunk went)
+
+    def sends(self, packet_id: str) -> list[float]:
+        return [at for pid, at in self.sent if pid == packet_id]
 
     async def subscribe(self, name: str, *, timeout: float | None = None) -> None:
         self.calls.append(f"subscribe {name}")
@@ -64,7 +70,9 @@ class ScriptedLink:
         if name.endswith("/up/packet"):
             chunk = decode_chunk(payload)
             self.calls.append(f"chunk {chunk.index}/{chunk.count}")
-            if chunk.index == chunk.count - 1:  # HQ stores it and acks
+            if chunk.index == chunk.count - 1:
+                self.sent.append((chunk.packet_id, asyncio.get_running_loop().time()))
+            if chunk.index == chunk.count - 1 and not self.hq_silent:  # HQ stores it, acks
                 device = name.split("/")[2]
                 ack = Ack(device, chunk.packet_id, chunk.sha256, AckStatus.STORED,
                           datetime.now(UTC))
@@ -189,3 +197,41 @@ def test_ending_a_session_outlasts_a_swallowed_cancellation():
         assert task.cancelled()
 
     asyncio.run(main())
+
+
+def test_re_sends_back_off_while_hq_acks_nothing_and_recover_on_an_ack(kit, hq_home):
+    """HQ's ingest down, the broker up: each unanswered round waits twice as long before
+    the next (a metered modem must not re-send a window every few minutes all day); the
+    first ack brings the wait back to ``ack_timeout``."""
+    packet = make_packet(kit, 3000)
+    kit.outbox.add(packet)
+    link = ScriptedLink(hq_home.keys())
+    link.suback.set()
+    link.hq_silent = True
+
+    @asynccontextmanager
+    async def connector(_options):  # type: ignore[no-untyped-def]
+        yield link
+
+    settings = SyncSettings(**{**FAST, "ack_timeout": 0.2, "ack_timeout_max": 0.8,
+                               "poll": 0.02})
+    uplink = Uplink(kit, settings, connector=connector)
+
+    async def main() -> list[float]:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await asyncio.sleep(2.5)
+        sends = link.sends(packet.packet_id)
+        link.hq_silent = False  # ingest is back: the next re-send is acked
+        await _until(lambda: kit.outbox.counts()["sealed"] + kit.outbox.counts()["sent"] == 0)
+        assert uplink._ack_wait == 0.2
+        stop.set()
+        await run
+        return sends
+
+    sends = asyncio.run(main())
+    # 0, 0.4, 1.2, 2.0 s: waits of 0.2, then 0.4, then 0.8 (the cap). At a fixed 0.2 s
+    # it would have been sent a dozen times.
+    assert 3 <= len(sends) <= 5, sends
+    gaps = [b - a for a, b in pairwise(sends)]
+    assert all(b >= a - 0.05 for a, b in pairwise(gaps)) and gaps[-1] >= 0.7, gaps
