@@ -531,7 +531,7 @@ class Uplink:
                 reports.append(Report(self.kit.device_id, self.kit.clock(), "packet",
                                       "rejected", detail=f"{ack.packet_id}: {ack.reason}"))
             if outcome.acked and self.kit.config.ack_grace_hours <= 0:
-                self.purge()  # no grace: their bytes go now, in the lull before the next acks
+                self.purge(on_ack=True)  # no grace: bytes go now, before the next acks
             self._wake()
             if self._acks_in is not None:
                 self._acks_in.set()
@@ -587,12 +587,13 @@ class Uplink:
             await asyncio.sleep(self.settings.heartbeat)
             await self._beat(link)
 
-    def purge(self) -> int:
+    def purge(self, *, on_ack: bool = False) -> int:
         self._last_purge = self.monotonic()
         grace = timedelta(hours=self.kit.config.ack_grace_hours)
         purged = self.kit.outbox.purge_acked(grace=grace)
-        if purged:
-            log.info("purged %d acknowledged packets (grace %s)", purged, grace)
+        if purged:  # with no grace, each batch of acks purges: one line each is noise
+            log.log(logging.DEBUG if on_ack else logging.INFO,
+                    "purged %d acknowledged packets (grace %s)", purged, grace)
         self.stats.purged += purged
         return purged
 
