@@ -30,11 +30,16 @@ def test_every_screen(rig_factory, snapshot, language: str) -> None:
 
     async def shot(pilot: Any, name: str) -> None:
         await settle(pilot)
+        # The status bar is fed by workers that may finish in any order under load (the
+        # newest request wins): ask once more, so the picture shows the settled state.
+        pilot.app.refresh_status()
+        await settle(pilot)
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
         pilot.app.clear_notifications()
         for size in ("120x40", "80x24"):  # the walk goes on at 80x24
             await pilot.resize_terminal(*SIZES[size])
+            await pilot.pause()
             await pilot.pause()
             shots[f"{size}-{name}"] = pilot.app.export_screenshot(
                 title=f"{name} {language} {size}")
