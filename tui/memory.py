@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from functools import cache
 from typing import Any
 
@@ -38,7 +39,9 @@ def limit_arenas(arenas: int = ARENAS) -> None:
 
 def release() -> None:
     """Hand the heap's free pages back to the kernel (after a recording is sealed or
-    cancelled and its images are gone)."""
+    cancelled and its images are gone). The screens of the recording just finished are
+    cycles of widgets that only a full collection frees, so that runs first."""
+    gc.collect()
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
