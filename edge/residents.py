@@ -256,16 +256,10 @@ class _RecordReader:
 
     def birth_date(self) -> date:
         value = self.text("tanggal_lahir")
-        if m := _ISO_DATE.fullmatch(value):
-            year, month, day = int(m[1]), int(m[2]), int(m[3])
-        elif m := _DMY_DATE.fullmatch(value):
-            day, month, year = int(m[1]), int(m[3]), int(m[4])
-        else:
-            raise self.fail("tanggal_lahir", f"{value} is not a date (YYYY-MM-DD or DD-MM-YYYY)")
         try:
-            born = date(year, month, day)
-        except ValueError:
-            raise self.fail("tanggal_lahir", f"{value} is not a date") from None
+            born = parse_date(value)
+        except ValueError as exc:
+            raise self.fail("tanggal_lahir", str(exc)) from None
         if born > self.today:
             raise self.fail("tanggal_lahir", f"{value} is in the future")
         return born
@@ -303,6 +297,21 @@ class _RecordReader:
         if region.level != level:
             raise self.fail(column, f"{region.code} is a {region.level}, not a {level}")
         return region
+
+
+def parse_date(value: str) -> date:
+    """A date as SIAK exports and Excel write it: ``YYYY-MM-DD`` or ``DD-MM-YYYY`` (``/``
+    or ``.`` also separate); ValueError saying why otherwise."""
+    if m := _ISO_DATE.fullmatch(value):
+        year, month, day = int(m[1]), int(m[2]), int(m[3])
+    elif m := _DMY_DATE.fullmatch(value):
+        day, month, year = int(m[1]), int(m[3]), int(m[4])
+    else:
+        raise ValueError(f"{value} is not a date (YYYY-MM-DD or DD-MM-YYYY)")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{value} is not a date") from None
 
 
 def write_csv(

@@ -17,13 +17,12 @@ from pathlib import Path
 
 from edge import regions
 from edge.errors import InvalidInput, NotFound
+from edge.residents import parse_date
 from edge.roster import ScheduleEntry
 
 COLUMNS = ("tanggal", "tempat", "rw")
 OPTIONAL = ("kode_kelurahan", "catatan")
 
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_DMY = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})")
 _RW = re.compile(r"\d{1,3}")
 
 _Fail = Callable[[str, str], InvalidInput]  # a row's error: (column, problem)
@@ -77,16 +76,10 @@ def _required(record: dict[str, str], column: str, fail: _Fail) -> str:
 
 
 def _date(value: str, fail: _Fail) -> date:
-    if m := _ISO.fullmatch(value):
-        year, month, day = int(m[1]), int(m[2]), int(m[3])
-    elif m := _DMY.fullmatch(value):
-        day, month, year = int(m[1]), int(m[3]), int(m[4])
-    else:
-        raise fail("tanggal", f"{value!r} is not a date (DD-MM-YYYY or YYYY-MM-DD)")
     try:
-        return date(year, month, day)
-    except ValueError:
-        raise fail("tanggal", f"{value!r} is not a date") from None
+        return parse_date(value)
+    except ValueError as exc:
+        raise fail("tanggal", str(exc)) from None
 
 
 def _rw(value: str, fail: _Fail) -> str:

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from edge.clock import WIB
 from edge.errors import NotAllowed
@@ -47,6 +47,9 @@ from hal.ports import (
 )
 from hal.types import Receipt
 from tui.memory import release as release_memory
+
+if TYPE_CHECKING:  # sync is imported only when the UI syncs
+    from sync.daemon_state import DaemonState
 
 T = TypeVar("T")
 
@@ -652,8 +655,8 @@ class KitServices:
                             recent=recent, daemon=daemon.state if daemon else "",
                             daemon_retry_at=retry_at)
 
-    def sync_daemon(self) -> Any:
-        """The running sync daemon's state (``sync.daemon_state.DaemonState``), or None."""
+    def sync_daemon(self) -> DaemonState | None:
+        """The running sync daemon's state, or None when none runs."""
         from sync.daemon_state import read_state
 
         return read_state(self.kit.paths.root)
