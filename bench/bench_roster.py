@@ -328,6 +328,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             slowest = sorted(zip(ours, queries, strict=True), key=lambda t: t[0])[-3:]
             print("  slowest:", "; ".join(f"{q!r} rw={rw} {ms:.1f} ms"
                                           for ms, (q, rw, _, _) in reversed(slowest)))
+
+            # Home's "invited residents expected here today": an RW's residents not yet
+            # recorded (some are), first 12 by RW and name, and how many; against a scan.
+            recorded = {p.nik for p in people[::7][:2000]}
+            for nik in recorded:
+                store.mark_enrolled(nik, f"p-{nik}", now)
+            rws = sorted({p.rw for p in people})
+            picks = [rng.choice(rws) for _ in range(100)]
+
+            def scan_awaiting(rw: str | None) -> int:
+                left = [p for p in people
+                        if (rw is None or p.rw == rw) and p.nik not in recorded]
+                left.sort(key=lambda p: (p.rw, name_key(p.name)))
+                return len(left[:12]) + len(left)
+
+            ours = [timed(lambda rw=rw: store.awaiting(rw=[rw], limit=12)) for rw in picks]
+            base = [timed(lambda rw=rw: scan_awaiting(rw)) for rw in picks]
+            report(f"expected here today, one RW ({len(rws)} RWs)", ours, base,
+                   SEARCH_TARGET_MS)
+            ours = [timed(lambda: store.awaiting(limit=12)) for _ in range(20)]
+            base = [timed(lambda: scan_awaiting(None)) for _ in range(20)]
+            report("expected here today, whole roster", ours, base, SEARCH_TARGET_MS)
             typos = [(q, rw, aim) for q, rw, k, aim in queries if k == "typo"]
             found = [any(name_key(h.resident.name) == aim for h in store.search(q, rw=rw))
                      for q, rw, aim in typos]

@@ -484,21 +484,26 @@ class RosterStore:
         self, *, rw: Sequence[str] = (), limit: int = 50
     ) -> tuple[list[Resident], int]:
         """Residents on the roster not yet recorded on this kit, in ``rw`` (any of them;
-        every RW when empty), ordered by RW, RT and name: the people the service point
-        expects. Returns at most ``limit`` of them and how many there are in all."""
+        every RW when empty), ordered by RW and name: the people the service point
+        expects. Returns at most ``limit`` of them and how many there are in all.
+
+        Both parts ride the (rw, name) index: the list walks it in order and stops after
+        ``limit``; the count is the RW's residents (from the index alone) less the few
+        recorded here, never a pass over every row of a large RW."""
         areas = sorted({area_key(r) for r in rw if r.strip()})
-        where = " WHERE e.nik IS NULL"
-        if areas:
-            where += f" AND r.rw IN ({', '.join('?' * len(areas))})"
-        (total,) = self._conn.execute(
-            "SELECT count(*) FROM residents r LEFT JOIN enrolments e ON e.nik = r.nik" + where,
-            areas,
-        ).fetchone()
+        in_area = f" AND r.rw IN ({', '.join('?' * len(areas))})" if areas else ""
+        (everyone,) = self._conn.execute(
+            "SELECT count(*) FROM residents r WHERE 1 = 1" + in_area, areas).fetchone()
+        (recorded,) = self._conn.execute(
+            # CROSS JOIN keeps SQLite walking the kit's few enrolments, not the RW's rows
+            "SELECT count(*) FROM enrolments e CROSS JOIN residents r ON r.nik = e.nik"
+            " WHERE 1 = 1" + in_area, areas).fetchone()
         rows = self._conn.execute(
-            _SELECT_RESIDENT + where + " ORDER BY r.rw, r.rt, r.name_key LIMIT ?",
+            _SELECT_RESIDENT + " WHERE e.nik IS NULL" + in_area
+            + " ORDER BY r.rw, r.name_key LIMIT ?",
             (*areas, max(0, limit)),
         ).fetchall()
-        return [_resident(row) for row in rows], int(total)
+        return [_resident(row) for row in rows], int(everyone) - int(recorded)
 
     # --- search ------------------------------------------------------------------------------
 

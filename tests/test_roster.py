@@ -348,16 +348,16 @@ def test_close_is_idempotent(path: Path, key: bytes) -> None:
     s.close()
 
 
-def test_awaiting_lists_the_rw_s_residents_not_yet_recorded_by_rt_and_name(
+def test_awaiting_lists_the_rw_s_residents_not_yet_recorded_by_name(
     store: RosterStore,
 ) -> None:
     waiting, total = store.awaiting(rw=["5"])
     assert total == 4
-    assert [r.name for r in waiting] == ["NURSITI AMALIA", "SITI NURHALIZA", "SITI",
-                                         "SITI AMINAH"]  # RT 001, 001, 002, 003
-    store.mark_enrolled("3275010101990001", "0193-0001", NOW)
+    assert [r.name for r in waiting] == ["NURSITI AMALIA", "SITI", "SITI AMINAH",
+                                         "SITI NURHALIZA"]
+    store.mark_enrolled("3275010101990001", "0193-0001", NOW)  # SITI
     waiting, total = store.awaiting(rw=["005"], limit=2)
-    assert total == 3 and [r.name for r in waiting] == ["NURSITI AMALIA", "SITI NURHALIZA"]
+    assert total == 3 and [r.name for r in waiting] == ["NURSITI AMALIA", "SITI AMINAH"]
     both, total = store.awaiting(rw=["005", "002"])
     assert total == 5 and {r.rw for r in both} == {"002", "005"}
     _, everyone = store.awaiting()

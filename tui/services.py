@@ -103,7 +103,7 @@ class Expected:
     """The invited residents the service point still awaits today."""
 
     rws: tuple[str, ...]  # the RWs they live in; empty: the whole roster
-    residents: tuple[Resident, ...]  # the first of them, by RW, RT and name
+    residents: tuple[Resident, ...]  # the first of them, by RW and name
     total: int  # how many in all
 
 
