@@ -74,3 +74,15 @@ def bench_world(
         os.environ["REKAM_NEW_PIN"] = OPERATOR_PIN
         _quiet(kit_main, "operator", "add", "budi", "--by", "siti")
         yield BenchWorld(root, csv_path)
+
+
+def import_worklist(world: BenchWorld) -> None:
+    """HQ signs the kit's worklist from the world's CSV; the kit imports it (quietly)."""
+    from hq.cli import main as hq_main
+    from rekam.cli import main as kit_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        hq_main(["worklist", DEVICE, "--from", str(world.csv), "-o", str(world.root / "w")])
+        os.environ["REKAM_PIN"] = OPERATOR_PIN
+        kit_main(["roster", "import", str(world.root / "w"), "--operator", "budi"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _world import KELURAHAN, OPERATOR_PIN, bench_world
+from _world import KELURAHAN, OPERATOR_PIN, bench_world, import_worklist
 
 import edge.kit as kit_module
 from edge.workflow import run_clean
@@ -26,7 +26,7 @@ N = 40
 
 def main() -> None:
     with bench_world(300) as world:
-        _quiet_import(world)
+        import_worklist(world)
         kit = world.open_kit()
         session = kit.login("budi", OPERATOR_PIN)
         with world.csv.open(encoding="utf-8-sig") as fh:
@@ -79,22 +79,6 @@ def main() -> None:
           f"= {100 * med_seal / med:4.1f}% of enrolment (target <= 10%)")
     print(f"packet bytes              median {statistics.median(sizes) / 1024:6.1f} KB   "
           f"max {max(sizes) / 1024:.1f} KB (target <= 300 KB)")
-
-
-def _quiet_import(world) -> None:  # type: ignore[no-untyped-def]
-    import contextlib
-    import io
-    import os
-
-    from hq.cli import main as hq_main
-    from rekam.cli import main as kit_main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        hq_main(["worklist", "kit-bench-01", "--from", str(world.csv), "-o",
-                 str(world.root / "w")])
-        os.environ["REKAM_PIN"] = OPERATOR_PIN
-        kit_main(["roster", "import", str(world.root / "w"), "--operator", "budi"])
 
 
 def _fingers():  # type: ignore[no-untyped-def]

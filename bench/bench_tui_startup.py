@@ -270,10 +270,10 @@ def main() -> None:
         else:
             enrolments(Path(args.child_home), args.enrolments, args.theme)
         return
-    from _world import bench_world
+    from _world import bench_world, import_worklist
 
     with bench_world(max(300, args.enrolments * 3)) as world:
-        _import_worklist(world)
+        import_worklist(world)
         import csv
 
         with world.csv.open(encoding="utf-8-sig") as fh:
@@ -293,23 +293,6 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, "--child-home", str(home),
                             "--enrolments", str(args.enrolments), "--theme", theme],
                            check=True)
-
-
-def _import_worklist(world: Any) -> None:
-    import contextlib
-    import io
-
-    from _world import OPERATOR_PIN
-
-    from hq.cli import main as hq_main
-    from rekam.cli import main as kit_main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        hq_main(["worklist", "kit-bench-01", "--from", str(world.csv), "-o",
-                 str(world.root / "w")])
-        os.environ["REKAM_PIN"] = OPERATOR_PIN
-        kit_main(["roster", "import", str(world.root / "w"), "--operator", "budi"])
 
 
 if __name__ == "__main__":

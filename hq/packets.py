@@ -310,16 +310,7 @@ class PacketStore:
     def complete_sets(self, keys: set[tuple[str, str, str, int]]
                       ) -> list[tuple[str, str, str, int]]:
         """Of (device, packet id, sha256, count) sets, those with every chunk stored."""
-        if not keys:
-            return []
-        c = packet_chunks.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(c.device_id, c.packet_id, c.sha256, c.count, func.count())
-                .where(c.packet_id.in_(sorted({k[1] for k in keys})))
-                .group_by(c.device_id, c.packet_id, c.sha256, c.count)).all()
-        return [(r[0], r[1], r[2], r[3]) for r in rows
-                if (r[0], r[1], r[2], r[3]) in keys and int(r[4]) >= int(r[3])]
+        return [key for key, held in self.chunk_counts(keys).items() if held >= key[3]]
 
     def assemble_set(self, device_id: str, packet_id: str, sha256: str, count: int,
                      total: int) -> bytes | None:
