@@ -515,7 +515,7 @@ class KitServices:
         session = self._need_session()
         with self.lock:
             packet = self.kit.seal_enrolment(session, enrolment)
-        release_memory()
+        self._resident_leaves()
         return packet
 
     def cancel(self, enrolment: Enrolment) -> None:
@@ -524,6 +524,12 @@ class KitServices:
         session = self._need_session()
         with self.lock:
             self.kit.cancel_enrolment(session, enrolment)
+        self._resident_leaves()
+
+    def _resident_leaves(self) -> None:
+        sim = getattr(self.devices, "sim", None)
+        if sim is not None:
+            sim.step_away()
         release_memory()
 
     def print_receipt(self, receipt: Receipt) -> None:

@@ -104,6 +104,15 @@ class SimulationControl:
             self.subject, self.birth_year = subject_id, birth_year
             self._record("kit", "set_subject", f"{subject_id} {birth_year or ''}".strip())
 
+    def step_away(self) -> None:
+        """The resident leaves the kit (their recording sealed or cancelled): nobody in
+        front of it, and the patterns drawn for them dropped, so a day of recordings
+        keeps no one's images in memory."""
+        with self._lock:
+            self.subject, self.birth_year = DEFAULT_SUBJECT, None
+            self._subjects.clear()
+            self._record("kit", "step_away")
+
     def queue(self, kind: str, fault: str, *, severity: float = 1.0, times: int = 1) -> None:
         """The next ``times`` captures of ``kind`` suffer ``fault`` (see
         :data:`hal.backends.sim_images.FAULTS`), at ``severity`` 0..1."""

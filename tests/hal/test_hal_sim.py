@@ -8,6 +8,7 @@ import time
 import pytest
 
 from hal.backends.sim import (
+    DEFAULT_SUBJECT,
     SimulatedDocumentPrinter,
     SimulatedIndicators,
     SimulatedReceiptPrinter,
@@ -245,3 +246,15 @@ def test_the_camera_takes_the_birth_year_from_the_caller(kit):
     assert d["camera"].capture_face(birth_year=2005).warnings == ("background_red_expected",)
     assert d["camera"].capture_face(birth_year=2005, timeout=5).warnings == ()
 
+
+
+def test_the_resident_steps_away_and_nobody_is_in_front_of_the_kit(kit):
+    sim, d = kit
+    sim.set_subject("3275014101050001", birth_year=2005)
+    theirs = d["signature"].capture_signature().image
+    sim.step_away()
+    assert (sim.subject, sim.birth_year) == (DEFAULT_SUBJECT, None)
+    assert d["signature"].capture_signature().image != theirs  # someone else's, now
+    assert [e.action for e in sim.events("kit")][-1] == "step_away"
+    sim.set_subject("3275014101050001", birth_year=2005)  # back again: drawn alike
+    assert d["signature"].capture_signature().image == theirs

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import timedelta
 
 from textual.widgets import Input
@@ -20,6 +21,7 @@ from tui_drive import (
 from tui_world import SUPERVISOR_PIN, settle
 
 from edge.workflow import Step
+from hal.backends.sim import DEFAULT_SUBJECT
 from hal.types import Finger
 
 
@@ -220,6 +222,48 @@ def test_low_quality_finger_says_what_to_do_and_retries(rig_factory) -> None:
             assert screen.key_label("capture") == "Ambil lagi"
             await enter(pilot)  # a clean finger this time, and the chain goes on
             assert screen.enrolment.step is Step.IRISES
+
+    run(go())
+
+
+def test_a_finished_recording_leaves_nothing_of_itself_in_memory(rig_factory) -> None:
+    """A day of recordings must not pile up: once a recording is sealed (or cancelled),
+    the resident has left the devices and the screens it drew, with every line they
+    rendered, can be freed. (Textual's styles cache alone once kept 1,024 dead widgets'
+    lines alive, ~20 MB by midday.)"""
+    from textual._styles_cache import StylesCache
+    from textual.widget import Widget
+
+    rig = rig_factory()
+    first, second = rig.residents(2)
+
+    def census() -> tuple[int, int]:
+        gc.collect()
+        objects = gc.get_objects()
+        widgets = sum(isinstance(o, Widget) for o in objects)
+        return widgets, sum(isinstance(o, StylesCache) for o in objects)
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await record_clean(pilot, rig, first)
+            assert pilot.app.screen.phase == "done"
+            assert rig.sim.subject == DEFAULT_SUBJECT  # the resident has stepped away
+            widgets, styles_caches = census()
+            assert styles_caches <= widgets  # one per live widget, none for the dead
+            await enter(pilot)  # the next resident: found, started, then cancelled
+            fill(pilot, "#query", second.nik)
+            await settle(pilot)
+            await enter(pilot)
+            await enter(pilot)
+            assert screen_name(pilot) == "CaptureScreen"
+            await enter(pilot)  # their face
+            await pilot.press("escape", "y")
+            await settle(pilot)
+            assert screen_name(pilot) == "HomeScreen"
+            assert rig.sim.subject == DEFAULT_SUBJECT
+            widgets, styles_caches = census()
+            assert styles_caches <= widgets
 
     run(go())
 
