@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from tui_drive import enter, fill, find, login, login_to_home, screen_name, screen_text
 from tui_world import TECHNICIAN_PIN, settle
 
@@ -59,7 +61,10 @@ def test_a_code_typed_with_enter_in_one_burst_picks_the_resident(rig_factory) ->
     run(go())
 
 
-def test_login_keys_typed_ahead_reach_the_pin(rig_factory) -> None:
+@pytest.mark.parametrize("between", ["\r", "\t"], ids=["enter", "tab"])
+def test_login_keys_typed_ahead_reach_the_pin(rig_factory, between) -> None:
+    """One burst, as a slow SSH link delivers it: the keys after Enter or Tab are the
+    PIN's, though they arrive before the focus has moved."""
     from textual import events
 
     rig = rig_factory()
@@ -67,8 +72,8 @@ def test_login_keys_typed_ahead_reach_the_pin(rig_factory) -> None:
     async def go() -> None:
         async with rig.app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            for ch in "budi\r571846\r":
-                key = "enter" if ch == "\r" else ch
+            for ch in f"budi{between}571846\r":
+                key = {"\r": "enter", "\t": "tab"}.get(ch, ch)
                 pilot.app._driver.send_message(events.Key(key, ch))
             await settle(pilot)
             assert screen_name(pilot) == "ServicePointScreen"

@@ -1,9 +1,10 @@
 """An input that passes keys typed ahead to the next field.
 
 A fast typist (or a terminal that delivers a burst, as over SSH) sends ``budi⏎571846⏎``
-before the screen has moved the focus from the operator field to the PIN: Textual queues
-every key for the field focused when it arrived. This field notices its own Enter and
-hands whatever follows in its queue to the next field, in order, until the focus leaves.
+or ``budi⇥571846⏎`` before the screen has moved the focus from the operator field to the
+PIN: Textual queues every key for the field focused when it arrived. This field notices
+its own Enter or Tab and hands whatever follows in its queue to the next field, in order,
+until the focus leaves.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ class ChainedInput(Input):
             return
         if event.key == "enter":
             self._ahead = self.screen.query_one(self.next_field, Input)
+        elif event.key == "tab":  # moved here, not by the screen's binding: keys queued
+            event.stop()          # behind the Tab must already find the next field
+            event.prevent_default()
+            self._ahead = self.screen.query_one(self.next_field, Input)
+            self._ahead.focus()
+            return
         await super()._on_key(event)
 
     def _on_focus(self, event: events.Focus) -> None:
