@@ -7,7 +7,6 @@ import asyncio
 import json
 
 import pytest
-
 from tui_drive import enter, fill, find, login, login_to_home, screen_name, screen_text
 from tui_world import TECHNICIAN_PIN, settle
 
