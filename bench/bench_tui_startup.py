@@ -7,8 +7,9 @@
 2. RSS after 50 enrolments (goal < 150 MB): 50 residents recorded end to end through the UI
    (keys only, simulated devices, sealing, receipt) in one process, once with the console's
    theme (the kit's tty1) and once with a true-colour one (a technician over SSH). The
-   shared libraries are first evicted from the page cache (see :func:`evict_libraries`),
-   so file-backed pages count as on a kit that just booted, not as pip left them.
+   shared libraries are evicted from the page cache before each run (see
+   :func:`evict_libraries`), so file-backed pages count as on a kit that just booted, not
+   as pip or the previous run left them.
 3. The UI's own time per capture step against the simulated device time: for each capture,
    the time from the key that starts it to the screen having drawn its result, minus the
    worker's time in ``Enrolment.capture`` (device + quality + workflow), beside that device
@@ -305,18 +306,19 @@ def main() -> None:
                     if row["kode_kelurahan"] == "32.75.01.1001"]
         (world.kit_home / "bench-niks.txt").write_text("\n".join(niks))
         startup(world.kit_home, args.runs)
-        evicted = evict_libraries()
-        print(f"(memory runs: {evicted} shared libraries evicted from the page cache first, "
-              "as after a boot)")
+        print(f"(before each memory run, {evict_libraries()} shared libraries are evicted "
+              "from the page cache, as after a boot)")
         import shutil
 
         core_home = world.root / "kit-core"
         shutil.copytree(world.kit_home, core_home)
+        evict_libraries()
         subprocess.run([sys.executable, __file__, "--child-home", str(core_home),
                         "--enrolments", str(args.enrolments), "--child-core"], check=True)
         for theme in [args.theme] if args.theme else THEMES:  # a fresh kit home for each
             home = world.root / f"kit-{theme}"
             shutil.copytree(world.kit_home, home)
+            evict_libraries()
             subprocess.run([sys.executable, __file__, "--child-home", str(home),
                             "--enrolments", str(args.enrolments), "--theme", theme],
                            check=True)
