@@ -54,8 +54,11 @@ def _forget_dead_widgets() -> None:
     that cache keeps — alive after the widget is gone: up to 1024 of them, about 12,000
     lines (20 MB) after a morning of recordings (Textualize/textual#6665, open). Clearing
     it costs one recomputation of two styles per widget on the next frame."""
-    from textual._styles_cache import StylesCache
-
-    cache_clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
+    try:  # a private module: a later Textual may move it, or fix the cache
+        from textual._styles_cache import StylesCache
+    except ImportError:
+        return
+    cached = getattr(StylesCache, "get_inner_outer", None)
+    cache_clear = getattr(cached, "cache_clear", None)
     if cache_clear is not None:
         cache_clear()
