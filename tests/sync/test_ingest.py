@@ -57,6 +57,19 @@ def _frames(packet, chunk_size=65536):
                                              chunk_size=chunk_size)]
 
 
+def _chunked_packet(env):
+    """kit-a's 300 kB packet as the five chunk messages HQ receives, and HQ's store."""
+    from hq.packets import PacketStore
+    from sync.mqtt import Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    packet = _packet(a, 300_000)
+    frames = [Incoming(up, f, False) for f in _frames(packet)]
+    return ingestor, a, up, packet, frames, PacketStore(ingestor.engine)
+
+
 def _ack(ingestor, kit, result):
     from sync.protocol import verify_ack
 
@@ -243,15 +256,8 @@ def test_one_batch_stores_each_packet_once_and_tells_repeats_and_conflicts_apart
 
 
 def test_chunks_cut_by_a_batch_boundary_are_assembled_in_memory(env):
-    from hq.packets import PacketStore
-    from sync.mqtt import Incoming
 
-    ingestor, kits = env
-    a = kits["kit-a"]
-    up = topic("kit-a", Channel.PACKET)
-    packet = _packet(a, 300_000)
-    frames = [Incoming(up, f, False) for f in _frames(packet)]
-    store = PacketStore(ingestor.engine)
+    ingestor, a, _up, packet, frames, store = _chunked_packet(env)
     assert ingestor.handle_batch(frames[:2], hold=True) == []
     assert ingestor.holding and store.chunks_pending() == 0  # held, not written
     assert ingestor.handle_batch(frames[2:4], hold=True) == []  # it grew: still held
@@ -264,15 +270,9 @@ def test_chunks_cut_by_a_batch_boundary_are_assembled_in_memory(env):
 
 def test_held_chunks_are_written_when_none_of_the_missing_ones_come_and_on_flush(env):
     from hq.ingest import Ingestor
-    from hq.packets import PacketStore
     from sync.mqtt import Incoming
 
-    ingestor, kits = env
-    a = kits["kit-a"]
-    up = topic("kit-a", Channel.PACKET)
-    packet = _packet(a, 300_000)
-    frames = [Incoming(up, f, False) for f in _frames(packet)]
-    store = PacketStore(ingestor.engine)
+    ingestor, a, up, packet, frames, store = _chunked_packet(env)
     ingestor.handle_batch(frames[:2], hold=True)
     other = Incoming(up, _frames(_packet(a))[0], False)  # another kit's packet, say
     assert len(ingestor.handle_batch([other], hold=True)) == 1
@@ -324,15 +324,8 @@ def test_a_worker_completes_a_packet_from_its_twins_chunks_without_writing_its_o
     from memory and the chunk table: its own chunks are never written, the twin's are
     dropped with the store, and the packet is acked once, as stored."""
     from hq.ingest import Ingestor
-    from hq.packets import PacketStore
-    from sync.mqtt import Incoming
 
-    ingestor, kits = env
-    a = kits["kit-a"]
-    up = topic("kit-a", Channel.PACKET)
-    packet = _packet(a, 300_000)
-    frames = [Incoming(up, f, False) for f in _frames(packet)]
-    store = PacketStore(ingestor.engine)
+    ingestor, a, _up, packet, frames, store = _chunked_packet(env)
     assert ingestor.handle_batch(frames[0::2], hold=True) == []  # a gap: to the table
     assert store.chunks_pending() == len(frames[0::2]) and not ingestor.holding
     twin = Ingestor(ingestor.engine, ingestor.keys)
