@@ -256,7 +256,6 @@ def test_one_batch_stores_each_packet_once_and_tells_repeats_and_conflicts_apart
 
 
 def test_chunks_cut_by_a_batch_boundary_are_assembled_in_memory(env):
-
     ingestor, a, _up, packet, frames, store = _chunked_packet(env)
     assert ingestor.handle_batch(frames[:2], hold=True) == []
     assert ingestor.holding and store.chunks_pending() == 0  # held, not written
