@@ -221,6 +221,12 @@ class AuditLog:
         ).fetchone()
         return (0, ZERO_HASH) if row is None else (int(row[0]), str(row[1]))
 
+    def head_record(self) -> dict[str, Any] | None:
+        """The head as it leaves the kit (heartbeats, packet manifests): ``{"seq", "hash"}``,
+        or None while the log is empty. Whoever signs the message signs the head with it."""
+        seq, digest = self.head()
+        return None if seq == 0 else {"seq": seq, "hash": digest}
+
     def _rows(self, since_seq: int) -> Iterator[tuple[Any, ...]]:
         # Paged, so no statement stays open on the shared connection between yields.
         last = since_seq

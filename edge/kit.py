@@ -12,7 +12,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -263,6 +263,7 @@ class Kit:
         """Seal to HQ, sign, commit to the outbox (durable on return), mark the resident."""
         now = self.clock()
         manifest, images = enrolment.build_packet_contents(now)
+        manifest = replace(manifest, audit_head=self.audit.head_record())
         packet = seal(manifest, images, hq_key=self.hq_sealing_key(),
                       device_key=self.device_key(), created_at=now)
         del images

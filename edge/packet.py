@@ -102,6 +102,9 @@ class Manifest:
     verification: list[VerificationRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    # The kit's audit chain head ({"seq", "hash"}) when the packet was sealed: signed with
+    # the packet, so HQ holds an anchor that catches a truncated or rewritten log.
+    audit_head: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

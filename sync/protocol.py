@@ -332,6 +332,9 @@ class Status:
     pending_worklist_version: int | None = None
     config_version: int = 0
     session: str = ""  # when this connection began; the last will is signed then
+    # The audit chain's head, {"seq": int, "hash": 64 hex}, or None while the log is empty;
+    # signed with the status by the device key, so HQ keeps an anchor off the kit.
+    audit_head: dict[str, Any] | None = None
 
     def to_body(self) -> dict[str, Any]:
         body = asdict(self)
@@ -370,9 +373,22 @@ def verify_status(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
             pending_worklist_version=body.get("pending_worklist_version"),
             config_version=int(body.get("config_version", 0)),
             session=str(body.get("session", "")),
+            audit_head=check_audit_head(body.get("audit_head")),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ProtocolError(f"status body is malformed: {exc}") from None
+
+
+def check_audit_head(value: object) -> dict[str, Any] | None:
+    """An audit head as a kit sends it (status body, packet manifest): None, or exactly
+    ``{"seq": int >= 1, "hash": 64 lower-case hex}``; ProtocolError otherwise."""
+    if value is None:
+        return None
+    if (not isinstance(value, dict) or set(value) != {"seq", "hash"}
+            or type(value["seq"]) is not int or value["seq"] < 1
+            or not isinstance(value["hash"], str) or not _SHA256.match(value["hash"])):
+        raise ProtocolError("audit_head is not {seq: a positive integer, hash: 64 hex digits}")
+    return {"seq": value["seq"], "hash": value["hash"]}
 
 
 # --- reports (what a kit did with a downlink message) -------------------------------------
@@ -479,7 +495,8 @@ def verify_config(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey
 
 __all__ = [
     "Ack", "AckStatus", "Channel", "Chunk", "ConfigUpdate", "IntegrityError", "Report",
-    "Status", "assemble", "build_config", "decode_chunk", "kit_subscription", "parse_topic",
+    "Status", "assemble", "build_config", "check_audit_head", "decode_chunk",
+    "kit_subscription", "parse_topic",
     "sign_ack", "sign_report", "sign_status", "split_packet", "topic", "verify_ack",
     "verify_config", "verify_report", "verify_status",
 ]

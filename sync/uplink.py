@@ -202,7 +202,8 @@ class Uplink:
         address = BrokerAddress.parse(cfg.broker)
         self._session_id = self.kit.clock().isoformat()
         will = Status(self.kit.device_id, "offline", self.kit.clock(),
-                      software_version=__version__, session=self._session_id)
+                      software_version=__version__, session=self._session_id,
+                      audit_head=self.kit.audit.head_record())
         return ConnectOptions(
             address=address, client_id=self.kit.device_id,
             tls=TlsFiles(paths.ca_cert, paths.device_cert, paths.device_tls_key)
@@ -553,7 +554,7 @@ class Uplink:
             roster_expires_at=kit.state.get("roster_expires_at"),
             pending_worklist_version=pending,
             config_version=int(kit.state.get(downlink.CONFIG_VERSION) or 0),
-            session=self._session_id,
+            session=self._session_id, audit_head=kit.audit.head_record(),
         )
 
     async def _publish_status(self, link: Link, state: str, *,

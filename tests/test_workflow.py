@@ -170,3 +170,16 @@ def test_sealing_keeps_only_ciphertext(world, kit, enrolment):
         assert roster.is_enrolled(enrolment.resident.nik)
     audit = [e.action for e in kit.audit.entries()]
     assert audit[-1] == "enrolment_sealed"
+
+
+def test_a_sealed_packet_carries_the_audit_head_it_was_sealed_after(world, kit, enrolment):
+    from edge.packet import open_packet
+    from hq.home import HqHome
+
+    run_clean(enrolment)
+    seq, digest = kit.audit.head()
+    packet = kit.seal_enrolment(enrolment.session, enrolment)
+    opened = open_packet(packet.data, hq_key=HqHome(world.hq_home).keys().sealing,
+                         device_key=kit.device_key().public_key())
+    assert opened.manifest.audit_head == {"seq": seq, "hash": digest}
+    assert kit.audit.head()[0] == seq + 1  # then the seal itself is logged

@@ -159,6 +159,22 @@ def test_status_and_report_are_signed_by_the_device():
                       device_id="kit-a")
 
 
+def test_a_status_carries_the_audit_head_signed_and_well_formed():
+    device = ed25519.Ed25519PrivateKey.generate()
+    head = {"seq": 42, "hash": "ab" * 32}
+    status = Status("kit-a", "online", NOW, audit_head=head)
+    kw = {"device_key": device.public_key(), "device_id": "kit-a"}
+    assert verify_status(sign_status(status, device), **kw).audit_head == head
+    assert verify_status(sign_status(Status("kit-a", "online", NOW), device),
+                         **kw).audit_head is None
+    for bad in ({"seq": 0, "hash": "ab" * 32}, {"seq": True, "hash": "ab" * 32},
+                {"seq": 3, "hash": "AB" * 32}, {"seq": 3}, [3, "ab" * 32],
+                {"seq": 3, "hash": "ab" * 32, "extra": 1}):
+        with pytest.raises(ProtocolError, match="audit_head"):
+            verify_status(sign_status(Status("kit-a", "online", NOW, audit_head=bad),
+                                      device), **kw)
+
+
 def test_config_checks_version_expiry_device_and_whitelist(hq_key):
     update = ConfigUpdate("kit-a", 3, NOW, NOW + timedelta(days=1), {"disk_floor_mb": "300"})
     data = build_config(update, hq_key)

@@ -235,3 +235,18 @@ def test_re_sends_back_off_while_hq_acks_nothing_and_recover_on_an_ack(kit, hq_h
     assert 3 <= len(sends) <= 5, sends
     gaps = [b - a for a, b in pairwise(sends)]
     assert all(b >= a - 0.05 for a, b in pairwise(gaps)) and gaps[-1] >= 0.7, gaps
+
+
+def test_heartbeats_and_the_last_will_carry_the_signed_audit_head(kit):
+    from sync.protocol import verify_status
+
+    uplink = _uplink(kit, ScriptedLink(None))
+    assert uplink.status("online").audit_head is None  # a new kit's log is empty
+    kit.audit.append("siti", "login")
+    entry = kit.audit.append("siti", "enrolment_started")
+    head = {"seq": entry.seq, "hash": entry.hash}
+    _, will = uplink.connect_options().will  # type: ignore[misc]
+    signed = verify_status(will, device_key=kit.device_key().public_key(),
+                           device_id=kit.device_id)
+    assert signed.audit_head == head
+    assert uplink.status("online").audit_head == head
