@@ -3,16 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Every optional extra but `pi` (picamera2, lgpio and evdev come from the Pi's apt).
+EXTRAS := $(shell $(PYTHON) -c 'import tomllib; e = tomllib.load(open("pyproject.toml", "rb"))["project"].get("optional-dependencies", {}); print(" ".join(sorted(k for k in e if k != "pi")))')
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv lock demo test test-all lint bench check-units clean
 
-$(STAMP): pyproject.toml
+# The venv is exactly requirements/dev.lock (hash-checked), then Rekam itself, editable.
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## lock: after changing pyproject.toml's dependencies, pin them again (keeps the other pins;
+## `make lock LOCK_ARGS=--upgrade` moves everything to the newest versions)
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml $(addprefix --extra ,$(EXTRAS)) --universal \
+	    --python-version 3.11 --generate-hashes --custom-compile-command "make lock" \
+	    --quiet $(LOCK_ARGS) -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --python-platform aarch64-manylinux_2_36 \
+	    --python-version 3.13 --generate-hashes --custom-compile-command "make lock" \
+	    --quiet -c requirements/dev.lock -o requirements/kit-aarch64.lock
 
 ## demo: the whole story on simulated devices, in a throw-away home under .demo/
 demo: $(STAMP)
