@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Every optional extra but `pi` (picamera2, lgpio and evdev come from the Pi's apt).
 EXTRAS := $(shell $(PYTHON) -c 'import tomllib; e = tomllib.load(open("pyproject.toml", "rb"))["project"].get("optional-dependencies", {}); print(" ".join(sorted(k for k in e if k != "pi")))')
 
-.PHONY: venv lock demo test test-all lint bench check-units clean
+.PHONY: venv lock demo test test-all lint bench check-units clean migration
 
 # The venv is exactly requirements/dev.lock (hash-checked), then Rekam itself, editable.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -46,6 +46,17 @@ lint: $(STAMP)
 ## bench: every benchmark in bench/, each printing ratios against a baseline of the same run
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## migration: a new Alembic revision of HQ's schema from the change to hq/db.py (MSG="what")
+migration: $(STAMP)
+	@test -n "$(MSG)" || { echo 'usage: make migration MSG="what changes"' >&2; exit 2; }
+	@rm -f .migration.db
+	@last=$$(ls hq/migrations/versions | grep -oE '^[0-9]{4}' | sort | tail -n 1); \
+	next=$$(printf '%04d' $$((10#$$last + 1))); \
+	export REKAM_HQ_DATABASE_URL=sqlite:///$(CURDIR)/.migration.db; \
+	$(BIN)/alembic -c alembic.ini upgrade head && \
+	$(BIN)/alembic -c alembic.ini revision --autogenerate --rev-id $$next -m "$(MSG)"; \
+	status=$$?; rm -f .migration.db; exit $$status
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,31 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from hq import schema
+
+    home = _home(args)
+    engine = make_engine(home.database_url(), upgrade=False)
+    current, head = schema.current(engine), schema.head()
+    print(f"database  {home.database_url()}")
+    print(f"schema    {current or 'empty'} (this rekam-hq: {head})")
+    if current != head:
+        print("run: rekam-hq db upgrade (every rekam-hq command also upgrades it on start)")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from hq import schema
+
+    home = _home(args)
+    result = schema.upgrade(make_engine(home.database_url(), upgrade=False))
+    if result.changed:
+        print(f"database upgraded from {result.before or 'empty'} to {result.after}")
+    else:
+        print(f"database already at {result.after}")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from edge.synth import write_synthetic_csv
 
@@ -141,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", cmd_init, "create HQ's sealing, signing and CA keys")
     p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+
+    db = add("db", None, "HQ's database schema: show it or upgrade it in place")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION",
+                               parser_class=OneLineParser)
+    add("current", cmd_db_current, "the database's schema revision and this release's", db_sub)
+    add("upgrade", cmd_db_upgrade, "apply this release's migrations (done on every start)",
+        db_sub)
 
     p = add("synth", cmd_synth, "write a synthetic SIAK-like CSV of residents who must record")
     p.add_argument("--kelurahan", nargs="+", required=True, metavar="CODE")

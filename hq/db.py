@@ -1,7 +1,8 @@
 """HQ's database through SQLAlchemy Core: SQLite by default, PostgreSQL in production.
 
-Tables are declared here once; ``create_all`` is idempotent. Later issues add packets,
-dead letters, residents, invitations and schedules to the same metadata.
+Tables are declared here once, as they stand in this release; every change to them comes
+with an Alembic revision in ``hq/migrations/versions/`` (``make migration MSG=...`` writes
+one; a test fails when the two disagree), which :func:`make_engine` applies in place.
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ device_config = Table(  # the monotonic version of the config HQ last signed for
 )
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, upgrade: bool = True) -> Engine:
+    """An engine on HQ's database, brought to this release's schema first
+    (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
 
@@ -140,29 +143,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-    metadata.create_all(engine)
-    if engine.dialect.name == "postgresql":
-        _store_ciphertext_uncompressed(engine)
+    if upgrade:
+        from hq.schema import upgrade as upgrade_schema
+
+        upgrade_schema(engine)
     return engine
-
-
-# Columns holding ciphertext (incompressible): PostgreSQL's default storage (EXTENDED) tries
-# to compress every value before moving it out of line, in vain, which halved ingest's rate
-# (bench/bench_sync_loopback.py --db postgres). EXTERNAL stores out of line, uncompressed.
-_CIPHERTEXT_COLUMNS = (("packets", "data"), ("packet_chunks", "data"))
-
-
-def _store_ciphertext_uncompressed(engine: Engine) -> None:
-    """Idempotent, for new and existing databases; only alters a column still EXTENDED
-    (ALTER TABLE takes a lock, so not on every start)."""
-    from sqlalchemy import text
-
-    with engine.begin() as conn:
-        for table, column in _CIPHERTEXT_COLUMNS:
-            storage = conn.execute(text(
-                "SELECT a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                "WHERE c.oid = to_regclass(:t) AND a.attname = :c"), {"t": table, "c": column}
-            ).scalar()
-            if storage is not None and storage != "e":
-                conn.execute(text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" '
-                                  "SET STORAGE EXTERNAL"))

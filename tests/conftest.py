@@ -3,7 +3,9 @@ the real command lines (in-process, so the suite stays fast)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,3 +77,43 @@ def world(tmp_path, monkeypatch, capsys) -> World:
     capsys.readouterr()
     return World(hq_home, kit_home, csv_path, tmp_path, kit, hq)
 
+
+
+# --- HQ's databases: SQLite, and a fresh PostgreSQL database per test -----------------------
+
+PG_ADMIN = os.environ.get("REKAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not _pg_reachable():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN} (CI must start it)")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN}")
+    import psycopg
+
+    name = f"rekam_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite"])
+def db_url(request, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'hq.db'}"
