@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge import __version__
 from edge.audit import AuditLog
 from edge.clock import Clock, utc_now
-from edge.config import KitConfig, KitPaths
+from edge.config import KitConfig, KitPaths, setting
 from edge.errors import (
     AlreadyEnrolled,
     AlreadyExists,
@@ -44,7 +44,14 @@ from edge.keys import (
     write_public,
 )
 from edge.kitdb import StateTable, atomic, connect
-from edge.operators import KdfParams, LockoutPolicy, OperatorStore, Role, Session
+from edge.operators import (
+    ADMIN_ROLES,
+    KdfParams,
+    LockoutPolicy,
+    OperatorStore,
+    Role,
+    Session,
+)
 from edge.outbox import Outbox, OutboxEntry
 from edge.packet import SealedPacket, seal
 from edge.provisioning import ProvisioningBundle
@@ -224,6 +231,41 @@ class Kit:
                rt: str | None = None, limit: int = 20) -> list[SearchHit]:
         with self.roster(session) as store:
             return store.search(query, rw=rw, rt=rt, limit=limit)
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def check_setting(self, key: str, value: str) -> KitConfig:
+        """The config with one setting changed, if the kit may change it to that value."""
+        if not setting(key).local:
+            raise NotAllowed(f"{key} is decided by HQ (rekam-hq push config), not at the kit")
+        return self.config.with_setting(key, value)
+
+    def set_setting(self, key: str, value: str, *, operator_id: str | None = None,
+                    pin: str | None = None) -> KitConfig:
+        """Change one setting at the kit (``rekam config set``), range-checked and audited.
+
+        A security-relevant one (:data:`edge.config.SECURITY_SETTINGS`) needs the PIN of an
+        active supervisor or technician, checked like an approval (lockout included); only
+        before the kit's first operator exists is it set without one. What HQ decides
+        (``training``) and what the provisioning bundle fixed are refused here.
+        """
+        spec = setting(key)
+        config = self.check_setting(key, value)
+        actor = operator_id or "(local)"
+        if spec.security and self.operators.count() > 0:
+            if not operator_id or pin is None:
+                raise NotAllowed(f"{key} is a security setting: a supervisor or technician "
+                                 "must approve it with their PIN (--by ID)")
+            actor = self.operators.approve(operator_id, pin, roles=ADMIN_ROLES,
+                                           purpose=f"config set {key}").id
+        elif spec.security:
+            actor = "(setup)"  # provisioned, no operator yet: the technician setting it up
+        previous = getattr(self.config, key)
+        config.save(self.paths)
+        self.config = config
+        self.audit.append(actor, "config_changed", setting=key, value=getattr(config, key),
+                          previous=previous)
+        return config
 
     # --- enrolment ----------------------------------------------------------------------------
 

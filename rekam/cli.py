@@ -95,18 +95,40 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     config = KitConfig.load(KitPaths(kit_home(args.home)))
+    values = asdict(config)
+    del values["problems"]
     if args.json:
-        print_json(asdict(config))
+        print_json(values)
     else:
-        for key, value in asdict(config).items():
+        for key, value in values.items():
             print(f"{key:18} {value}")
+    for problem in config.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     return 0
 
 
 def cmd_config_set(args: argparse.Namespace) -> int:
-    paths = KitPaths(kit_home(args.home))
-    config = KitConfig.load(paths).with_setting(args.key, args.value)
-    config.save(paths)
+    import os
+
+    from edge.config import setting
+
+    if args.key == "hal":  # which devices and backends exist is the device layer's to say
+        from hal.registry import parse_spec
+
+        try:
+            parse_spec(args.value)
+        except ValueError as exc:
+            raise InvalidInput(f"hal: {exc}") from None
+    with _kit(args) as kit:
+        kit.check_setting(args.key, args.value)  # a bad value is refused before any PIN
+        by = args.by or os.environ.get(OPERATOR_ENV)
+        pin = None
+        if setting(args.key).security and kit.operators.count() > 0:
+            if not by:
+                raise InvalidInput(f"{args.key} is a security setting: a supervisor or "
+                                   f"technician approves it: --by ID (or set {OPERATOR_ENV})")
+            pin = read_secret(f"PIN for {by}: ", PIN_ENV)
+        config = kit.set_setting(args.key, args.value, operator_id=by, pin=pin)
     print(f"{args.key} = {getattr(config, args.key)}")
     return 0
 
@@ -340,9 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  parser_class=OneLineParser)
     p = add("show", cmd_config_show, "show every setting", cfg_sub)
     p.add_argument("--json", action="store_true")
-    p = add("set", cmd_config_set, "change one setting", cfg_sub)
+    p = add("set", cmd_config_set, "change one setting (a security setting needs a "
+            "supervisor's or technician's PIN)", cfg_sub)
     p.add_argument("key")
     p.add_argument("value")
+    p.add_argument("--by", help=f"supervisor or technician approving (default: "
+                                f"${OPERATOR_ENV}); needs their PIN")
 
     op = add("operator", None, "operators and their PINs")
     op_sub = op.add_subparsers(dest="operator_command", required=True, metavar="ACTION",

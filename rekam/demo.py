@@ -182,7 +182,8 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
 
     if broker_args:
         step("The kit syncs: sealed packets go to HQ, HQ acks each one signed, the kit purges")
-        sh("rekam", "config", "set", "ack_grace_hours", "0")
+        sh("rekam", "config", "set", "ack_grace_hours", "0", "--by", "siti",
+           env={"REKAM_PIN": SUPERVISOR_PIN})
         sh("rekam", "sync", "--once")
         sh("rekam", "outbox")
         sh("rekam-hq", "devices")

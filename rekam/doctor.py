@@ -57,6 +57,9 @@ TEXT = {
         "broker_ok": "{url} terjangkau (TLS berhasil)",
         "broker_down": "{url} tidak terjangkau ({error}); kit tetap bisa merekam, data dikirim "
                        "saat koneksi ada",
+        "settings": "Pengaturan",
+        "settings_defaulted": "nilai di luar batas, memakai nilai bawaan; perbaiki dengan "
+                              "'rekam config set': {problems}",
         "ready": "KIT SIAP melayani warga.",
         "not_ready": "KIT BELUM SIAP: perbaiki yang bertanda GAGAL, lalu jalankan lagi.",
     },
@@ -90,6 +93,9 @@ TEXT = {
                                                 "(rekam config set broker mqtts://HOST:PORT)",
         "broker_ok": "{url} reachable (TLS handshake done)",
         "broker_down": "{url} unreachable ({error}); the kit still records and uploads later",
+        "settings": "Settings",
+        "settings_defaulted": "out of range, the defaults apply; fix with "
+                              "'rekam config set': {problems}",
         "ready": "KIT READY to serve residents.",
         "not_ready": "KIT NOT READY: fix what says FAIL, then run again.",
     },
@@ -146,7 +152,11 @@ def kit_checks(kit: Kit, language: str) -> list[Check]:
     """The checks that read only the kit's own files and database (disk, clock, keys,
     roster): quick, and safe to run while the operator UI holds the devices."""
     t = TEXT[language if language in TEXT else "id"]
-    return [_disk(kit, t), _clock(kit, t), _keys(kit.paths, t), _roster(kit, t)]
+    checks = [_disk(kit, t), _clock(kit, t), _keys(kit.paths, t), _roster(kit, t)]
+    if kit.config.problems:  # shown only when there is something to fix
+        checks.append(Check("settings", WARN, t["settings"], t["settings_defaulted"].format(
+            problems="; ".join(kit.config.problems))))
+    return checks
 
 
 def link_check(kit: Kit, language: str, timeout: float = 3.0) -> Check:

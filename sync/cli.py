@@ -15,6 +15,8 @@ from pathlib import Path
 from sync.daemon_state import WAKE_SIGNAL, StateFileNotifier
 from sync.settings import SyncSettings
 
+log = logging.getLogger("rekam.sync")
+
 _TUNABLES = {
     "chunk_size": int, "window": int, "max_inflight": int, "ack_timeout": float,
     "ack_timeout_max": float,
@@ -64,7 +66,11 @@ def run_sync(home: Path, args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     overrides = {name: getattr(args, f"sync_{name}", None) for name in _TUNABLES}
     settings = SyncSettings.load(home, **overrides)
+    for problem in settings.problems:
+        log.warning("%s", problem)
     with open_kit(home) as kit:
+        for problem in kit.config.problems:
+            log.warning("%s", problem)
         # The daemon tells the operator UI how it fares, and wakes on its "send now";
         # --once is a technician's run beside it and must not speak for it.
         notifier = None if args.once else StateFileNotifier(kit.paths.root)

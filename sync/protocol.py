@@ -29,8 +29,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from edge import config as config_settings
 from edge.canonical import canonical_json
-from edge.errors import DocumentRejected, IntegrityError, RekamError
+from edge.errors import DocumentRejected, IntegrityError, InvalidInput, RekamError
 from edge.signing import open_document, sign_document
 from sync.errors import ProtocolError
 
@@ -431,14 +432,11 @@ def verify_report(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
 
 # --- config downlink ------------------------------------------------------------------------
 
-# Settings HQ may change remotely. Never: device_id, kelurahan (bound to the certificate and
-# worklists), hal/allow_simulated (simulated biometrics must never be enabled from afar), or
-# the PIN hashing cost (it only applies to new PINs and is a local security decision).
-REMOTE_SETTINGS = frozenset({
-    "broker", "service_point", "language", "disk_floor_mb", "max_attempts",
-    "lockout_failures", "lockout_minutes", "ack_grace_hours", "finger_threshold",
-    "iris_threshold", "face_threshold",
-})
+# Settings HQ may change remotely: edge.config.SETTINGS says which, and their ranges. Never:
+# device_id, kelurahan (bound to the certificate and worklists), hal/allow_simulated
+# (simulated biometrics must never be enabled from afar), or the PIN hashing cost (it only
+# applies to new PINs and is a local security decision).
+REMOTE_SETTINGS = config_settings.REMOTE_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -456,9 +454,12 @@ class ConfigUpdate:
 
 
 def _check_settings(settings: Mapping[str, object]) -> dict[str, str]:
-    unknown = sorted(set(settings) - REMOTE_SETTINGS)
-    if unknown:
-        raise DocumentRejected(f"config names settings HQ may not change: {', '.join(unknown)}")
+    """Only settings HQ may change, each in range (the one validation of edge.config, run
+    by HQ before signing and by the kit before applying)."""
+    try:
+        config_settings.check_remote_settings(settings)
+    except InvalidInput as exc:
+        raise DocumentRejected(f"config refused: {exc}") from None
     return {str(k): str(v) for k, v in settings.items()}
 
 

@@ -5,7 +5,7 @@ timeouts). Build defaults here, never at import time elsewhere."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,45 +36,67 @@ class SyncSettings:
     backoff_max: float = 300.0
     once_timeout: float = 300.0  # rekam sync --once: give up waiting for acks after this
     tcp_congestion: str = "bbr"  # per socket; "" keeps the system default (see bench/)
+    # Lines of sync.json that were refused (each setting falling back to its default).
+    problems: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not 1024 <= self.chunk_size <= MAX_CHUNK_SIZE:
             raise InvalidInput(f"chunk_size must be 1024..{MAX_CHUNK_SIZE} bytes")
-        if self.window < 1 or self.max_inflight < 1:
-            raise InvalidInput("window and max_inflight must be at least 1")
+        if not 1 <= self.window <= 10_000 or not 1 <= self.max_inflight <= 1000:
+            raise InvalidInput("window must be 1..10000 and max_inflight 1..1000")
         if self.ack_timeout_max < self.ack_timeout:
             raise InvalidInput("ack_timeout_max must be at least ack_timeout")
-        for name in ("ack_timeout", "publish_timeout", "connect_timeout", "heartbeat", "poll",
-                     "purge_every", "backoff_initial", "backoff_max", "once_timeout"):
-            if float(getattr(self, name)) <= 0:
-                raise InvalidInput(f"{name} must be positive")
+        if not 5 <= self.keepalive <= 3600 or self.session_expiry < 0:
+            raise InvalidInput("keepalive must be 5..3600 s and session_expiry not negative")
+        # Upper bounds too: a heartbeat or a back-off of a year would be a kit HQ never
+        # hears from again, which is what a bad setting must never do.
+        for name, most in (("ack_timeout", 86400), ("ack_timeout_max", 86400),
+                           ("publish_timeout", 3600), ("connect_timeout", 600),
+                           ("heartbeat", 3600), ("poll", 60), ("purge_every", 86400),
+                           ("backoff_initial", 600), ("backoff_max", 3600),
+                           ("once_timeout", 86400)):
+            if not 0 < float(getattr(self, name)) <= most:
+                raise InvalidInput(f"{name} must be more than 0 and at most {most} s")
 
     @classmethod
     def load(cls, home: Path, **overrides: Any) -> SyncSettings:
-        data: dict[str, Any] = {}
+        """``sync.json`` over the defaults, then ``overrides`` (command-line flags).
+
+        A flag that is wrong is an error (the person typing it is there to fix it). A line of
+        ``sync.json`` that is wrong is not: that setting keeps its default and the problem is
+        kept in :attr:`problems` for the log, so a bad file never stops the daemon."""
+        settings, problems = cls(), []
         path = home / FILE_NAME
+        data: Any = {}
         if path.exists():
             try:
                 data = json.loads(path.read_text())
-            except ValueError as exc:
-                raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+            except (ValueError, OSError) as exc:
+                problems.append(f"{path} is not readable JSON ({exc}); using the defaults")
             if not isinstance(data, dict):
-                raise InvalidInput(f"{path} must hold a JSON object")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise InvalidInput(f"unknown sync setting(s) {', '.join(unknown)}; "
-                               f"known: {', '.join(sorted(known))}")
-        converted: dict[str, Any] = {}
-        for key, value in data.items():
-            kind = known[key]
+                problems.append(f"{path} does not hold a JSON object; using the defaults")
+                data = {}
+        for key in sorted(data):
             try:
-                converted[key] = (int(value) if kind in ("int", int) else
-                                  float(value) if kind in ("float", float) else str(value))
-            except (TypeError, ValueError):
-                raise InvalidInput(f"sync setting {key} has a bad value {value!r}") from None
-        return replace(cls(), **converted)
+                settings = replace(settings, **{key: _convert(key, data[key])})
+            except InvalidInput as exc:
+                problems.append(f"{path}: {exc}; {key} keeps its default")
+        given = {k: _convert(k, v) for k, v in overrides.items() if v is not None}
+        return replace(settings, **given, problems=tuple(problems))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["problems"]
+        return data
+
+
+def _convert(key: str, value: Any) -> Any:
+    known = {f.name: f.type for f in fields(SyncSettings) if f.name != "problems"}
+    if key not in known:
+        raise InvalidInput(f"unknown sync setting {key!r}; known: {', '.join(sorted(known))}")
+    kind = known[key]
+    try:
+        return (int(value) if kind in ("int", int) else
+                float(value) if kind in ("float", float) else str(value))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"sync setting {key} has a bad value {str(value)[:40]!r}") from None

@@ -57,6 +57,8 @@ from sync.settings import SyncSettings
 
 log = logging.getLogger("rekam.sync")
 
+LAST_GOOD_BROKER = "broker_last_good"
+CONFIG_PROBLEMS_REPORTED = "config_problems_reported"
 MARK_SENT_DELAY = 0.02  # seconds: packets published within it are marked sent together
 
 
@@ -193,13 +195,24 @@ class Uplink:
         self._last_purge = -math.inf
         self._session_id = ""
         self._to_mark: list[tuple[str, _Flight]] = []
+        self._try_last_good = False
         self._mark_timer: asyncio.TimerHandle | None = None
 
     # --- the connection loop -----------------------------------------------------------------
 
+    def broker_url(self) -> str:
+        """The configured broker; after it failed to connect, every other attempt goes to
+        the last broker this kit reached, if that was another one. So a wrong broker pushed
+        by HQ (or typed at the kit) cannot cut the kit off from the HQ that can fix it."""
+        configured = self.kit.config.broker
+        last_good = self.kit.state.get(LAST_GOOD_BROKER) or ""
+        if self._try_last_good and last_good and last_good != configured:
+            return last_good
+        return configured
+
     def connect_options(self) -> ConnectOptions:
-        cfg, paths, s = self.kit.config, self.kit.paths, self.settings
-        address = BrokerAddress.parse(cfg.broker)
+        paths, s = self.kit.paths, self.settings
+        address = BrokerAddress.parse(self.broker_url())
         self._session_id = self.kit.clock().isoformat()
         will = Status(self.kit.device_id, "offline", self.kit.clock(),
                       software_version=__version__, session=self._session_id,
@@ -228,15 +241,19 @@ class Uplink:
             while not stop.is_set():
                 started = self.monotonic()
                 finished = False
+                url = ""
                 try:
+                    url = self.broker_url()
                     options = self.connect_options()
                     async with self.connector(options) as link:
                         self.stats.connects += 1
+                        self._reached(url)
                         self.notifier.connected(str(options.address))
                         finished = await self._session(link, stop, give_up if once else None)
                 except TransportError as exc:
                     if isinstance(exc, ConnectFailed):
                         self.stats.connect_failures += 1
+                        self._try_last_good = not self._try_last_good
                     self.stats.last_error = str(exc)
                     log.warning("%s", exc)
                 except InvalidInput as exc:  # no or bad broker URL: wait for a config change
@@ -264,6 +281,15 @@ class Uplink:
             self.notifier.stopping()
         self.purge()
         return self.stats
+
+    def _reached(self, url: str) -> None:
+        self._try_last_good = False
+        if url and self.kit.state.get(LAST_GOOD_BROKER) != url:
+            with atomic(self.kit.conn):
+                self.kit.state.set(LAST_GOOD_BROKER, url)
+        if url != self.kit.config.broker:
+            log.warning("the configured broker %s did not answer; connected to %s, the last "
+                        "broker that worked", self.kit.config.broker, url)
 
     def send_now(self) -> None:
         """Send now (``SIGUSR1``, the operator's "kirim sekarang"): look at the outbox at
@@ -576,8 +602,22 @@ class Uplink:
         except PublishTimeout as exc:  # a busy slow link: the next one will do
             log.info("%s", exc)
 
+    def config_problems_report(self) -> Report | None:
+        """Settings that were out of range in config.json and fell back to their defaults,
+        once per distinct set, for HQ (``up/report``, subject ``config``)."""
+        problems = "; ".join(self.kit.config.problems)
+        if not problems or self.kit.state.get(CONFIG_PROBLEMS_REPORTED) == problems:
+            return None
+        return Report(self.kit.device_id, self.kit.clock(), "config", "defaulted",
+                      detail=problems)
+
     async def _heartbeat(self, link: Link) -> None:
         await self._beat(link)  # beside the first packets, not before them
+        problems = self.config_problems_report()
+        if problems is not None:
+            await self._publish_report(link, problems)
+            with atomic(self.kit.conn):
+                self.kit.state.set(CONFIG_PROBLEMS_REPORTED, problems.detail)
         while True:
             report = downlink.unreported_apply_result(self.kit)
             if report is not None:

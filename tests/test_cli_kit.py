@@ -40,7 +40,8 @@ def test_the_same_resident_cannot_be_enrolled_twice(world, capsys):
 
 
 def test_enrol_refused_below_the_disk_floor(world, capsys):
-    assert world.kit("config", "set", "disk_floor_mb", str(10**9)) == 0
+    assert world.kit("config", "set", "disk_floor_mb", "1000000", "--by", "siti",
+                     pin=SUPERVISOR_PIN) == 0
     capsys.readouterr()
     assert world.kit("enrol", "--nik", world.niks(1)[0], "--sim", pin=OPERATOR_PIN) == 1
     err = capsys.readouterr().err
@@ -184,3 +185,75 @@ def test_a_bad_visit_is_named_and_nothing_is_written(world, capsys, row, error):
     err = capsys.readouterr().err
     assert error in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_a_security_setting_needs_a_supervisors_pin_and_is_audited(world, capsys,
+                                                                   monkeypatch):
+    monkeypatch.delenv("REKAM_OPERATOR")
+
+    def lockout() -> int:
+        capsys.readouterr()
+        assert world.kit("config", "show", "--json") == 0
+        return int(read_json(capsys)["lockout_failures"])
+
+    # No PIN, an operator's PIN, a wrong PIN: refused, nothing changed.
+    assert world.kit("config", "set", "lockout_failures", "9") == 1
+    assert world.kit("config", "set", "lockout_failures", "9", "--by", "budi",
+                     pin=OPERATOR_PIN) == 1
+    assert world.kit("config", "set", "lockout_failures", "9", "--by", "siti",
+                     pin="000111") == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "supervisor or technician" in errors[0]
+    assert "budi" in errors[1] and "wrong PIN" in errors[2]
+    assert lockout() == 5
+    assert world.kit("config", "set", "lockout_failures", "9", "--by", "siti",
+                     pin=SUPERVISOR_PIN) == 0
+    assert lockout() == 9
+    capsys.readouterr()
+    assert world.kit("audit", "list", "--json") == 0
+    changed = [e for e in read_json(capsys) if e["action"] == "config_changed"][-1]
+    assert changed["actor"] == "siti"
+    assert changed["detail"] == {"setting": "lockout_failures", "value": 9, "previous": 5}
+    # A plain setting (the language) needs no PIN, and is audited too.
+    assert world.kit("config", "set", "language", "en") == 0
+
+
+@pytest.mark.parametrize(("key", "value", "error"), [
+    ("lockout_minutes", "0", "lockout_minutes must be from 1 to 1440, not 0"),
+    ("lockout_failures", "1", "lockout_failures must be from 3 to 10"),
+    ("kdf_memory_kib", "64", "kdf_memory_kib must be from 8192"),
+    ("finger_threshold", "0", "finger_threshold must be from 10 to 100"),
+    ("broker", "mqtts://", "broker takes a URL"),
+    ("broker", "http://hq.example", "broker takes a URL"),
+    ("hal", "camera=nokia", "hal: "),
+    ("service_point", "Balai\x1b[2J", "printable"),
+    ("device_id", "kit-other", "unknown setting"),
+    ("kelurahan", "32.75.01.1002", "unknown setting"),
+])
+def test_a_setting_out_of_range_is_refused_in_one_line(world, capsys, key, value, error):
+    assert world.kit("config", "show", "--json") == 0
+    before = read_json(capsys)
+    assert world.kit("config", "set", key, value, "--by", "siti", pin=SUPERVISOR_PIN) == 1
+    err = capsys.readouterr().err
+    assert error in err and len(err.strip().splitlines()) == 1, err
+    assert "\x1b" not in err
+    assert world.kit("config", "show", "--json") == 0
+    assert read_json(capsys) == before
+
+
+def test_a_config_json_out_of_range_never_stops_the_kit(world, capsys):
+    # What today's HQ could push (lockout_minutes=0) left the kit unable to open at all,
+    # sync included: the lockout policy refused a zero duration in the kit's constructor.
+    config = world.kit_home / "config.json"
+    data = json.loads(config.read_text())
+    data.update(lockout_minutes=0, kdf_memory_kib=1, broker="not a url", language="xx")
+    config.write_text(json.dumps(data))
+    assert world.kit("status", "--json") == 0
+    capsys.readouterr()
+    assert world.kit("config", "show", "--json") == 0
+    captured = capsys.readouterr()
+    shown = json.loads(captured.out)
+    assert (shown["lockout_minutes"], shown["kdf_memory_kib"], shown["broker"],
+            shown["language"]) == (5, 65536, "", "id")
+    assert captured.err.count("using the default") == 4
+    assert world.kit("roster", "search", "a", "--json", pin=OPERATOR_PIN) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kit_world import read_json
+from kit_world import SUPERVISOR_PIN, read_json
 
 
 def test_ready_kit_on_simulated_devices(world, capsys):
@@ -18,7 +18,8 @@ def test_ready_kit_on_simulated_devices(world, capsys):
 
 
 def test_production_kit_refuses_simulated_capture_devices(world, capsys):
-    assert world.kit("config", "set", "allow_simulated", "false") == 0
+    assert world.kit("config", "set", "allow_simulated", "false", "--by", "siti",
+                     pin=SUPERVISOR_PIN) == 0
     capsys.readouterr()
     assert world.kit("doctor", "--json") == 1
     report = read_json(capsys)
@@ -36,7 +37,8 @@ def test_loose_key_permissions_fail(world, capsys):
 
 
 def test_unreachable_broker_is_only_a_warning(world, capsys):
-    assert world.kit("config", "set", "broker", "mqtts://127.0.0.1:9") == 0
+    assert world.kit("config", "set", "broker", "mqtts://127.0.0.1:9", "--by", "siti",
+                     pin=SUPERVISOR_PIN) == 0
     capsys.readouterr()
     assert world.kit("doctor", "--json") == 0
     broker = next(c for c in read_json(capsys)["checks"] if c["key"] == "broker")
@@ -52,3 +54,13 @@ def test_missing_roster_fails(world, capsys, tmp_path, monkeypatch):
     assert world.kit("doctor", "--json") == 1
     roster = next(c for c in read_json(capsys)["checks"] if c["key"] == "roster")
     assert roster["status"] == "fail"
+
+
+def test_a_setting_out_of_range_in_config_json_is_a_warning_not_a_dead_kit(world, capsys):
+    import json
+
+    path = world.kit_home / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "lockout_minutes": 0}))
+    assert world.kit("doctor", "--json") == 0
+    settings = next(c for c in read_json(capsys)["checks"] if c["key"] == "settings")
+    assert settings["status"] == "warn" and "lockout_minutes" in settings["detail"]

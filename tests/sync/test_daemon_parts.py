@@ -25,11 +25,24 @@ def test_settings_from_file_and_overrides(tmp_path):
     (tmp_path / "sync.json").write_text('{"window": 3, "ack_timeout": 9}')
     s = SyncSettings.load(tmp_path, ack_timeout=2.5, chunk_size=None)
     assert (s.window, s.ack_timeout, s.chunk_size) == (3, 2.5, 64 * 1024)
-    (tmp_path / "sync.json").write_text('{"windw": 3}')
-    with pytest.raises(InvalidInput, match="windw"):
-        SyncSettings.load(tmp_path)
     with pytest.raises(InvalidInput):
         SyncSettings(chunk_size=10)
+    with pytest.raises(InvalidInput, match="window"):  # a flag is typed by someone present
+        SyncSettings.load(tmp_path, window=0)
+
+
+def test_a_bad_sync_json_never_stops_the_daemon(tmp_path):
+    # Each bad line keeps its default and is kept to be logged; the good ones still count.
+    (tmp_path / "sync.json").write_text(
+        '{"windw": 3, "window": 5, "heartbeat": 1e12, "backoff_max": -1, "poll": "often"}')
+    s = SyncSettings.load(tmp_path)
+    defaults = SyncSettings()
+    assert s.window == 5
+    assert (s.heartbeat, s.backoff_max, s.poll) == (defaults.heartbeat, defaults.backoff_max,
+                                                     defaults.poll)
+    assert len(s.problems) == 4 and any("windw" in p for p in s.problems)
+    (tmp_path / "sync.json").write_text("{not json")
+    assert SyncSettings.load(tmp_path).window == defaults.window
 
 
 def test_sd_notify_ready_watchdog_stopping(tmp_path, monkeypatch):

@@ -120,21 +120,26 @@ def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(n
                                      {"disk_floor_mb": "321", "service_point": "RW 05"}),
                         keys.signing)
     stale = build_config(ConfigUpdate("kit-a", 4, now, now + timedelta(days=1),
-                                      {"disk_floor_mb": "1"}), keys.signing)
+                                      {"disk_floor_mb": "100"}), keys.signing)
     forged = build_config(ConfigUpdate("kit-a", 9, now, now + timedelta(days=1),
-                                       {"disk_floor_mb": "2"}),
+                                       {"disk_floor_mb": "200"}),
                           ed25519.Ed25519PrivateKey.generate())
     forbidden = sign_document("config", canonical_json(
         {"device_id": "kit-a", "version": 10, "issued_at": now.isoformat(),
          "expires_at": (now + timedelta(days=1)).isoformat(),
          "settings": {"allow_simulated": "true"}}), keys.signing)
-    invalid = build_config(ConfigUpdate("kit-a", 11, now, now + timedelta(days=1),
-                                        {"disk_floor_mb": "lots"}), keys.signing)
+    # Signed as an HQ without the range check would have (build_config now refuses it):
+    # a zero lockout once made the kit unable to open, sync included.
+    bricking = sign_document("config", canonical_json(
+        {"device_id": "kit-a", "version": 11, "issued_at": now.isoformat(),
+         "expires_at": (now + timedelta(days=1)).isoformat(),
+         "settings": {"lockout_minutes": "0", "disk_floor_mb": "300"}}), keys.signing)
 
     asyncio.run(_push_all(net, "kit-a", Channel.CONFIG,
-                          [good, stale, forged, forbidden, invalid], expect_reports=5))
+                          [good, stale, forged, forbidden, bricking], expect_reports=5))
     assert [(r["result"], r["version"]) for r in _reports(net)] == [
         ("applied", 5)] + [("rejected", None)] * 4
+    assert "lockout_minutes must be from 1 to 1440" in _reports(net)[-1]["detail"]
     with net.kit("kit-a") as kit:
         assert kit.config.disk_floor_mb == 321 and kit.config.service_point == "RW 05"
         assert kit.config.allow_simulated is False
@@ -145,3 +150,13 @@ def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(n
     assert hq_main(["push", "config", "kit-a", "disk_floor_mb=400", "--home",
                     str(net.hq.root), "--broker", net.broker.url, "--no-publish"]) == 0
     assert "config v1 for kit-a" in capsys.readouterr().out
+    # HQ refuses, before signing, what the kit would refuse: one line, no version used.
+    for bad in ("lockout_minutes=0", "disk_floor_mb=lots", "hal=sim", "allow_simulated=true",
+                "broker=mqtts://"):
+        assert hq_main(["push", "config", "kit-a", bad, "--home", str(net.hq.root),
+                        "--broker", net.broker.url, "--no-publish"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: config refused: ") and err.count("\n") == 1, err
+    assert hq_main(["push", "config", "kit-a", "lockout_minutes=15", "--home",
+                    str(net.hq.root), "--broker", net.broker.url, "--no-publish"]) == 0
+    assert "config v2 for kit-a" in capsys.readouterr().out

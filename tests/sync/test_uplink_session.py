@@ -250,3 +250,48 @@ def test_heartbeats_and_the_last_will_carry_the_signed_audit_head(kit):
                            device_id=kit.device_id)
     assert signed.audit_head == head
     assert uplink.status("online").audit_head == head
+
+
+def test_a_wrong_broker_falls_back_to_the_last_one_that_worked(kit, hq_home):
+    from edge.kitdb import atomic
+    from sync.errors import ConnectFailed
+
+    with atomic(kit.conn):
+        kit.state.set("broker_last_good", "mqtts://hq.example:8883")
+    kit.config = kit.config.with_setting("broker", "mqtts://typo.example:8883")
+    link = ScriptedLink(hq_keys=hq_home.keys())
+    link.suback.set()
+    link.status_pubacks.set()
+    tried: list[str] = []
+
+    @asynccontextmanager
+    async def connector(options):  # type: ignore[no-untyped-def]
+        tried.append(str(options.address))
+        if options.address.host == "typo.example":
+            raise ConnectFailed("typo.example: name does not resolve")
+        yield link
+
+    kit.outbox.add(make_packet(kit, 2000))
+    settings = SyncSettings(**{**FAST, "once_timeout": 10.0})
+    stats = asyncio.run(Uplink(kit, settings, connector=connector).run(asyncio.Event(),
+                                                                        once=True))
+    assert tried == ["mqtts://typo.example:8883", "mqtts://hq.example:8883"]
+    assert stats.acked == 1 and stats.connect_failures == 1
+    assert kit.config.broker == "mqtts://typo.example:8883"  # HQ's to correct, now it can
+
+
+def test_settings_out_of_range_in_config_json_are_reported_to_hq_once(kit):
+    import json
+
+    from edge.kit import Kit
+
+    path = kit.paths.config
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "lockout_minutes": 0}))
+    with Kit(kit.paths.root, kdf=KdfParams(memory_kib=8192, iterations=1)) as reopened:
+        assert reopened.config.lockout_minutes == 5
+        report = _uplink(reopened, ScriptedLink(None)).config_problems_report()
+        assert report is not None and report.result == "defaulted"
+        assert "lockout_minutes must be from 1 to 1440, not 0" in report.detail
+        reopened.state.set("config_problems_reported", report.detail)
+        assert _uplink(reopened, ScriptedLink(None)).config_problems_report() is None
