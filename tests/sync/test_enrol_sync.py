@@ -14,6 +14,7 @@ pytest.importorskip("hal.registry")
 pytestmark = pytest.mark.broker
 
 OPERATOR_PIN = "571846"
+SUPERVISOR_PIN = "483920"
 
 
 def test_enrol_on_sim_then_sync_once(world, broker_for, capsys):
@@ -43,8 +44,9 @@ def test_enrol_on_sim_then_sync_once(world, broker_for, capsys):
     thread.start()
     try:
         niks = world.niks(2)
-        assert world.kit("config", "set", "broker", broker.url) == 0
-        assert world.kit("config", "set", "ack_grace_hours", "0") == 0
+        for key, value in (("broker", broker.url), ("ack_grace_hours", "0")):
+            assert world.kit("config", "set", key, value, "--by", "siti",
+                             pin=SUPERVISOR_PIN) == 0
         capsys.readouterr()
         assert world.kit("enrol", *[a for n in niks for a in ("--nik", n)], "--sim",
                          "--json", pin=OPERATOR_PIN) == 0
