@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Every optional extra but `pi` (picamera2, lgpio and evdev come from the Pi's apt).
 EXTRAS := $(shell $(PYTHON) -c 'import tomllib; e = tomllib.load(open("pyproject.toml", "rb"))["project"].get("optional-dependencies", {}); print(" ".join(sorted(k for k in e if k != "pi")))')
 
-.PHONY: venv lock demo test test-all lint bench check-units clean migration
+.PHONY: venv lock demo test test-all lint bench check-units wheelhouse image-test clean migration
 
 # The venv is exactly requirements/dev.lock (hash-checked), then Rekam itself, editable.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -57,6 +57,18 @@ migration: $(STAMP)
 	$(BIN)/alembic -c alembic.ini upgrade head && \
 	$(BIN)/alembic -c alembic.ini revision --autogenerate --rev-id $$next -m "$(MSG)"; \
 	status=$$?; rm -f .migration.db; exit $$status
+
+## check-units: systemd accepts every unit, each runs a command the CLI knows, exposure <= 2.0
+check-units: $(STAMP)
+	$(BIN)/python systemd/check_units.py
+
+## wheelhouse: the kit's aarch64 wheels (requirements/kit-aarch64.lock) and Rekam's wheel
+wheelhouse: $(STAMP)
+	image-build/wheelhouse
+
+## image-test: (slow, root) an arm64 trixie tree, install-rekam, first boot, doctor, verify
+image-test: $(STAMP)
+	image-build/image-test
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

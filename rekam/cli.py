@@ -70,6 +70,13 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_firstboot(args: argparse.Namespace) -> int:
+    from rekam.firstboot import main_firstboot
+
+    return main_firstboot(kit_home(args.home), search=args.search, wait=args.wait,
+                          root=args.root, user=args.user)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     with _kit(args) as kit:
         status = kit.status()
@@ -353,6 +360,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", help="the .bundle file made by rekam-hq device add")
     p.add_argument("--code", help="the one-time code HQ printed (default: prompt)")
     p.add_argument("--force", action="store_true", help="replace an existing provisioning")
+
+    p = add("firstboot", cmd_firstboot, "provision a new kit from a USB stick or the boot "
+            "partition (rekam-firstboot.service runs it as root)")
+    p.add_argument("--search", action="append", metavar="DIR",
+                   help="look here for the bundle (repeatable; default: USB sticks and "
+                        "/boot/firmware)")
+    p.add_argument("--wait", action="store_true",
+                   help="keep looking until a good bundle turns up (the service does)")
+    p.add_argument("--root", default="/", help=argparse.SUPPRESS)
+    p.add_argument("--user", default="rekam", help="who owns the kit's files (default rekam)")
 
     p = add("status", cmd_status, "device, keys, roster, outbox and disk at a glance")
     p.add_argument("--json", action="store_true")

@@ -28,14 +28,25 @@ def test_the_kit_ships_the_sync_daemon_and_the_console_ui() -> None:
     assert _values(tui, "Restart") == ["always"]  # Ctrl+Q brings the login screen back
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+@pytest.mark.parametrize("unit", [u for u in UNITS if "/rekam " in u.read_text()],
+                         ids=lambda u: u.name)
 def test_each_command_parses_with_the_rekam_cli(unit: Path) -> None:
     (command,) = _values(unit, "ExecStart")
     argv = shlex.split(command)
     assert argv[0].endswith("/rekam")
     args = build_parser().parse_args(argv[1:])  # SystemExit on an unknown option
     assert args.home == "/var/lib/rekam"
-    assert _values(unit, "User") == ["rekam"]
+    # Only first boot runs as root (it mounts the stick and names the host).
+    assert _values(unit, "User") == ([] if unit.name == "rekam-firstboot.service" else ["rekam"])
+
+
+def test_the_ui_and_the_sync_daemon_wait_for_first_boot() -> None:
+    firstboot = next(u for u in UNITS if u.name == "rekam-firstboot.service")
+    assert _values(firstboot, "ConditionPathExists") == ["!/var/lib/rekam/config.json"]
+    assert "rekam-tui.service" in _values(firstboot, "Before")[0]
+    for name in ("rekam-tui.service", "rekam-sync.service"):
+        unit = next(u for u in UNITS if u.name == name)
+        assert any("rekam-firstboot.service" in v for v in _values(unit, "After"))
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
