@@ -126,3 +126,38 @@ class ApprovalRequired(WorkflowError):
 
 class StorageError(RekamError, OSError):
     code = "storage"
+
+
+class InvitationRefused(RekamError, ValueError):
+    """A scanned invitation QR code is refused; the subclass says why (the operator can
+    still find the resident by NIK or name)."""
+
+    code = "invitation_refused"
+
+
+class InvitationMalformed(InvitationRefused):
+    """Not an invitation token, or a damaged one."""
+
+    code = "invitation_malformed"
+
+
+class InvitationForged(InvitationRefused):
+    """Signed by no key the kit trusts, or the signature does not verify (altered)."""
+
+    code = "invitation_forged"
+
+
+class InvitationExpired(InvitationRefused):
+    code = "invitation_expired"
+
+
+class InvitationOtherArea(InvitationRefused):
+    """A genuine invitation for a kelurahan this kit does not serve."""
+
+    code = "invitation_other_area"
+
+
+class InvitationNotOnRoster(InvitationRefused):
+    """A genuine invitation whose code is not on this kit's roster."""
+
+    code = "invitation_not_on_roster"

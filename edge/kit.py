@@ -28,10 +28,13 @@ from edge.errors import (
     AlreadyEnrolled,
     AlreadyExists,
     InsufficientDisk,
+    InvitationNotOnRoster,
+    InvitationRefused,
     NotAllowed,
     NotFound,
     NotProvisioned,
 )
+from edge.invitation_token import InvitationToken, looks_like_token, verify_token
 from edge.keys import (
     SealingPublicKey,
     key_id,
@@ -229,8 +232,29 @@ class Kit:
 
     def search(self, session: Session, query: str, *, rw: str | None = None,
                rt: str | None = None, limit: int = 20) -> list[SearchHit]:
+        """Search the roster; a scanned invitation QR code (``REKAM1:...``) is verified and
+        answers with exactly its resident, whatever the RW/RT filter, or is refused."""
+        if looks_like_token(query):
+            return [self.find_invitation(session, query)[1]]
         with self.roster(session) as store:
             return store.search(query, rw=rw, rt=rt, limit=limit)
+
+    def find_invitation(self, session: Session, text: str) -> tuple[InvitationToken, SearchHit]:
+        """A scanned invitation token, verified, and the resident it invites."""
+        token = self.verify_invitation(session, text)
+        with self.roster(session) as store:
+            return token, invited_resident(store, token)
+
+    def verify_invitation(self, session: Session, text: str) -> InvitationToken:
+        """Check a scanned invitation token offline: HQ's signature, expiry, and that it is
+        for a kelurahan this kit serves. A refusal is audited (a forged letter is worth
+        knowing about) and raised (:class:`~edge.errors.InvitationRefused`)."""
+        try:
+            return verify_token(text, trusted=self.trusted_hq_keys(), now=self.clock(),
+                                kelurahan=self.config.kelurahan)
+        except InvitationRefused as exc:
+            self.audit.append(session.operator.id, "invitation_refused", reason=exc.code)
+            raise
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -409,6 +433,17 @@ class Kit:
 
     def outbox_entries(self) -> list[OutboxEntry]:
         return list(self.outbox.entries())
+
+
+def invited_resident(store: RosterStore, token: InvitationToken) -> SearchHit:
+    """The roster's resident for a verified token, or InvitationNotOnRoster."""
+    hit = store.invited(token.invitation_code)
+    if hit is None:
+        raise InvitationNotOnRoster(
+            f"invitation {token.invitation_code} is genuine but not on this kit's roster "
+            "(the resident may have moved, or the roster is older than the letter)",
+            code=token.invitation_code)
+    return hit
 
 
 def open_kit(home: Path, **kwargs: Any) -> Kit:

@@ -87,7 +87,8 @@ class RosterMeta:
 @dataclass(frozen=True)
 class SearchHit:
     resident: Resident
-    matched: str  # "nik" | "invitation" | "name" | "expected" (listed, not searched)
+    matched: str  # "nik" | "invitation" | "name" | "token" (a verified invitation QR)
+    #               | "expected" (listed, not searched)
     score: float  # 1.0 for an exact NIK, code or full name; lower is a weaker match
     enrolled: bool  # already recorded on this kit
 
@@ -438,6 +439,14 @@ class RosterStore:
                 f"invitation code {code} is on more than one resident; search by NIK or name"
             )
         return _resident(rows[0]) if rows else None
+
+    def invited(self, code: str) -> SearchHit | None:
+        """The resident a verified invitation token names (by its invitation code), with
+        whether they were already recorded here; None when the code is not on the roster."""
+        resident = self.by_invitation(code)
+        if resident is None:
+            return None
+        return SearchHit(resident, "token", 1.0, self.is_enrolled(resident.nik))
 
     # --- enrolment marks ---------------------------------------------------------------------
 

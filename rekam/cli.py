@@ -15,14 +15,16 @@ from pathlib import Path
 from edge.cli_support import (
     OneLineParser,
     command_parser,
+    fail,
     print_json,
     print_table,
     read_secret,
     run,
 )
-from edge.clock import utc_now
+from edge.clock import WIB, utc_now
 from edge.config import KitConfig, KitPaths
-from edge.errors import InvalidInput, RekamError
+from edge.errors import InvalidInput, InvitationRefused, RekamError
+from edge.invitation_token import looks_like_token
 from edge.kit import Kit, install_bundle, open_kit
 from edge.operators import Role, Session
 from edge.provisioning import open_bundle
@@ -203,7 +205,18 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
 def cmd_roster_search(args: argparse.Namespace) -> int:
     with _kit(args) as kit:
         session = _login(kit, args.operator)
-        hits = kit.search(session, args.query, rw=args.rw, rt=args.rt, limit=args.limit)
+        if looks_like_token(args.query):  # a scanned invitation QR: verified, then its resident
+            try:
+                token, hit = kit.find_invitation(session, args.query)
+            except InvitationRefused as exc:
+                return fail(f"invitation refused: {exc}")
+            hits = [hit]
+            if not args.json:
+                print(f"invitation valid: visit {token.visit_date:%d-%m-%Y}, kelurahan "
+                      f"{token.kelurahan} RW {token.rw}, valid until "
+                      f"{token.expires_at.astimezone(WIB):%d-%m-%Y}", file=sys.stderr)
+        else:
+            hits = kit.search(session, args.query, rw=args.rw, rt=args.rt, limit=args.limit)
     if args.json:
         print_json([{
             "nik": h.resident.nik, "nama": h.resident.name, "jenis_kelamin": h.resident.sex,
@@ -407,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", cmd_roster_import, "import a signed worklist from HQ", ro_sub)
     p.add_argument("file")
     p.add_argument("--operator", help=f"who is importing (default: ${OPERATOR_ENV})")
-    p = add("search", cmd_roster_search, "find a resident by NIK, invitation code or name",
-            ro_sub)
+    p = add("search", cmd_roster_search, "find a resident by NIK, invitation code or name, or "
+            "by the text of a scanned invitation QR code (REKAM1:...), verified offline", ro_sub)
     p.add_argument("query")
     p.add_argument("--rw")
     p.add_argument("--rt")

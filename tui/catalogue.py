@@ -226,6 +226,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "find.scanned_unknown": ("Kode {code} tidak ada di daftar kit ini. Cari dengan NIK atau "
                              "nama.",
                              "Code {code} is not on this kit's list. Search by NIK or name."),
+    "find.reading_invitation": ("Membaca QR undangan… (pemindai mengakhirinya dengan Enter)",
+                                "Reading the invitation QR… (the scanner ends it with Enter)"),
     "find.no_results": ("Tidak ditemukan. Periksa ejaan, atau coba nama depan saja.",
                         "Nothing found. Check the spelling, or try the first name only."),
     "find.no_results_rw": ("Tidak ditemukan di RW {rw}. Tekan F3 untuk mencari di semua RW.",
@@ -633,6 +635,36 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "A supervisor must approve with their PIN."),
     "err.storage": ("Gagal menyimpan di kit (penyimpanan). Hubungi teknisi.",
                     "Could not store on the kit. Call the technician."),
+    "err.invitation_refused": ("Undangan ditolak: {message}. Cari warga dengan NIK atau nama.",
+                               "Invitation refused: {message}. Find the resident by NIK or "
+                               "name."),
+    "err.invitation_malformed": ("QR undangan tidak terbaca utuh (rusak, terlipat, atau bukan "
+                                 "undangan Rekam). Pindai lagi, atau ketik kode undangan yang "
+                                 "tercetak di surat.",
+                                 "The invitation QR did not read whole (damaged, folded, or not "
+                                 "a Rekam invitation). Scan again, or type the invitation code "
+                                 "printed on the letter."),
+    "err.invitation_forged": ("Undangan DITOLAK: tanda tangan Disdukcapil pada QR tidak sah — "
+                              "surat ini dipalsukan atau diubah. Jangan layani dengan surat "
+                              "ini; cari warga dengan NIK dan laporkan ke supervisor.",
+                              "Invitation REFUSED: the Disdukcapil signature in the QR does "
+                              "not verify — this letter was forged or altered. Do not serve on "
+                              "it; find the resident by NIK and tell the supervisor."),
+    "err.invitation_expired": ("Undangan sudah kedaluwarsa (berlaku sampai {valid_until}). Warga "
+                               "tetap boleh direkam: cari dengan NIK atau nama.",
+                               "The invitation has expired (valid until {valid_until}). The "
+                               "resident may still be recorded: find them by NIK or name."),
+    "err.invitation_other_area": ("Undangan ini untuk Kelurahan {kelurahan}, bukan wilayah kit "
+                                  "ini. Arahkan warga ke layanan di kelurahannya.",
+                                  "This invitation is for Kelurahan {kelurahan}, not this kit's "
+                                  "area. Direct the resident to the service in their "
+                                  "kelurahan."),
+    "err.invitation_not_on_roster": ("Undangan sah, tetapi warga ini tidak ada di daftar kit "
+                                     "(mungkin pindah, atau daftar kit belum diperbarui). Cari "
+                                     "dengan NIK; jika tetap tidak ada, hubungi supervisor.",
+                                     "The invitation is genuine but the resident is not on this "
+                                     "kit's list (moved, or the kit's list is older). Search by "
+                                     "NIK; if still not found, ask the supervisor."),
     "err.hal": ("{device} bermasalah. Periksa kabel dan daya, lalu coba lagi.",
                 "The {device} has a problem. Check its cable and power, then try again."),
     "err.device_not_found": ("{device} tidak ditemukan. Periksa kabelnya, lalu coba lagi.",
@@ -699,7 +731,9 @@ _TITLES = {
     "auth": ("auth", "wrong_pin", "locked_out", "not_allowed", "operator_disabled",
              "approval_required"),
     "data": ("integrity", "document_rejected", "storage", "invalid_input", "invalid_nik",
-             "not_found", "already_enrolled", "insufficient_disk"),
+             "not_found", "already_enrolled", "insufficient_disk", "invitation_refused",
+             "invitation_malformed", "invitation_forged", "invitation_expired",
+             "invitation_other_area", "invitation_not_on_roster"),
     "link": ("transport", "connect_failed", "disconnected", "publish_timeout", "not_authorized",
              "protocol"),
 }

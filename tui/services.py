@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from edge.clock import WIB
 from edge.errors import NotAllowed
-from edge.kit import Kit
+from edge.invitation_token import looks_like_token
+from edge.kit import Kit, invited_resident
 from edge.operators import Role, Session
 from edge.outbox import PacketState
 from edge.packet import SealedPacket
@@ -254,6 +255,7 @@ DevicesFactory = Callable[[], Devices]
 the screen appears before the device backends (numpy, OpenCV, vendor libraries) load."""
 
 DEVICE_WAIT = 60.0
+NAME_QUERY_MAX = 60
 
 
 class KitServices:
@@ -411,14 +413,31 @@ class KitServices:
         return Expected(rws, tuple(residents), total)
 
     def search(self, query: str, *, rw: str | None = None, limit: int = 20) -> list[SearchHit]:
+        """Roster search; the text of an invitation QR code (typed by a scanner that works
+        as a keyboard) is verified and answers with its one resident, or is refused
+        (:class:`~edge.errors.InvitationRefused`)."""
         query = query.strip()
         if not query:
             return []
+        if looks_like_token(query):
+            return [self.find_invitation(query)]
+        query = query[:NAME_QUERY_MAX]  # no name is longer; keeps the search's work bounded
         return self._store(lambda s: s.search(query, rw=rw, limit=limit))
 
+    def find_invitation(self, text: str) -> SearchHit:
+        """The resident a scanned invitation token names, after checking it offline (HQ's
+        signature, expiry, this kit's kelurahan); InvitationRefused says why not."""
+        session = self._need_session()
+        with self.lock:
+            token = self.kit.verify_invitation(session, text)
+        return self._store(lambda s: invited_resident(s, token))
+
     def resident_for_code(self, code: str) -> SearchHit | None:
-        """What a scanned invitation QR (or a typed code or NIK) names, or None."""
+        """What a scanned invitation QR (or a typed code or NIK) names, or None. A signed
+        invitation token that fails its checks raises InvitationRefused."""
         code = code.strip()
+        if looks_like_token(code):
+            return self.find_invitation(code)
         for prefix in ("REKAM:", "rekam:", "REKAM-INV:"):
             if code.startswith(prefix):
                 code = code[len(prefix):]

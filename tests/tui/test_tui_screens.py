@@ -39,6 +39,91 @@ def test_scanning_the_invitation_qr_opens_the_resident(rig_factory) -> None:
     run(go())
 
 
+def _invitation(kit_template, resident, **over):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tui_world import KELURAHAN, NOW, TODAY
+
+    from edge.invitation_token import encode_token
+    from hq.home import HqHome
+
+    fields = dict(invitation_code=resident.invitation_code, kelurahan=KELURAHAN,
+                  rw=resident.rw, visit_date=TODAY, expires_at=NOW + timedelta(days=30),
+                  signing_key=HqHome(kit_template.parent / "hq").keys().signing)
+    fields.update(over)
+    return encode_token(**fields)
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_a_scanned_invitation_qr_is_verified_and_opens_its_resident(
+        rig_factory, kit_template, language) -> None:
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from tui_world import NOW
+
+    rig = rig_factory(language=language)
+    resident = rig.residents(1)[0]
+    forged = _invitation(kit_template, resident,
+                         signing_key=ed25519.Ed25519PrivateKey.generate())
+    expired = _invitation(kit_template, resident, expires_at=NOW - timedelta(hours=1))
+    elsewhere = _invitation(kit_template, resident, kelurahan="32.75.02.1002")
+    words = {"id": ("dipalsukan atau diubah", "kedaluwarsa", "Kranji"),
+             "en": ("forged or altered", "expired", "Kranji")}[language]
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await enter(pilot)
+            for token, word in zip((forged, expired, elsewhere), words):
+                rig.devices.code_reader.scan(token)
+                await pilot.pause(0.5)
+                await settle(pilot)
+                assert screen_name(pilot) == "FindScreen"
+                assert word in screen_text(pilot), word
+            rig.devices.code_reader.scan(_invitation(kit_template, resident))
+            await pilot.pause(0.5)
+            await settle(pilot)
+            assert screen_name(pilot) == "IdentityScreen"
+            assert resident.name in screen_text(pilot)
+
+    run(go())
+
+
+def test_an_invitation_qr_typed_by_a_keyboard_scanner_is_checked_once(
+        rig_factory, kit_template) -> None:
+    """A keyboard-wedge scanner types ~160 characters and Enter: the half-typed text is not
+    refused (nor audited) on the way; a forged letter is refused once and the field emptied
+    for the next scan; a genuine one opens its resident."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from textual import events
+
+    rig = rig_factory()
+    resident = rig.residents(1)[0]
+    forged = _invitation(kit_template, resident,
+                         signing_key=ed25519.Ed25519PrivateKey.generate())
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await enter(pilot)
+            for token in (forged, _invitation(kit_template, resident)):
+                for ch in token + "\r":
+                    key = "enter" if ch == "\r" else ch
+                    pilot.app._driver.send_message(events.Key(key, ch))
+                await settle(pilot)
+                if token is forged:
+                    assert screen_name(pilot) == "FindScreen"
+                    assert "dipalsukan" in screen_text(pilot)
+                    assert pilot.app.screen.query_one("#query").value == ""
+            assert screen_name(pilot) == "IdentityScreen"
+            assert resident.name in screen_text(pilot)
+        refused = [e for e in rig.kit.audit.entries() if e.action == "invitation_refused"]
+        assert [e.detail["reason"] for e in refused] == ["invitation_forged"]
+
+    run(go())
+
+
 def test_a_code_typed_with_enter_in_one_burst_picks_the_resident(rig_factory) -> None:
     """A keyboard-wedge scanner types the code and Enter faster than the search answers."""
     from textual import events

@@ -14,7 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
-from edge.errors import RekamError
+from edge.errors import InvitationRefused, RekamError
+from edge.invitation_token import MAX_TEXT, looks_like_token
 from edge.roster import SearchHit
 from hal.errors import HalError
 from tui.messages import CodeScanned, Failed, SearchDone
@@ -49,12 +50,13 @@ class FindScreen(RekamScreen):
         self.only_rw = False  # all RWs: a resident of another RW is still served
         self._scanning = False
         self._pick_when_found = False
+        self._keep_message = False
 
     def compose(self) -> ComposeResult:
         yield TopBar("find.title")
         with Vertical(id="find-body"):
             yield Static(id="intro", classes="dim")
-            yield Input(id="query", max_length=60)
+            yield Input(id="query", max_length=MAX_TEXT)  # an invitation QR's text fits
             yield Static(id="filter", classes="dim")
             yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
             yield Static(id="message", classes="message")
@@ -99,7 +101,9 @@ class FindScreen(RekamScreen):
 
     @on(Input.Submitted, "#query")
     def _submitted(self, event: Input.Submitted) -> None:
-        if self.hits and self.hits_query == event.value:
+        if looks_like_token(event.value):  # a scanner typed a whole invitation QR, then Enter
+            self._search(event.value, None)
+        elif self.hits and self.hits_query == event.value:
             self.action_pick()
         else:  # the answer to this query is still on its way: pick when it comes
             self._pick_when_found = True
@@ -107,6 +111,12 @@ class FindScreen(RekamScreen):
     @on(Input.Changed, "#query")
     def _changed(self, event: Input.Changed) -> None:
         self.query_text = event.value
+        if looks_like_token(event.value):
+            # An invitation QR arriving keystroke by keystroke: checked once, on its Enter
+            # (each half-typed prefix would be refused, and audited, as a damaged code).
+            self.hits, self.message = [], self.t("find.reading_invitation")
+            self._fill_table()
+            return
         self._search(event.value, self.area_rw if self.only_rw else None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="search")
@@ -128,9 +138,16 @@ class FindScreen(RekamScreen):
             return  # an older query's answer
         self.hits = message.hits
         self.hits_query = message.query
+        if len(self.hits) == 1 and self.hits[0].matched == "token":
+            self._pick_when_found = False
+            self._open(self.hits[0])  # a verified invitation QR: straight to its resident
+            return
         digits = "".join(ch for ch in message.query if ch.isdigit())
         if not message.query.strip():
-            self.message = self.t("find.expected") if self.hits else ""
+            if self._keep_message:  # the refusal of a scanned invitation stays in view
+                self._keep_message = False
+            else:
+                self.message = self.t("find.expected") if self.hits else ""
         elif not self.hits and digits == message.query.strip() and len(digits) != 16:
             self.message = self.t("find.partial_nik", n=len(digits))
         elif not self.hits and self.only_rw:
@@ -147,6 +164,7 @@ class FindScreen(RekamScreen):
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
+        self._pick_when_found = False
         if message.what == "scan":
             self.scan_problem = self.t("find.scan_unavailable",
                                        reason=self.cat.error(message.error)[1])
@@ -154,6 +172,11 @@ class FindScreen(RekamScreen):
             return
         self.message = self.cat.error(message.error)[1]
         self.query_one("#message", Static).update(self.message)
+        if isinstance(message.error, InvitationRefused) and looks_like_token(self.query_text):
+            # A refused letter: empty the field so the next scan is not appended to it,
+            # and keep the reason on screen.
+            self._keep_message = True
+            self.query_one("#query", Input).value = ""
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
@@ -194,6 +217,9 @@ class FindScreen(RekamScreen):
         try:
             code = self.services.read_code(timeout=0.0)
             hit = self.services.resident_for_code(code) if code else None
+        except InvitationRefused as exc:  # the scanner works; the letter is refused
+            self.post_message(Failed("invitation", exc))
+            return
         except (HalError, RekamError) as exc:
             self.post_message(Failed("scan", exc))
             return
