@@ -52,7 +52,7 @@ migration: $(STAMP)
 	@test -n "$(MSG)" || { echo 'usage: make migration MSG="what changes"' >&2; exit 2; }
 	@rm -f .migration.db
 	@last=$$(ls hq/migrations/versions | grep -oE '^[0-9]{4}' | sort | tail -n 1); \
-	next=$$(printf '%04d' $$((10#$$last + 1))); \
+	next=$$(printf '%04d' $$(expr $$last + 1)); \
 	export REKAM_HQ_DATABASE_URL=sqlite:///$(CURDIR)/.migration.db; \
 	$(BIN)/alembic -c alembic.ini upgrade head && \
 	$(BIN)/alembic -c alembic.ini revision --autogenerate --rev-id $$next -m "$(MSG)"; \

@@ -139,6 +139,7 @@ class Rig:
             for _ in range(n):
                 now = datetime.now(UTC)
                 m = Manifest(packet_id=str(uuid6.uuid7()), nik="3275014101050001",
+                             kelurahan="32.75.01.1001",
                              device_id=kit.device_id, operator_id="bench", service_point="b",
                              started_at=now.isoformat(), sealed_at=now.isoformat(),
                              software_version="bench")

@@ -11,6 +11,11 @@ signing key id, the packet id and the creation time. It holds no personal data, 
 passed to HPKE as ``info``, so a ciphertext cannot be moved under another header. The
 plaintext is a stored (uncompressed: images are compressed already) ZIP with
 ``manifest.json`` and the images, which only HQ's vault can open.
+
+The manifest follows ``edge/schemas/manifest.schema.json`` (:mod:`edge.manifest_schema`):
+:func:`seal` refuses one that breaks it. Reading a container (:func:`read_container`) trusts
+nothing in it: only single safe names, regular uncompressed entries, declared and actual
+sizes within :class:`ContainerLimits`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+import stat
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -32,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge.canonical import canonical_json
 from edge.errors import IntegrityError, InvalidInput
 from edge.keys import SealingPrivateKey, SealingPublicKey, signing_key_id
+from edge.manifest_schema import MANIFEST_FORMAT, validate_manifest
 
 MAGIC = b"RKMP"
 LAYOUT_VERSION = 1
@@ -39,6 +47,22 @@ PACKET_FORMAT = "rekam-packet/1"
 SUITE_NAME = "MLKEM768X25519/HKDF-SHA256/CHACHA20POLY1305"
 SIGNATURE_LEN = 64
 MAX_HEADER = 4096
+MANIFEST_NAME = "manifest.json"
+
+# What a header field may hold (sync/PROTOCOL.md): checked before a packet is stored, so a
+# kit cannot make HQ's database fail on a field longer than its column.
+HEADER_FIELDS: dict[str, tuple[re.Pattern[str], str]] = {
+    "format": (re.compile(r"^[a-z0-9-]{1,24}/[0-9]{1,4}$"), "a format such as rekam-packet/1"),
+    "suite": (re.compile(r"^[A-Za-z0-9/+._-]{1,64}$"), "a suite name of at most 64 characters"),
+    "hq_key_id": (re.compile(r"^[0-9a-f]{16}$"), "16 lower-case hex digits"),
+    "device_id": (re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$"), "a device id"),
+    "device_key_id": (re.compile(r"^[0-9a-f]{16}$"), "16 lower-case hex digits"),
+    "packet_id": (re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"),
+                  "at most 64 letters, digits, '.', '_' or '-'"),
+    "created_at": (re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{8,15}"
+                              r"(Z|[+-][0-9]{2}:[0-9]{2})$"),
+                   "an ISO 8601 time with a zone, at most 40 characters"),
+}
 
 _SUITES = {
     SUITE_NAME: hpke.Suite(
@@ -65,6 +89,9 @@ class CaptureRecord:
     device_serial: str
     device_backend: str
     captured_at: str
+    # The device's own signed capture, a file in the packet (an SBI device's JWS), or None:
+    # HQ checks it itself rather than take the kit's word for which device captured what.
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,8 @@ class Manifest:
     # The kit's audit chain head ({"seq", "hash"}) when the packet was sealed: signed with
     # the packet, so HQ holds an anchor that catches a truncated or rewritten log.
     audit_head: dict[str, Any] | None = None
+    kelurahan: str = ""  # Kemendagri code of the resident's kelurahan, from the worklist
+    format: str = MANIFEST_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +162,16 @@ class PacketHeader:
 
     def to_bytes(self) -> bytes:
         return canonical_json(asdict(self))
+
+    def check(self) -> PacketHeader:
+        """Every field a string of its documented form and length; InvalidInput naming the
+        first that is not."""
+        for name, (pattern, what) in HEADER_FIELDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, str) or not pattern.match(value):
+                shown = repr(value)[:40] + ("..." if len(repr(value)) > 40 else "")
+                raise InvalidInput(f"packet header field {name} is not {what}: {shown}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -164,7 +203,11 @@ def seal(
     device_key: ed25519.Ed25519PrivateKey,
     created_at: datetime,
 ) -> SealedPacket:
-    """Encrypt to HQ and sign with the device key. The plaintext exists only in memory."""
+    """Encrypt to HQ and sign with the device key. The plaintext exists only in memory.
+
+    The manifest must pass the schema (:class:`edge.manifest_schema.ManifestInvalid`
+    otherwise): a kit never seals what HQ would flag as malformed."""
+    validate_manifest(manifest.to_dict())
     header = PacketHeader(
         format=PACKET_FORMAT,
         suite=SUITE_NAME,
@@ -173,7 +216,7 @@ def seal(
         device_key_id=signing_key_id(device_key.public_key()),
         packet_id=manifest.packet_id,
         created_at=created_at.isoformat(),
-    )
+    ).check()
     header_bytes = header.to_bytes()
     plaintext = _zip(manifest, images)
     ciphertext = _SUITES[SUITE_NAME].encrypt(plaintext, hq_key.to_hpke(), info=header_bytes)
@@ -214,8 +257,10 @@ def _split(data: bytes) -> _Parts:
     try:
         fields = json.loads(header_bytes)
         header = PacketHeader(**fields)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("packet header is not valid") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidInput("packet header is not a JSON object of the header's fields"
+                           ) from exc
+    header.check()
     if header.to_bytes() != header_bytes:
         raise InvalidInput("packet header is not canonical")
     view = memoryview(data)
@@ -248,10 +293,10 @@ def verify_packet(data: bytes, device_key: ed25519.Ed25519PublicKey) -> PacketHe
     return parts.header
 
 
-def open_packet(
+def decrypt_packet(
     data: bytes, *, hq_key: SealingPrivateKey, device_key: ed25519.Ed25519PublicKey
-) -> OpenedPacket:
-    """Verify the device signature, then decrypt (HQ's vault only)."""
+) -> tuple[PacketHeader, bytes]:
+    """Verify the device signature, then decrypt: (header, plaintext container). HQ only."""
     header = verify_packet(data, device_key)
     parts = _split(data)
     if header.suite not in _SUITES:
@@ -264,23 +309,120 @@ def open_packet(
         )
     except InvalidTag as exc:
         raise IntegrityError(f"packet {header.packet_id} does not decrypt") from exc
-    manifest, images = _unzip(plaintext)
+    return header, plaintext
+
+
+def open_packet(
+    data: bytes, *, hq_key: SealingPrivateKey, device_key: ed25519.Ed25519PublicKey
+) -> OpenedPacket:
+    """Verify the device signature, then decrypt, read the container safely and check the
+    manifest against the schema (HQ's vault only; ``hq.inspect`` flags rather than raises)."""
+    header, plaintext = decrypt_packet(data, hq_key=hq_key, device_key=device_key)
+    container = read_container(plaintext)
+    if container.problems:
+        raise IntegrityError(f"packet {header.packet_id}: {container.problems[0]}")
+    validate_manifest(container.manifest)
+    manifest = Manifest.from_dict(container.manifest)
     if manifest.packet_id != header.packet_id or manifest.device_id != header.device_id:
         raise IntegrityError("packet manifest does not match its header")
-    return OpenedPacket(header, manifest, images)
+    return OpenedPacket(header, manifest, container.files)
 
 
 def _zip(manifest: Manifest, images: Mapping[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("manifest.json", canonical_json(manifest.to_dict()))
+        zf.writestr(MANIFEST_NAME, canonical_json(manifest.to_dict()))
         for name, data in images.items():
             zf.writestr(name, data)
     return buf.getvalue()
 
 
-def _unzip(plaintext: bytes) -> tuple[Manifest, dict[str, bytes]]:
-    with zipfile.ZipFile(io.BytesIO(plaintext)) as zf:
-        manifest = Manifest.from_dict(json.loads(zf.read("manifest.json")))
-        images = {n: zf.read(n) for n in zf.namelist() if n != "manifest.json"}
-    return manifest, images
+# --- reading a container that may be hostile --------------------------------------------------
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}(\.[A-Za-z0-9]{1,8})?$")
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """Caps on what one packet's ZIP may hold, declared and actual."""
+
+    max_entries: int = 64
+    max_entry: int = 16 * 1024 * 1024
+    max_total: int = 64 * 1024 * 1024
+    max_manifest: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Container:
+    """A packet's plaintext as read: the manifest's parsed JSON (None when unreadable), the
+    other entries by name (only safe single names, each within the caps), and every problem
+    found, in words (an empty tuple for a clean container)."""
+
+    manifest: Any
+    files: dict[str, bytes]
+    problems: tuple[str, ...]
+
+
+def _entry_problem(info: zipfile.ZipInfo, limits: ContainerLimits) -> str | None:
+    name = info.filename
+    shown = repr(name)[:60]
+    if not SAFE_NAME.match(name) or ".." in name:
+        return f"entry {shown} is not a single safe file name"
+    mode = info.external_attr >> 16
+    if info.is_dir() or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # 0: no type recorded
+        return f"entry {shown} is not a regular file (a link, directory or device)"
+    if info.flag_bits & 0x1:
+        return f"entry {shown} is encrypted"
+    if info.compress_type != zipfile.ZIP_STORED:
+        return f"entry {shown} is compressed (method {info.compress_type}); entries are stored"
+    cap = limits.max_manifest if name == MANIFEST_NAME else limits.max_entry
+    if info.file_size > cap or info.compress_size > cap:
+        return f"entry {shown} declares {info.file_size} bytes, over the cap of {cap}"
+    return None
+
+
+def read_container(plaintext: bytes, limits: ContainerLimits | None = None) -> Container:
+    """Read a packet's ZIP without trusting it; never raises on its content."""
+    limits = limits or ContainerLimits()
+    problems: list[str] = []
+    files: dict[str, bytes] = {}
+    manifest: Any = None
+    try:
+        with zipfile.ZipFile(io.BytesIO(plaintext)) as zf:
+            infos = zf.infolist()
+            if len(infos) > limits.max_entries:
+                return Container(None, {}, (f"the packet holds {len(infos)} entries, over the "
+                                            f"cap of {limits.max_entries}",))
+            seen: set[str] = set()
+            declared = 0
+            for info in infos:
+                problem = _entry_problem(info, limits)
+                if problem is None and info.filename in seen:
+                    problem = f"entry {info.filename!r} appears twice"
+                seen.add(info.filename)
+                declared += max(info.file_size, 0)
+                if problem is None and declared > limits.max_total:
+                    problem = (f"the entries declare more than {limits.max_total} bytes "
+                               "in all")
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                with zf.open(info) as fh:
+                    body = fh.read(info.file_size + 1)
+                if len(body) != info.file_size:
+                    problems.append(f"entry {info.filename!r} holds {len(body)} bytes, not the "
+                                    f"{info.file_size} it declares")
+                    continue
+                if info.filename == MANIFEST_NAME:
+                    try:
+                        manifest = json.loads(body)
+                    except (ValueError, RecursionError):
+                        problems.append("manifest.json is not JSON")
+                else:
+                    files[info.filename] = body
+    except Exception as exc:  # zipfile raises many kinds on hostile bytes; all are "unreadable"
+        problems.append(f"the packet's content is not a readable ZIP ({type(exc).__name__})")
+        return Container(None, {}, tuple(problems))
+    if manifest is None and not any("manifest.json" in p for p in problems):
+        problems.append("the packet holds no manifest.json")
+    return Container(manifest, files, tuple(problems))

@@ -426,13 +426,17 @@ class Enrolment:
                 name = f"{c.modality}_{c.position}" if c.position else str(c.modality)
                 fname = f"{name}.{c.image_format}"
                 images[fname] = c.image
+                evidence = None
+                if c.evidence is not None:  # the device's signed capture, for HQ to check
+                    evidence = f"{name}.jws"
+                    images[evidence] = c.evidence.encode()
                 captures.append(CaptureRecord(
                     modality=c.modality.value, position=c.position, file=fname,
                     image_format=c.image_format.value, width=c.width, height=c.height,
                     quality=c.quality.score, quality_reasons=list(c.quality.reasons),
                     passed=s.passed, attempts=s.attempts, device_model=c.device.model,
                     device_serial=c.device.serial, device_backend=c.device.backend,
-                    captured_at=c.captured_at.isoformat(),
+                    captured_at=c.captured_at.isoformat(), evidence=evidence,
                 ))
                 warnings.extend(f"{name}:{w}" for w in c.warnings)
                 if not s.passed:
@@ -453,6 +457,7 @@ class Enrolment:
             software_version=self.software_version, captures=captures, exceptions=exceptions,
             verification=verification, warnings=warnings,
             audit=[{"action": a, **d} for a, d in self.events],
+            kelurahan=self.resident.kelurahan,
         )
         return manifest, images
 

@@ -84,6 +84,9 @@ class Capture:
     pixels: Any = field(default=None, repr=False, compare=False)
     # advice that does not lower the score, e.g. "background_red_expected"
     warnings: tuple[str, ...] = ()
+    # the device's own signed statement of this capture (an SBI device's compact JWS), which
+    # travels in the packet so HQ can verify it; None for devices that sign nothing
+    evidence: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

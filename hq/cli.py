@@ -130,34 +130,48 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_FLAGGED = 4  # `rekam-hq open`: opened, but HQ flags it for review
+
+
 def cmd_open(args: argparse.Namespace) -> int:
-    from hq.vault import open_sealed
+    from hq.inspect import flags_json, hq_sbi_trust, inspect_packet
+    from hq.vault import extract_files
 
     home = _home(args)
-    opened = open_sealed(_engine(home), home.keys(), Path(args.packet).read_bytes())
-    if args.extract:
-        out = Path(args.extract)
-        out.mkdir(parents=True, exist_ok=True)
-        out.chmod(0o700)
-        for name, data in opened.images.items():
-            write_private(out / name, data)
+    inspection = inspect_packet(_engine(home), home.keys(), Path(args.packet).read_bytes(),
+                                sbi_trust=hq_sbi_trust(home.config()))
+    written = extract_files(inspection.files, Path(args.extract)) if args.extract else []
+    m, h = inspection.manifest, inspection.header
     if args.json:
-        print_json({"header": opened.header, "manifest": opened.manifest.to_dict(),
-                    "images": {n: len(d) for n, d in opened.images.items()}})
+        print_json({"header": h, "manifest": None if m is None else m.to_dict(),
+                    "images": {n: len(d) for n, d in inspection.files.items()},
+                    "flags": flags_json(inspection),
+                    "extracted": [str(p) for p in written]})
+        return 0 if inspection.clean else EXIT_FLAGGED
+    print(f"packet {h.packet_id} from {h.device_id}: signature valid, decrypted")
+    if m is not None:
+        print(f"  NIK {m.nik}  kelurahan {m.kelurahan}  operator {m.operator_id}  "
+              f"sealed {m.sealed_at}")
+        print(f"  {len(m.captures)} captures, {len(m.exceptions)} exceptions, "
+              f"{len(m.verification)} verifications")
+        for c in m.captures:
+            size = len(inspection.files.get(c.file, b"")) / 1024
+            print(f"  {c.modality:<9} {c.position or '':<13} q={c.quality:3d} "
+                  f"attempts={c.attempts} {c.image_format} {size:.1f} KB ({c.device_backend}"
+                  f"{', signed by the device' if c.evidence else ''})")
+        for e in m.exceptions:
+            print(f"  exception {e.position}: {e.reason}, approved by {e.approved_by}")
+        for w in m.warnings:
+            print(f"  warning {w}")
+    if written:
+        print(f"  extracted {len(written)} files to {args.extract}")
+    if inspection.clean:
+        print("  HQ's checks: nothing to flag")
         return 0
-    m = opened.manifest
-    print(f"packet {m.packet_id} from {m.device_id}: signature valid, decrypted")
-    print(f"  NIK {m.nik}  operator {m.operator_id}  sealed {m.sealed_at}")
-    print(f"  {len(m.captures)} captures, {len(m.exceptions)} exceptions, "
-          f"{len(m.verification)} verifications")
-    for c in m.captures:
-        print(f"  {c.modality:<9} {c.position or '':<13} q={c.quality:3d} attempts={c.attempts} "
-              f"{c.image_format} {len(opened.images[c.file]) / 1024:.1f} KB ({c.device_backend})")
-    for e in m.exceptions:
-        print(f"  exception {e.position}: {e.reason}, approved by {e.approved_by}")
-    for w in m.warnings:
-        print(f"  warning {w}")
-    return 0
+    print(f"  FLAGGED for review ({len(inspection.flags)}):")
+    for flag in inspection.flags:
+        print(f"  - {flag.code}: {flag.message}")
+    return EXIT_FLAGGED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,9 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "catatan]; the operator's service point screen offers today's")
     p.add_argument("-o", "--output", required=True)
 
-    p = add("open", cmd_open, "verify and decrypt a sealed packet; print its manifest")
+    p = add("open", cmd_open, "verify and decrypt a sealed packet, check it, print its "
+            "manifest and what HQ flags (exit 4 when flagged)")
     p.add_argument("packet")
-    p.add_argument("--extract", metavar="DIR", help="also write the images (0600) to DIR")
+    p.add_argument("--extract", metavar="DIR",
+                   help="also write the files the manifest lists (images, device evidence; "
+                        "0600) to DIR")
     p.add_argument("--json", action="store_true")
 
     from hq.sync_cli import add_commands as add_sync_commands  # MQTT link (issue 4)

@@ -129,6 +129,51 @@ device_config = Table(  # the monotonic version of the config HQ last signed for
 )
 
 
+# --- what HQ sent each kit, and what each kit said of its audit log ---------------------------
+
+worklist_issues = Table(  # every worklist HQ signed for a kit (the breach report's source)
+    "worklist_issues",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("residents", Integer, nullable=False),
+)
+
+worklist_residents = Table(  # who was on each of those worklists
+    "worklist_residents",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("nik", String(16), primary_key=True),
+    Column("kelurahan", String(13), nullable=False),
+    Column("name", Text, nullable=False),
+    Index("worklist_residents_device_nik", "device_id", "nik"),
+)
+
+audit_heads = Table(  # each (seq, hash) of a kit's audit chain that HQ was shown, and when
+    "audit_heads",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),  # the kit's time of the claim
+    Column("source", String(80), nullable=False),  # "status" or "packet <id>"
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+device_alerts = Table(  # what HQ raised about a kit (audit log forks and roll-backs, ...)
+    "device_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+
 def make_engine(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on HQ's database, brought to this release's schema first
     (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""

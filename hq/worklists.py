@@ -14,6 +14,7 @@ from edge.worklist import build_worklist
 from hq.devices import get_device, next_worklist_version
 from hq.home import HqKeys
 from hq.invitations import invitation_code
+from hq.issued import record_worklist
 from hq.schedules import read_schedule
 
 
@@ -59,4 +60,7 @@ def make_worklist(
         kelurahan=sorted(wanted), residents=residents, schedule=schedule,
         signing_key=keys.signing,
     )
+    # Who this kit now carries: HQ checks the NIKs of its packets against it, and a lost
+    # kit's breach report lists them.
+    record_worklist(engine, device_id, version, now, expires, residents)
     return WorklistResult(data, version, len(residents), skipped, expires, len(schedule))

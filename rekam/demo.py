@@ -176,9 +176,10 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     packet_file = DEMO / f"{packet_id}.rkp"
     sh("rekam", "outbox", "export", packet_id, "-o", str(packet_file))
 
-    step("At HQ the vault checks the kit's signature and opens the packet")
-    sh("rekam-hq", "open", str(packet_file), "--extract", str(DEMO / "opened"))
-    print(f"  images written to {DEMO / 'opened'} (0600)")
+    step("At HQ the vault checks the kit's signature, opens the packet and checks it")
+    sh("rekam-hq", "open", str(packet_file), "--extract", str(DEMO / "opened"), check=False)
+    print(f"  images written to {DEMO / 'opened'} (0600); HQ flags the simulated captures "
+          "(exit 4): they never pass for a real recording")
 
     if broker_args:
         step("The kit syncs: sealed packets go to HQ, HQ acks each one signed, the kit purges")

@@ -18,8 +18,10 @@ def test_enrol_seals_a_packet_that_hq_opens(world, capsys):
     assert world.kit("outbox", "export", result["packet_id"][:13], "-o", str(packet_file)) == 0
     assert packet_file.read_bytes()[:4] == b"RKMP"
     capsys.readouterr()
-    assert world.hq("open", str(packet_file), "--json") == 0
+    # Simulated captures from a kit HQ did not register for training: opened, and flagged.
+    assert world.hq("open", str(packet_file), "--json") == 4
     opened = read_json(capsys)
+    assert [f["code"] for f in opened["flags"]] == ["simulated"]
     manifest = opened["manifest"]
     assert manifest["nik"] == nik and manifest["device_id"] == DEVICE
     assert manifest["operator_id"] == "budi"

@@ -28,6 +28,7 @@ NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 def _manifest() -> Manifest:
     return Manifest(
         packet_id="01936c4e-0000-7000-8000-000000000001", nik="3275014101050001",
+        kelurahan="32.75.01.1001",
         device_id="kit-01", operator_id="op01", service_point="Balai RW 05",
         started_at=NOW.isoformat(), sealed_at=NOW.isoformat(), software_version="test",
     )

@@ -20,7 +20,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
-    create_engine,
     func,
     insert,
     select,
@@ -193,12 +192,10 @@ def test_db_commands_show_and_apply_the_schema(tmp_path: Path, monkeypatch, caps
 
     monkeypatch.setenv("REKAM_HQ_HOME", str(tmp_path / "hq"))
     monkeypatch.delenv("REKAM_HQ_DATABASE_URL", raising=False)
-    assert main(["init"]) == 0
+    (tmp_path / "hq").mkdir()
     url = f"sqlite:///{tmp_path / 'hq' / 'hq.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = :v"),
-                     {"v": schema.BASELINE})
+    engine = _raw(url)  # a database the baseline release made
+    _migrate(engine, schema.BASELINE)
     engine.dispose()
     capsys.readouterr()
 

@@ -217,7 +217,8 @@ def make_packet(kit, size: int):  # type: ignore[no-untyped-def]
 
     now = datetime.now(UTC)
     packet_id = str(uuid6.uuid7())
-    manifest = Manifest(packet_id=packet_id, nik="3275014101050001", device_id=kit.device_id,
+    manifest = Manifest(packet_id=packet_id, nik="3275014101050001",
+                        kelurahan="32.75.01.1001", device_id=kit.device_id,
                         operator_id="budi", service_point="test", started_at=now.isoformat(),
                         sealed_at=now.isoformat(), software_version="test")
     return seal(manifest, {"face.jpg": os.urandom(size)}, hq_key=kit.hq_sealing_key(),

@@ -45,7 +45,8 @@ def _packet(kit, size=3000):
     from edge.packet import Manifest, seal
 
     now = dt.datetime.now(dt.UTC)
-    m = Manifest(packet_id=str(uuid6.uuid7()), nik="3275014101050001", device_id=kit.device_id,
+    m = Manifest(packet_id=str(uuid6.uuid7()), nik="3275014101050001",
+                 kelurahan="32.75.01.1001", device_id=kit.device_id,
                  operator_id="budi", service_point="x", started_at=now.isoformat(),
                  sealed_at=now.isoformat(), software_version="t")
     return seal(m, {"face.jpg": os.urandom(size)}, hq_key=kit.hq_sealing_key(),
@@ -168,7 +169,8 @@ def test_same_id_with_another_hash_is_refused_and_raises_an_alert(env):
     from edge.packet import Manifest, seal
 
     now = __import__("datetime").datetime.now(__import__("datetime").UTC)
-    m = Manifest(packet_id=first.packet_id, nik="3275014101050001", device_id="kit-a",
+    m = Manifest(packet_id=first.packet_id, nik="3275014101050001",
+                 kelurahan="32.75.01.1001", device_id="kit-a",
                  operator_id="budi", service_point="x", started_at=now.isoformat(),
                  sealed_at=now.isoformat(), software_version="t")
     clash = seal(m, {"face.jpg": b"other"}, hq_key=a.hq_sealing_key(),
@@ -220,7 +222,8 @@ def _seal_with_id(kit, packet_id, payload=b"other"):
     from edge.packet import Manifest, seal
 
     now = dt.datetime.now(dt.UTC)
-    m = Manifest(packet_id=packet_id, nik="3275014101050001", device_id=kit.device_id,
+    m = Manifest(packet_id=packet_id, nik="3275014101050001",
+                 kelurahan="32.75.01.1001", device_id=kit.device_id,
                  operator_id="budi", service_point="x", started_at=now.isoformat(),
                  sealed_at=now.isoformat(), software_version="t")
     return seal(m, {"face.jpg": payload}, hq_key=kit.hq_sealing_key(),
