@@ -79,6 +79,12 @@ def cmd_firstboot(args: argparse.Namespace) -> int:
                           root=args.root, user=args.user)
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    from rekam.logs import show_logs
+
+    return show_logs(since=args.since, follow=args.follow, lines=args.lines)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     with _kit(args) as kit:
         status = kit.status()
@@ -322,6 +328,50 @@ def cmd_outbox_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_usb(args: argparse.Namespace) -> int:
+    from sync.usb import export_usb
+
+    with _kit(args) as kit:
+        result = export_usb(kit, Path(args.usb), actor="usb")
+    print(f"{result.packets} packets ({result.size / 1024 / 1024:.1f} MB) and the signed "
+          f"manifest written to {result.folder}")
+    print("take the stick to HQ (rekam-hq import-usb), then bring it back for "
+          "rekam import-receipt")
+    return 0
+
+
+def cmd_import_receipt(args: argparse.Namespace) -> int:
+    from sync.usb import import_receipt
+
+    with _kit(args) as kit:
+        outcome = import_receipt(kit, Path(args.usb), actor="usb")
+        counts = kit.outbox.counts()
+    print(f"HQ's receipt: {len(outcome.acked)} packets acknowledged now, "
+          f"{len(outcome.repeated)} already; {len(outcome.rejected)} refused by HQ, "
+          f"{len(outcome.refused)} acks not accepted")
+    print("outbox " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0 if not outcome.refused else 1
+
+
+def cmd_wipe(args: argparse.Namespace) -> int:
+    from edge.config import KitConfig
+    from rekam.wipe import confirm, wipe_kit
+
+    home = kit_home(args.home)
+    device_id = KitConfig.load(KitPaths(home)).device_id
+    confirm(device_id, yes=args.yes)
+    pin = read_secret(f"PIN for {args.by}: ", PIN_ENV)
+    result = wipe_kit(home, by=args.by, pin=pin, force=args.force)
+    if result.told_hq:
+        print(f"HQ was told that {result.device_id} is wiped")
+    else:
+        print(f"warning: HQ could not be told ({result.hq_problem}); tell HQ that "
+              f"{result.device_id} was wiped", file=sys.stderr)
+    print(f"{result.device_id} wiped: {result.files} files (keys, roster, outbox, log, "
+          "state) overwritten and deleted; a new bundle makes it a kit again")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     with _kit(args) as kit:
         report = kit.audit.verify()
@@ -383,6 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep looking until a good bundle turns up (the service does)")
     p.add_argument("--root", default="/", help=argparse.SUPPRESS)
     p.add_argument("--user", default="rekam", help="who owns the kit's files (default rekam)")
+
+    p = add("logs", cmd_logs, "the kit's journal: the sync daemon, the UI and first boot, "
+            "wrapped to the terminal")
+    p.add_argument("--since", metavar="WHEN",
+                   help="e.g. '1h ago', today, '2026-11-24 08:00' (default: the last lines)")
+    p.add_argument("-n", "--lines", type=int, default=200, help="how many (default 200)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep showing new lines")
 
     p = add("status", cmd_status, "device, keys, roster, outbox and disk at a glance")
     p.add_argument("--json", action="store_true")
@@ -450,6 +507,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_outbox_export, "write one sealed packet to a file", ob_sub)
     p.add_argument("id", help="packet id (or an unambiguous prefix)")
     p.add_argument("-o", "--output", required=True)
+
+    p = add("export", cmd_export_usb, "the offline route: every packet HQ has not "
+            "acknowledged, and a signed manifest, onto a USB stick")
+    p.add_argument("--usb", required=True, metavar="DIR", help="the mounted stick")
+
+    p = add("import-receipt", cmd_import_receipt, "the offline route: take HQ's signed "
+            "receipt from the stick; the packets it names are acknowledged")
+    p.add_argument("usb", metavar="DIR", help="the mounted stick")
+
+    p = add("wipe", cmd_wipe, "destroy the kit's keys, roster, outbox and state (a retired "
+            "kit); HQ is told first when it can be")
+    p.add_argument("--by", required=True, metavar="TECHNICIAN", help="a technician (PIN)")
+    p.add_argument("--force", action="store_true",
+                   help="even with unacknowledged packets, once all were exported to USB")
+    p.add_argument("--yes", action="store_true", help="do not ask to type the device id")
 
     au = add("audit", None, "the hash-chained audit log")
     au_sub = au.add_subparsers(dest="audit_command", required=True, metavar="ACTION",

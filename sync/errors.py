@@ -46,3 +46,10 @@ class NotAuthorized(TransportError):
     """The broker refused a subscription or publication (ACL)."""
 
     code = "not_authorized"
+
+
+class HqUnreachable(ConnectFailed):
+    """``rekam sync --once`` reached no broker: one line saying what was tried and what to
+    check, instead of retrying until ``once_timeout``."""
+
+    code = "hq_unreachable"

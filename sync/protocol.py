@@ -232,9 +232,9 @@ def assemble(chunks: Iterable[tuple[int, int, bytes]], *, total: int, count: int
 # --- signed documents: helpers ----------------------------------------------------------
 
 
-def _body(data: bytes, *, kind: str, trusted: Mapping[str, ed25519.Ed25519PublicKey]
-          ) -> dict[str, Any]:
-    if len(data) > MAX_DOCUMENT_SIZE:
+def _body(data: bytes, *, kind: str, trusted: Mapping[str, ed25519.Ed25519PublicKey],
+          limit: int = MAX_DOCUMENT_SIZE) -> dict[str, Any]:
+    if len(data) > limit:
         raise ProtocolError(f"{kind} message is too large", reason="oversized")
     doc = open_document(data, kind=kind, trusted=trusted)
     try:

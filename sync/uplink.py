@@ -38,7 +38,7 @@ from edge.kit import Kit
 from edge.kitdb import atomic
 from edge.outbox import OutboxEntry, PacketState
 from sync import downlink
-from sync.errors import ConnectFailed, PublishTimeout, TransportError
+from sync.errors import ConnectFailed, HqUnreachable, PublishTimeout, TransportError
 from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
 from sync.protocol import (
     Channel,
@@ -133,6 +133,14 @@ class _Flight:
     wait: float = 0.0  # the ack wait it was sent under (see Uplink._ack_wait)
     done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
     tasks: list[asyncio.Task[bool]] = field(default_factory=list)
+
+
+def _unreachable(tried: dict[str, str], settings: SyncSettings) -> str:
+    """One line for the technician: what was tried, what happened, what to check."""
+    what = "; ".join(why if url in why else f"{url}: {why}" for url, why in tried.items())
+    return (f"HQ not reached ({what}; connect timeout {settings.connect_timeout:.0f} s): "
+            "check the kit's network (SIM, signal, cable), the broker address (rekam "
+            "config show), the clock (rekam doctor) and that HQ's broker is up")
 
 
 class _Finished(Exception):
@@ -235,6 +243,7 @@ class Uplink:
         self._acks_in = asyncio.Event()
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
         give_up = self.monotonic() + self.settings.once_timeout if once else math.inf
+        tried: dict[str, str] = {}  # broker URL -> why it could not be reached
         watchdog = asyncio.create_task(self._watchdog())
         self.notifier.ready("starting")
         try:
@@ -254,8 +263,14 @@ class Uplink:
                     if isinstance(exc, ConnectFailed):
                         self.stats.connect_failures += 1
                         self._try_last_good = not self._try_last_good
+                        tried.setdefault(url, str(exc))
                     self.stats.last_error = str(exc)
                     log.warning("%s", exc)
+                    if once and isinstance(exc, ConnectFailed) and not self.stats.connects:
+                        # A technician is waiting: try each broker once, then say why.
+                        if self.broker_url() not in tried:
+                            continue
+                        raise HqUnreachable(_unreachable(tried, self.settings)) from None
                 except InvalidInput as exc:  # no or bad broker URL: wait for a config change
                     if once:
                         raise
