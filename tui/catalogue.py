@@ -713,6 +713,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "data tetap aman di kit.",
                            "Cannot reach the HQ server. Check the modem or network; the data "
                            "stays safe on the kit."),
+    "err.hq_unreachable": ("Tidak bisa terhubung ke server pusat. Periksa modem atau "
+                           "jaringan; data tetap aman di kit.",
+                           "Cannot reach the HQ server. Check the modem or network; the data "
+                           "stays safe on the kit."),
     "err.disconnected": ("Sambungan ke pusat terputus. Akan dicoba lagi otomatis.",
                          "The link to HQ dropped. It will retry by itself."),
     "err.publish_timeout": ("Jaringan lambat: pengiriman belum dikonfirmasi. Akan dicoba lagi.",
@@ -734,7 +738,7 @@ _TITLES = {
              "not_found", "already_enrolled", "insufficient_disk", "invitation_refused",
              "invitation_malformed", "invitation_forged", "invitation_expired",
              "invitation_other_area", "invitation_not_on_roster"),
-    "link": ("transport", "connect_failed", "disconnected", "publish_timeout", "not_authorized",
+    "link": ("transport", "connect_failed", "hq_unreachable", "disconnected", "publish_timeout", "not_authorized",
              "protocol"),
 }
 
