@@ -738,8 +738,8 @@ _TITLES = {
              "not_found", "already_enrolled", "insufficient_disk", "invitation_refused",
              "invitation_malformed", "invitation_forged", "invitation_expired",
              "invitation_other_area", "invitation_not_on_roster"),
-    "link": ("transport", "connect_failed", "hq_unreachable", "disconnected", "publish_timeout", "not_authorized",
-             "protocol"),
+    "link": ("transport", "connect_failed", "hq_unreachable", "disconnected",
+             "publish_timeout", "not_authorized", "protocol"),
 }
 
 
