@@ -227,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     from hq.sync_cli import add_commands as add_sync_commands  # MQTT link (issue 4)
 
     add_sync_commands(add)
+
+    from hq.monitoring_cli import add_commands as add_monitoring_commands  # dashboard, reports
+
+    add_monitoring_commands(add)
     return parser
 
 

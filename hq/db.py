@@ -174,6 +174,48 @@ device_alerts = Table(  # what HQ raised about a kit (audit log forks and roll-b
 )
 
 
+# --- The monitoring dashboard's logins (hq/web/auth.py) ---------------------------------------
+
+web_users = Table(  # HQ staff who log in to `rekam-hq serve`
+    "web_users",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer | clerk | admin
+    Column("scope_level", String(16)),  # None (the whole kota) | kecamatan | kelurahan
+    Column("scope_code", String(16)),  # Kemendagri code of that kecamatan or kelurahan
+    Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+web_sessions = Table(  # a session cookie's token is kept only as its SHA-256
+    "web_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("user_agent", Text, nullable=False, default=""),
+)
+
+web_auth_events = Table(  # every login, failure, refusal and logout; the rate limit counts here
+    "web_auth_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", String(64), nullable=False),  # as typed (may name nobody)
+    Column("ip", String(64), nullable=False),
+    Column("event", String(24), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("web_auth_events_user_at", "user_id", "at"),
+    Index("web_auth_events_ip_at", "ip", "at"),
+)
+
+
 def make_engine(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on HQ's database, brought to this release's schema first
     (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""

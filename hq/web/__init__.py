@@ -1,0 +1,1 @@
+"""The monitoring dashboard (``rekam-hq serve``): logins, pages, data endpoints, live updates."""
