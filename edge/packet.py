@@ -69,6 +69,7 @@ _SUITES = {
         hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305
     ),
 }
+KNOWN_SUITES = frozenset(_SUITES)
 
 
 @dataclass(frozen=True)

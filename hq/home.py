@@ -53,6 +53,11 @@ class HqKeys:
     def sealing_key_id(self) -> str:
         return self.sealing.public().key_id
 
+    @property
+    def sealing_key_ids(self) -> frozenset[str]:
+        """Every key id HQ can open packets sealed to (ingest acks nothing else)."""
+        return frozenset({self.sealing_key_id})
+
 
 class HqHome:
     def __init__(self, root: Path) -> None:

@@ -44,7 +44,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.clock import Clock, utc_now
 from edge.errors import InvalidInput, NotFound, RekamError
-from edge.packet import PacketHeader, read_header, verify_packet
+from edge.packet import PacketHeader
+from hq.accept import Rejected, accept_packet, check_device
 from hq.devices import Device, get_device
 from hq.home import HqHome, HqKeys
 from hq.packets import NewPacket, PacketStore
@@ -75,16 +76,6 @@ HOLD_IDLE = 0.05  # ... and the longest they wait for the next message when none
 _SetKey = tuple[str, str, str, int]  # (device id, packet id, sha256, chunk count)
 
 
-class Rejected(Exception):
-    """A message refused: the reason code is counted and kept with the dead letter."""
-
-    def __init__(self, code: str, reason: str, packet_id: str | None = None,
-                 sha256: str | None = None, *, alert: bool = False) -> None:
-        super().__init__(reason)
-        self.code, self.reason, self.packet_id, self.sha256 = code, reason, packet_id, sha256
-        self.alert = alert
-
-
 @dataclass(frozen=True)
 class _Item:
     device: Device
@@ -113,6 +104,15 @@ class _Held:
 
     parts: dict[int, _Item]
     since: float  # monotonic
+
+
+def _transient(exc: SQLAlchemyError) -> bool:
+    """The database is unreachable or busy (retry the whole batch later), as opposed to a
+    statement it refuses (a bad row: find it and refuse only it)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _topic_device(name: str) -> str | None:
@@ -229,7 +229,19 @@ class Ingestor:
         try:
             results = self.store.store_packets(prepared.packets, now)
         except SQLAlchemyError as exc:
-            self._db_error(f"{len(prepared.packets)} packets", exc)
+            if _transient(exc):
+                self._db_error(f"{len(prepared.packets)} packets", exc)
+                return out
+            if len(prepared.packets) == 1:
+                self._store_failed(prepared.packets[0], exc, now, out)
+                return out
+            # One packet the database refuses must not hold back its batch mates: store
+            # them one by one, and refuse (dead letter, rejected ack) only the one that fails.
+            self._count("batch_split")
+            log.warning("a batch of %d packets failed (%s); storing them one by one",
+                        len(prepared.packets), str(exc).splitlines()[0])
+            for packet in prepared.packets:
+                self.commit_batch(Prepared(now, out, [packet]))
             return out
         except Exception as exc:
             log.exception("unexpected error storing packets")
@@ -252,6 +264,14 @@ class Ingestor:
             self._ack(Ack(packet.device_id, packet_id, packet.sha256, status, now), out)
         return out
 
+    def _store_failed(self, packet: NewPacket, exc: SQLAlchemyError, now: datetime,
+                      out: list[tuple[str, bytes]]) -> None:
+        self._reject(Rejected("store_failed", "HQ's database refused the packet: "
+                              f"{str(exc).splitlines()[0][:200]}", packet.header.packet_id,
+                              packet.sha256, alert=True),
+                     topic(packet.device_id, Channel.PACKET), packet.data, packet.device_id,
+                     now, out)
+
     def _count(self, name: str, n: int = 1) -> None:
         with self._counts_lock:  # prepare and commit may run on two threads
             self.counts[name] += n
@@ -269,8 +289,7 @@ class Ingestor:
         if not channel.uplink:
             raise Rejected("wrong_direction", f"{channel.value} is not an uplink topic")
         device = self._device(device_id)
-        if device.status != "active":
-            raise Rejected("device_disabled", f"device {device_id} is {device.status}")
+        check_device(device)
         if channel is Channel.STATUS:
             self._status(device, payload, now)
             return None
@@ -458,22 +477,7 @@ class Ingestor:
 
     def _verify(self, device: Device, packet_id: str, sha256: str, data: bytes
                 ) -> PacketHeader:
-        ids = (packet_id, sha256)
-        try:
-            header = read_header(data)
-        except RekamError as exc:
-            raise Rejected("malformed_packet", str(exc), *ids) from None
-        if header.packet_id != packet_id:
-            raise Rejected("id_mismatch", f"frame names packet {packet_id}, its header "
-                           f"{header.packet_id}", *ids)
-        if header.device_id != device.device_id:
-            raise Rejected("misrouted", f"packet {packet_id} of {header.device_id} arrived "
-                           f"on the topic of {device.device_id}", *ids)
-        try:
-            verify_packet(data, device.signing_public)
-        except RekamError as exc:
-            raise Rejected("bad_signature", str(exc), *ids) from None
-        return header
+        return accept_packet(device, self.keys, data, packet_id=packet_id, sha256=sha256)
 
     # --- status and reports -----------------------------------------------------------------
 
