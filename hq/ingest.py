@@ -489,6 +489,13 @@ class Ingestor:
             raise Rejected("bad_status", str(exc)) from None
         self.store.record_status(status, now)
         self._count("status")
+        from hq.anchors import record_head
+
+        for alert in record_head(self.engine, device.device_id, status.audit_head, status.at,
+                                 "heartbeat" if status.state == "online" else "last will",
+                                 now):
+            self._count("audit_alert")
+            log.error("ALERT: %s: %s", device.device_id, alert.detail)
 
     def _report(self, device: Device, payload: bytes, now: datetime) -> None:
         try:

@@ -135,6 +135,11 @@ class DeviceOverview:
     packets: int
     last_packet_at: datetime | None
     dead_letters: int
+    audit_seq: int | None = None  # the highest audit head HQ saw (heartbeats, packets)
+    audit_hash: str | None = None
+    alerts: int = 0  # audit forks and roll-backs raised for this kit
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
 
 
 class PacketStore:
@@ -442,7 +447,10 @@ class PacketStore:
                      "version": x[4], "detail": x[5]} for x in conn.execute(q)]
 
     def overview(self) -> Iterator[DeviceOverview]:
+        from hq.anchors import alert_counts, latest_heads
         from hq.db import devices
+
+        heads, raised = latest_heads(self.engine), alert_counts(self.engine)
 
         s, p, d = device_status.c, packets.c, dead_letters.c
         with self.engine.connect() as conn:
@@ -465,4 +473,7 @@ class PacketStore:
                 oldest_queued=r[5], free_disk_mb=r[6], software_version=r[7],
                 roster_version=r[8], packets=count,
                 last_packet_at=None if last is None else _aware(last),
-                dead_letters=dead.get(r[0], 0))
+                dead_letters=dead.get(r[0], 0),
+                audit_seq=heads[r[0]].seq if r[0] in heads else None,
+                audit_hash=heads[r[0]].hash if r[0] in heads else None,
+                alerts=raised.get(r[0], 0))

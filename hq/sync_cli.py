@@ -96,20 +96,34 @@ def _ago(when: datetime | None) -> str:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    from hq.anchors import alerts
     from hq.packets import PacketStore
 
-    rows = list(PacketStore(_engine(_home(args))).overview())
+    engine = _engine(_home(args))
+    rows = list(PacketStore(engine).overview())
     if args.json:
         print_json(rows)
         return 0
+    raised = alerts(engine, limit=20)
     print_table(["device", "state", "heartbeat", "queue", "oldest queued", "disk MB", "roster",
-                 "packets", "last packet", "refused"], [
-        (r.device_id, r.state or "never seen" if r.status == "active" else r.status,
+                 "packets", "last packet", "refused", "audit head"], [
+        (r.device_id, (r.state or "never seen") if r.status == "active" else r.status.upper(),
          _ago(r.last_heartbeat), "-" if r.queue_depth is None else r.queue_depth,
          r.oldest_queued or "-", "-" if r.free_disk_mb is None else r.free_disk_mb,
          "-" if r.roster_version is None else f"v{r.roster_version}", r.packets,
-         _ago(r.last_packet_at), r.dead_letters)
+         _ago(r.last_packet_at), r.dead_letters,
+         ("-" if r.audit_seq is None else f"#{r.audit_seq} {(r.audit_hash or '')[:8]}")
+         + (f" ALERT×{r.alerts}" if r.alerts else ""))
         for r in rows])
+    for r in rows:
+        if r.status == "revoked":
+            print(f"{r.device_id} is REVOKED ({r.revoke_reason}) since "
+                  f"{r.revoked_at:%Y-%m-%d %H:%M} UTC: the broker refuses it, ingest "
+                  "refuses its packets")
+    if raised:
+        print("\nalerts (newest first):")
+        for a in raised:
+            print(f"  ALERT {a.at:%Y-%m-%d %H:%M} {a.device_id} {a.code}: {a.detail}")
     return 0
 
 

@@ -109,3 +109,44 @@ def test_a_packet_the_database_refuses_is_dead_lettered_alone(hq, monkeypatch):
     assert len(store.list_packets()) == 3
     [dead] = store.list_dead_letters()
     assert dead.packet_id == poison and dead.reason_code == "store_failed" and dead.alert
+
+
+@both
+def test_hq_keeps_the_audit_anchor_and_alerts_when_it_goes_back_or_forks(hq, capsys,
+                                                                          monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from hq.cli import main
+    from hq.ingest import Ingestor
+    from sync.protocol import Status, sign_status
+
+    kit = hq.kit
+    ingestor = Ingestor(hq.engine, hq.keys)
+    t0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+    def heartbeat(minutes: int, seq: int, digest: str) -> None:
+        status = Status(kit.device_id, "online", t0 + timedelta(minutes=minutes),
+                        session=t0.isoformat(), audit_head={"seq": seq, "hash": digest})
+        ingestor.handle(topic(kit.device_id, Channel.STATUS),
+                        sign_status(status, kit.device_key()))
+
+    heartbeat(0, 10, "a" * 64)
+    heartbeat(5, 12, "b" * 64)
+    heartbeat(3, 11, "c" * 64)  # a heartbeat arriving late: consistent, no alert
+    assert ingestor.counts["audit_alert"] == 0
+    heartbeat(10, 9, "d" * 64)  # the log lost entries 10-12
+    heartbeat(15, 12, "e" * 64)  # entry 12 with another hash: rewritten
+    assert ingestor.counts["audit_alert"] == 2
+    monkeypatch.setenv("REKAM_HQ_DATABASE_URL",
+                       hq.engine.url.render_as_string(hide_password=False))
+    capsys.readouterr()
+    assert main(["--home", str(hq.home.root), "devices"]) == 0
+    out = capsys.readouterr().out
+    assert "#12 bbbbbbbb ALERT×2" in out
+    assert "audit_backwards: the audit log went back from entry 12" in out
+    assert "audit_fork: audit entry 12 has hash eeeeeeeeeeeeeeee" in out
+    assert main(["--home", str(hq.home.root), "devices", "--json"]) == 0
+    import json
+
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["audit_seq"], row["alerts"]) == (12, 2)

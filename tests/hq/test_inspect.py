@@ -229,3 +229,15 @@ def test_cli_open_extracts_only_listed_files_as_safe_names(hq, tmp_path, capsys,
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in out.iterdir())
     text = capsys.readouterr().out
     assert "not a single safe file name" in text
+
+
+def test_a_packet_whose_audit_head_goes_back_is_flagged(hq):
+    from hq.anchors import record_head
+
+    now = datetime.now(UTC)
+    record_head(hq.engine, "kit-a", {"seq": 50, "hash": "f" * 64}, now - timedelta(hours=1),
+                "heartbeat", now)
+    manifest, files = full_manifest(hq.kit, hq.niks[0])
+    manifest = replace(manifest, audit_head={"seq": 40, "hash": "0" * 64})
+    [flag] = hq.inspect(sealed(hq.kit, manifest, files)).flagged(FlagCode.AUDIT_ANCHOR)
+    assert "went back from entry 50" in flag.message
