@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Every optional extra but `pi` (picamera2, lgpio and evdev come from the Pi's apt).
 EXTRAS := $(shell $(PYTHON) -c 'import tomllib; e = tomllib.load(open("pyproject.toml", "rb"))["project"].get("optional-dependencies", {}); print(" ".join(sorted(k for k in e if k != "pi")))')
 
-.PHONY: venv lock demo test test-all lint bench check-units wheelhouse image-test clean migration
+.PHONY: venv lock demo test test-all lint bench check-units wheelhouse image-test power-loss clean migration
 
 # The venv is exactly requirements/dev.lock (hash-checked), then Rekam itself, editable.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -65,6 +65,11 @@ check-units: $(STAMP)
 ## wheelhouse: the kit's aarch64 wheels (requirements/kit-aarch64.lock) and Rekam's wheel
 wheelhouse: $(STAMP)
 	image-build/wheelhouse
+
+## power-loss: (slow) SIGKILL the enrolment and the sync daemon at random points, 100 rounds
+## (REKAM_POWER_LOSS_ROUNDS), checking the outbox, the audit chain, every database, no plaintext
+power-loss: $(STAMP)
+	$(BIN)/pytest -q -s -m slow tests/sync/test_power_loss.py
 
 ## image-test: (slow, root) an arm64 trixie tree, install-rekam, first boot, doctor, verify
 image-test: $(STAMP)

@@ -150,6 +150,50 @@ def cmd_packets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_added(added: list[Any], *, prefix: str = "") -> int:
+    """One line per packet; the number of packets HQ does not hold."""
+    missing = 0
+    for a in added:
+        if a.held:
+            word = "stored" if a.status == "stored" else "already held"
+            print(f"{prefix}{word:<12} {a.packet_id} ({a.device_id})")
+        else:
+            missing += 1
+            print(f"{prefix}{a.status:<12} {a.packet_id or a.source}: {a.reason}")
+    return missing
+
+
+def cmd_packets_add(args: argparse.Namespace) -> int:
+    from hq.ingest import Ingestor
+    from hq.offline import add_packets
+
+    home = _home(args)
+    files = [(f, Path(f).read_bytes()) for f in args.files]
+    added = add_packets(Ingestor(_engine(home), home.keys()), files)
+    missing = _print_added(added)
+    print(f"{len(added) - missing} of {len(added)} packets held by HQ", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def cmd_import_usb(args: argparse.Namespace) -> int:
+    from hq.ingest import Ingestor
+    from hq.offline import import_stick
+
+    home = _home(args)
+    missing = 0
+    for result in import_stick(Ingestor(_engine(home), home.keys()), Path(args.dir)):
+        if result.already:
+            print(f"{result.device_id}: already imported; the receipt on the stick stands "
+                  "(nothing changed)")
+            continue
+        print(f"{result.device_id}: {len(result.added)} packets")
+        missing += _print_added(result.added, prefix="  ")
+        held = sum(a.held for a in result.added)
+        print(f"  receipt for {held} packets written to {result.folder}/receipt.json; "
+              "back at the kit: rekam import-receipt")
+    return 1 if missing else 0
+
+
 def _publish_retained(home: HqHome, broker: str | None, name: str, payload: bytes) -> None:
     from hq.ingest import ingest_options
     from sync.mqtt import connect
@@ -248,6 +292,15 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--device")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
+    pk_sub = p.add_subparsers(dest="packets_command", metavar="ACTION",
+                              parser_class=type(p))
+    q = add("add", cmd_packets_add, "store packet files that came by another route (a "
+            "mail, a stick), exactly as ingest would", pk_sub)
+    q.add_argument("files", nargs="+", metavar="FILE")
+
+    p = add("import-usb", cmd_import_usb, "the offline route: store the packets a kit "
+            "exported to a stick (rekam export --usb) and write HQ's signed receipt there")
+    p.add_argument("dir", metavar="DIR", help="the mounted stick")
 
     push = add("push", None, "send a signed worklist or config to a kit over MQTT")
     sub = push.add_subparsers(dest="push_command", required=True, metavar="WHAT",

@@ -245,8 +245,9 @@ def import_receipt(kit: Kit, stick: Path, *, actor: str) -> AckOutcome:
         raise DocumentRejected("receipt.json answers another manifest than the one on the "
                                "stick; export again and take the stick to HQ")
     outcome = handle_acks(kit, receipt.acks)
-    kit.audit.append(actor, "usb_receipt", acked=len(outcome.acked),
-                     repeated=len(outcome.repeated), refused=len(outcome.refused))
+    if outcome.acked:  # the same receipt again changes nothing, not even the log
+        kit.audit.append(actor, "usb_receipt", acked=len(outcome.acked),
+                         repeated=len(outcome.repeated), refused=len(outcome.refused))
     return outcome
 
 
