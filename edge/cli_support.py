@@ -6,6 +6,7 @@ Diagnostics go to stderr; results to stdout, so ``--json`` output pipes cleanly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -74,6 +75,10 @@ def run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Name
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head, less...: the reader has had enough
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # device errors and the like: still one line, never a traceback
         name = type(exc).__name__
         code = getattr(exc, "code", None)

@@ -156,3 +156,60 @@ def regencies(*, current_only: bool = False) -> Mapping[str, str]:
     including those retired when regions moved to a new province; ``current_only`` gives
     the 514 in force."""
     return _national()[2 if current_only else 1]
+
+
+_NAME_PREFIXES = {
+    "kecamatan": ("kecamatan", "kec."),
+    "kelurahan": ("kelurahan", "kel.", "desa"),
+}
+_NAME_NOISE = re.compile(r"[\s.\-']+")
+
+
+def _name_key(text: str) -> str:
+    return _NAME_NOISE.sub("", text.lower())
+
+
+def find(text: str, level: Literal["kecamatan", "kelurahan"]) -> Region:
+    """The kecamatan or kelurahan a person means: its Kemendagri code (dotted or not), or
+    its name in any case and spacing ("Teluk Pucung", "telukpucung", "Kel. Kranji"), or
+    the unambiguous start of it ("Jatiras" -> Jatirasa). The one resolver behind every
+    command that takes a kelurahan or kecamatan; an ambiguous or unknown name is refused
+    in one line naming the candidates."""
+    value = text.strip()
+    if value and (value[0].isdigit()):
+        region = get(value)
+        if region.level != level:
+            raise NotFound(f"{region.code} ({region.name}) is a {region.level}, not a {level}")
+        return region
+    lowered = value.lower()
+    for prefix in _NAME_PREFIXES[level]:
+        if lowered.startswith(prefix):
+            lowered = lowered[len(prefix):]
+            break
+    key = _name_key(lowered)
+    if not key:
+        example = "32.75.01.1001 or Bekasijaya" if level == "kelurahan" else (
+            "32.75.01 or Bekasi Timur")
+        raise InvalidInput(f"name a {level} by its code or its name, e.g. {example}")
+    candidates = [r for r in _bekasi().values() if r.level == level]
+    for prefix_ok in (False, True):
+        found = [r for r in candidates if _name_key(r.name) == key
+                 or (prefix_ok and _name_key(r.name).startswith(key))]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"{r.name} ({r.code})" for r in found[:8]) + (
+                ", ..." if len(found) > 8 else "")
+            raise InvalidInput(f"{text.strip()!r} could be {listed}: say which "
+                               f"(the code is always unambiguous)")
+    import difflib
+
+    close = difflib.get_close_matches(key, [_name_key(r.name) for r in candidates], n=3,
+                                      cutoff=0.7)
+    hint = ""
+    if close:
+        by_key = {_name_key(r.name): r.name for r in candidates}
+        names = [by_key[k] for k in close]
+        hint = f"; did you mean {' or '.join(names)}?"
+    raise NotFound(f"no {level} named {text.strip()!r} in Kota Bekasi{hint} "
+                   f"(see: rekam-hq regions)")

@@ -69,8 +69,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from edge.synth import write_synthetic_csv
 
     started = time.perf_counter()
+    from edge import regions
+
     today = date.fromisoformat(args.today) if args.today else date.today()
-    n = write_synthetic_csv(Path(args.output), args.kelurahan, args.count, args.seed,
+    kelurahan = ([k.code for k in regions.kelurahan_list()] if args.kelurahan == ["all"]
+                 else [regions.find(k, "kelurahan").code for k in args.kelurahan])
+    n = write_synthetic_csv(Path(args.output), kelurahan, args.count, args.seed,
                             today=today)
     print(f"wrote {n} synthetic residents to {args.output} "
           f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
@@ -189,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         db_sub)
 
     p = add("synth", cmd_synth, "write a synthetic SIAK-like CSV of residents who must record")
-    p.add_argument("--kelurahan", nargs="+", required=True, metavar="CODE")
+    p.add_argument("--kelurahan", nargs="+", required=True, metavar="K",
+                   help="kelurahan codes or names; 'all' for the whole kota")
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--today", help="reference date for ages (YYYY-MM-DD; default today)")
@@ -200,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  parser_class=OneLineParser)
     p = add("add", cmd_device_add, "register a kit; writes its provisioning bundle", dev_sub)
     p.add_argument("id", help="device id, e.g. kit-bekasi-timur-01")
-    p.add_argument("--kelurahan", nargs="+", required=True, metavar="CODE")
+    p.add_argument("--kelurahan", nargs="+", required=True, metavar="K",
+                   help="kelurahan the kit serves (codes or names)")
     p.add_argument("--broker", help="mqtts://HOST:PORT the kit syncs to")
     p.add_argument("-o", "--output", required=True, help="bundle file to write")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
@@ -231,12 +237,32 @@ def build_parser() -> argparse.ArgumentParser:
     from hq.monitoring_cli import add_commands as add_monitoring_commands  # dashboard, reports
 
     add_monitoring_commands(add)
+
+    from hq.register_cli import add_commands as add_register_commands  # the register
+
+    add_register_commands(add)
     return parser
+
+
+#: Commands that work before ``rekam-hq init`` (they touch neither keys nor the database).
+WITHOUT_HOME = frozenset({"init", "synth", "regions"})
+
+
+def _require_init(args: argparse.Namespace) -> int | None:
+    home = _home(args)
+    if args.command in WITHOUT_HOME or home.initialised():
+        return None
+    print(f"error: HQ is not set up in {home.root} (no keys there); run: rekam-hq init "
+          "(or give --home / $REKAM_HQ_HOME the home that has them)", file=sys.stderr)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.home = getattr(args, "home", None)  # see rekam.cli.main
+    refused = _require_init(args)
+    if refused is not None:
+        return refused
     return run(args.handler, args)
 
 

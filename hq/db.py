@@ -10,8 +10,10 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Engine,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -213,6 +215,87 @@ web_auth_events = Table(  # every login, failure, refusal and logout; the rate l
     Column("detail", Text, nullable=False, default=""),
     Index("web_auth_events_user_at", "user_id", "at"),
     Index("web_auth_events_ip_at", "ip", "at"),
+)
+
+
+# --- The programme's register (hq/register.py) ---------------------------------------------
+#
+# ``residents`` holds each resident who must record as the register stands now;
+# ``resident_events`` every later change to one of them (status or details: what, when,
+# from which import or packet, by whom), so a resident's history is their row's first
+# import plus their events. ``coverage_daily`` is what monitoring sums: per day and RT, by
+# how much the residents who must record ("must_record": belum rekam, diundang, perlu
+# tinjau, terekam) and those recorded ("recorded": terekam) changed that day. Every change
+# to a resident's status or area writes its delta there in the same transaction, so the
+# base "as it stood" on any day, for any area from the kota down to an RT, is one indexed
+# sum over a table of (days x RTs) rows, never a scan of millions of residents.
+
+register_imports = Table(  # each file that changed the register
+    "register_imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("imported_by", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),  # rows read (good and bad)
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+)
+
+residents = Table(
+    "residents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("nik", String(16), nullable=False, unique=True),
+    Column("no_kk", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sex", String(1), nullable=False),  # L / P
+    Column("birth_place", Text, nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("marital_status", String(16), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("rt", String(3), nullable=False),  # zero-padded, "003"
+    Column("rw", String(3), nullable=False),
+    Column("kelurahan", String(13), nullable=False),  # "32.75.01.1001"
+    Column("kecamatan", String(8), nullable=False),  # "32.75.01"
+    Column("status", String(32), nullable=False),  # hq.register.Status
+    Column("status_at", DateTime(timezone=True), nullable=False),
+    Column("added_import_id", Integer, ForeignKey("register_imports.id"), nullable=False),
+    Index("residents_area", "kelurahan", "rw", "rt"),
+    Index("residents_status", "status"),
+)
+
+resident_events = Table(  # every change to a resident after the import that added them
+    "resident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resident_id", Integer, ForeignKey("residents.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),  # "status" or "details"
+    Column("status_from", String(32)),
+    Column("status_to", String(32)),
+    Column("changes", Text, nullable=False, default=""),  # JSON {field: [old, new]}
+    Column("import_id", Integer, ForeignKey("register_imports.id")),  # from which file
+    Column("source", Text, nullable=False, default=""),  # packet, review, invitation...
+    Column("by", String(64), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Index("resident_events_resident", "resident_id", "id"),
+    Index("resident_events_at", "at"),
+)
+
+coverage_daily = Table(  # per day (WIB) and RT: the change in must-record and recorded
+    "coverage_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kelurahan", String(13), primary_key=True),
+    Column("rw", String(3), primary_key=True),
+    Column("rt", String(3), primary_key=True),
+    Column("must_record", Integer, nullable=False, default=0),
+    Column("recorded", Integer, nullable=False, default=0),
+    Index("coverage_daily_area", "kelurahan", "day"),
 )
 
 

@@ -45,13 +45,7 @@ def validate_device_id(device_id: str) -> str:
 def validate_kelurahan(codes: list[str]) -> list[str]:
     if not codes:
         raise InvalidInput("name at least one kelurahan code, e.g. --kelurahan 32.75.01.1001")
-    out = []
-    for code in codes:
-        region = regions.get(regions.normalize_code(code))
-        if region.level != "kelurahan":
-            raise InvalidInput(f"{code} is a {region.level}, not a kelurahan")
-        out.append(region.code)
-    return out
+    return [regions.find(code, "kelurahan").code for code in codes]
 
 
 def add_device(

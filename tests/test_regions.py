@@ -87,3 +87,24 @@ def test_national_table_has_38_provinces_and_514_current_regencies():
     assert sum(int(c[3:]) < 70 for c in current) == 416
     assert "91.01" in regencies and "91.01" not in current  # Merauke before 2022
     assert current["93.01"] == "Kabupaten Merauke"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("32.75.03.1004", "32.75.03.1004"), ("3275031004", "32.75.03.1004"),
+    ("Teluk Pucung", "32.75.03.1004"), ("telukpucung", "32.75.03.1004"),
+    ("Kel. Kranji", "32.75.02.1002"), ("bintara", "32.75.02.1001"),
+    ("Bantargebang", "32.75.07.1003"),
+])
+def test_a_kelurahan_by_code_or_name(text, code):
+    assert regions.find(text, "kelurahan").code == code
+
+
+def test_a_kecamatan_by_name_and_the_ambiguous_or_unknown_refused():
+    assert regions.find("Bantar Gebang", "kecamatan").code == "32.75.07"
+    assert regions.find("kec. bekasi timur", "kecamatan").code == "32.75.01"
+    with pytest.raises(InvalidInput, match=r"could be Bekasi Timur \(32.75.01\), Bekasi Barat"):
+        regions.find("Bekasi", "kecamatan")
+    with pytest.raises(NotFound, match="did you mean Jatiasih"):
+        regions.find("Jatiasi h x", "kecamatan")
+    with pytest.raises(NotFound, match="is a kecamatan, not a kelurahan"):
+        regions.find("32.75.01", "kelurahan")

@@ -223,3 +223,49 @@ def test_empty_and_absent_files(tmp_path):
         list(read_csv(empty))
     with pytest.raises(NotFound):
         list(read_csv(tmp_path / "absent.csv"))
+
+
+def test_every_fault_of_a_row_is_named_in_column_order():
+    from edge.residents import RecordChecker, RowFaults, record_values
+
+    values, _, _ = record_values(record(nik="12", tanggal_lahir="kemarin", rt="0",
+                                        kode_kelurahan="32.75.02.1001"))
+    with pytest.raises(RowFaults) as caught:
+        RecordChecker(TODAY).check(values, line=9)
+    assert [column for column, _ in caught.value.faults] == [
+        "nik", "tanggal_lahir", "rt", "kode_kelurahan"]
+    assert str(caught.value).startswith("line 9, column nik: ")
+
+
+def test_the_checker_remembers_only_good_values():
+    """A value seen once is not checked again, and a bad one is never remembered."""
+    from edge.residents import RecordChecker, RowFaults, record_values
+
+    checker = RecordChecker(TODAY)
+    good, _, _ = record_values(record())
+    assert checker.check(good)[5] == SITI.birth_date
+    bad, _, _ = record_values(record(tanggal_lahir="2030-01-01"))
+    for _ in range(2):
+        with pytest.raises(RowFaults, match="in the future"):
+            checker.check(bad)
+
+
+@pytest.mark.parametrize(("delimiter", "newline", "bom"), [
+    ("\t", "\r\n", False), (";", "\n", True), (",", "\r\n", True)])
+def test_tab_semicolon_or_comma_crlf_or_lf_bom_or_not(tmp_path, delimiter, newline, bom):
+    path = tmp_path / "x.csv"
+    lines = [delimiter.join(CSV_COLUMNS), delimiter.join(SITI.to_record().values())]
+    path.write_bytes(("\ufeff" if bom else "").encode() + newline.join(lines).encode()
+                     + newline.encode())
+    assert list(read_csv(path, today=TODAY)) == [SITI]
+
+
+def test_indonesian_header_aliases(tmp_path):
+    from edge.residents import open_siak_csv
+
+    path = tmp_path / "x.csv"
+    path.write_text("NIK;NO KK;Nama Lengkap;JK;Tmpt Lhr;Tgl. Lahir;Stat Kwn;Alamat;No RT;"
+                    "No RW;Kode Kel;Kode Kec;Catatan\n", encoding="utf-8")
+    with open_siak_csv(path) as (layout, _rows):
+        assert [layout.index[c] for c in CSV_COLUMNS] == list(range(12))
+        assert layout.others == {"catatan": 12}

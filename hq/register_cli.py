@@ -1,0 +1,244 @@
+"""The ``rekam-hq`` subcommands of the register: ``residents import|list|show|search`` and
+``regions``. ``hq/cli.py`` wires them with one call to :func:`add_commands`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge import regions
+from edge.cli_support import OneLineParser, SubcommandAdder, print_json, print_table
+from edge.errors import InvalidInput
+from hq.home import HqHome, hq_default_home
+
+EXIT_SOME_REJECTED = 3
+
+
+def _home(args: argparse.Namespace) -> HqHome:
+    return HqHome(Path(args.home) if args.home else hq_default_home())
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from hq.db import make_engine
+
+    return make_engine(_home(args).database_url())
+
+
+def kelurahan_code(text: str | None) -> str | None:
+    """A --kelurahan option: code or unambiguous name (edge.regions.find)."""
+    return None if text is None else regions.find(text, "kelurahan").code
+
+
+def kecamatan_code(text: str | None) -> str | None:
+    return None if text is None else regions.find(text, "kecamatan").code
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from hq.progress import Progress
+    from hq.register import SCREEN_REJECTS, columns_option, import_residents
+
+    path = Path(args.file)
+    engine = _engine(args)
+    size = path.stat().st_size if path.exists() else None
+    shown = 0
+    action = "checking" if args.dry_run else "importing"
+    with Progress(f"{action} {path.name}", size, unit="rows") as progress:
+
+        def on_reject(line: int, faults: list[tuple[str, str]]) -> None:
+            nonlocal shown
+            for column, problem in faults:
+                shown += 1
+                if shown <= SCREEN_REJECTS:
+                    progress.print(f"line {line}, column {column}: {problem}")
+
+        result = import_residents(
+            engine, path, dry_run=args.dry_run, columns=columns_option(args.columns or []),
+            by=args.by, rejects_path=Path(args.rejects) if args.rejects else None,
+            on_reject=on_reject,
+            on_progress=lambda done, rows: progress.update(done, count=rows))
+    if shown > SCREEN_REJECTS:
+        print(f"... and {shown - SCREEN_REJECTS:,} more problems (every one is in the rejects "
+              "file)", file=sys.stderr)
+    would = "would be " if args.dry_run else ""
+    print(f"{path.name}: {result.rows:,} rows: {result.added:,} {would}added, "
+          f"{result.changed:,} {would}changed, {result.unchanged:,} unchanged, "
+          f"{result.rejected:,} rejected")
+    if result.statuses:
+        print("  statuses set: " + ", ".join(
+            f"{status.replace('-', ' ')} {n:,}" for status, n in sorted(result.statuses.items())))
+    if result.absent:
+        print(f"  {result.absent:,} residents still to record in this file's kelurahan are not "
+              "in it; they stay as they are (a status column saying PINDAH, MENINGGAL or "
+              "SUDAH REKAM changes them)")
+    if result.imported_before and not (result.added or result.changed):
+        print(f"  this file was imported before, on {result.imported_before:%Y-%m-%d %H:%M} "
+              "UTC: nothing to change")
+    if result.rejects_path:
+        print(f"  rejected rows, with what is wrong, in {result.rejects_path}: fix them in "
+              f"Excel and import that file again", file=sys.stderr)
+    if args.dry_run:
+        print("  dry run: nothing was changed")
+    elif result.import_id is None:
+        print("  the register is unchanged")
+    else:
+        print(f"  import {result.import_id} committed")
+    if result.rejected:
+        return EXIT_SOME_REJECTED if result.good else 1
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from hq.register import Filters, parse_status, rt_rw_number
+
+    return Filters(
+        kecamatan=kecamatan_code(args.kecamatan), kelurahan=kelurahan_code(args.kelurahan),
+        rw=rt_rw_number(args.rw, "RW") if args.rw else None,
+        rt=rt_rw_number(args.rt, "RT") if args.rt else None,
+        statuses=tuple(parse_status(s) for s in args.status or ()))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from hq.register import list_residents
+
+    filters = _filters(args)
+    if (filters.rt or filters.rw) and not filters.kelurahan:
+        raise InvalidInput("RW and RT numbers repeat in every kelurahan: name one with "
+                           "--kelurahan")
+    rows = list_residents(_engine(args), filters, limit=args.limit)
+    if args.json:
+        print_json([r.to_dict() for r in rows])
+        return 0
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
+        sys.stdout.write("\ufeff")  # so Excel reads UTF-8
+        first = True
+        for r in rows:
+            record = r.to_dict()
+            if first:
+                writer.writerow(record.keys())
+                first = False
+            writer.writerow(record.values())
+        return 0
+    table = [(r.nik, r.name, r.sex, f"{r.birth_date:%d-%m-%Y}", r.address, r.rt, r.rw,
+              r.kelurahan_name, r.status.label) for r in rows]
+    print_table(["NIK", "nama", "L/P", "tgl lahir", "alamat", "RT", "RW", "kelurahan",
+                 "status"], table)
+    print(f"{len(table):,} residents", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from hq.register import get_resident
+
+    resident, history = get_resident(_engine(args), args.nik)
+    if args.json:
+        print_json({**resident.to_dict(), "riwayat": [
+            {"at": h.at, "kind": h.kind, "status_from": h.status_from,
+             "status_to": h.status_to, "changes": h.changes, "file": h.file_name,
+             "import_id": h.import_id, "source": h.source, "by": h.by, "reason": h.reason}
+            for h in history]})
+        return 0
+    kel = regions.get(resident.kelurahan)
+    kec = regions.get(resident.kecamatan)
+    print(f"{resident.nik}  {resident.name}")
+    print(f"  KK {resident.no_kk}, {resident.sex}, lahir {resident.birth_place} "
+          f"{resident.birth_date:%d-%m-%Y}, {resident.marital_status.lower()}")
+    print(f"  {resident.address}, RT {resident.rt} / RW {resident.rw}, {kel.name}, "
+          f"{kec.name} ({resident.kelurahan})")
+    print(f"  status: {resident.status.label} since {resident.status_at:%Y-%m-%d %H:%M} UTC")
+    print("  history:")
+    for h in history:
+        where = f" from {h.file_name} (import {h.import_id})" if h.file_name else ""
+        if h.kind == "added":
+            what = f"added as {(h.status_to or '').replace('-', ' ')}"
+        elif h.kind == "status":
+            what = (f"status {(h.status_from or '').replace('-', ' ')} -> "
+                    f"{(h.status_to or '').replace('-', ' ')}")
+        else:
+            what = "details: " + ", ".join(f"{k} {v[0]!r} -> {v[1]!r}"
+                                           for k, v in h.changes.items())
+        extra = "".join(f"; {x}" for x in (h.source, h.reason) if x)
+        print(f"    {h.at:%Y-%m-%d %H:%M}  {what}{where}, by {h.by}{extra}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from hq.register import search_residents
+
+    found = search_residents(_engine(args), " ".join(args.text), limit=args.limit)
+    if args.json:
+        print_json([r.to_dict() for r in found])
+        return 0
+    if not found:
+        print("no resident found", file=sys.stderr)
+        return 1
+    print_table(["NIK", "nama", "tgl lahir", "alamat", "RT", "RW", "kelurahan", "status"], [
+        (r.nik, r.name, f"{r.birth_date:%d-%m-%Y}", r.address, r.rt, r.rw, r.kelurahan_name,
+         r.status.label) for r in found])
+    if len(found) == args.limit:
+        print(f"(first {args.limit}; narrow the search or raise --limit)", file=sys.stderr)
+    return 0
+
+
+def cmd_regions(args: argparse.Namespace) -> int:
+    kecamatan = [regions.find(args.kecamatan, "kecamatan")] if args.kecamatan else (
+        regions.kecamatan_list())
+    if args.json:
+        print_json([{"kode": k.code, "nama": k.name, "kelurahan": [
+            {"kode": x.code, "nama": x.name} for x in regions.kelurahan_list(k.code)]}
+            for k in kecamatan])
+        return 0
+    rows: list[tuple[str, str, str]] = []
+    for k in kecamatan:
+        rows.append((k.code, f"Kecamatan {k.name}", ""))
+        rows.extend((x.code, f"  {x.name}", "kelurahan") for x in regions.kelurahan_list(k.code))
+    print_table(["kode", "nama", "tingkat"], rows)
+    print("a kelurahan or kecamatan may be named by its code or its name wherever a command "
+          "takes one", file=sys.stderr)
+    return 0
+
+
+def _area_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kecamatan", metavar="K", help="code or name")
+    p.add_argument("--kelurahan", metavar="K", help="code or name")
+    p.add_argument("--rw", metavar="N")
+    p.add_argument("--rt", metavar="N")
+
+
+def add_commands(add: SubcommandAdder) -> None:
+    res = add("residents", None, "the register of residents who must record their KTP-el")
+    sub = res.add_subparsers(dest="residents_command", required=True, metavar="ACTION",
+                             parser_class=OneLineParser)
+    p = add("import", cmd_import, "apply an office export (CSV) to the register", sub)
+    p.add_argument("file", help="CSV: comma, semicolon or tab separated, UTF-8 (BOM or not)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check every row and say what would change; change nothing")
+    p.add_argument("--columns", action="append", metavar="COLUMN=NAME[,...]",
+                   help="the file's name for a column, e.g. nama=NAMA_WARGA,rt=RT_WARGA")
+    p.add_argument("--rejects", metavar="FILE.csv",
+                   help="where the rejected rows go (default: FILE.rejects.csv beside it)")
+    p.add_argument("--by", metavar="NAME", help="who imports (default: the login name)")
+    p = add("list", cmd_list, "residents by area and status", sub)
+    _area_options(p)
+    p.add_argument("--status", action="append", metavar="S",
+                   help="belum-rekam, diundang, terekam, perlu-tinjau, pindah, meninggal, "
+                        "sudah-rekam-di-tempat-lain (repeatable)")
+    p.add_argument("--limit", type=int)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true",
+                     help="UTF-8 CSV for Excel, in the import's columns plus status")
+    p = add("show", cmd_show, "one resident, with their history", sub)
+    p.add_argument("nik")
+    p.add_argument("--json", action="store_true")
+    p = add("search", cmd_search, "find residents by NIK, KK number or name", sub)
+    p.add_argument("text", nargs="+")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = add("regions", cmd_regions, "Kota Bekasi's kecamatan and kelurahan, codes and names")
+    p.add_argument("--kecamatan", metavar="K", help="only this kecamatan (code or name)")
+    p.add_argument("--json", action="store_true")
