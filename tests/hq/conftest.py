@@ -4,41 +4,18 @@ and get an initialised HQ home on SQLite or PostgreSQL driven through the real r
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from hq_home import Hq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hal"))
 
 from hq.cli import main as hq_main
-from hq.db import make_engine
-
-both = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres",
-                                                                 marks=pytest.mark.postgres)],
-                               indirect=True)
-
-
-@dataclass
-class Hq:
-    home: Path
-    url: str
-    tmp: Path
-    run: Callable[..., int]
-    out: Callable[[], tuple[str, str]]
-    _engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.url)
-        return self._engine
 
 
 @pytest.fixture
-def hq(db_url: str, tmp_path: Path, monkeypatch, capsys) -> Hq:  # type: ignore[no-untyped-def]
+def hq(db_url: str, tmp_path: Path, monkeypatch, capsys):  # type: ignore[no-untyped-def]
     home = tmp_path / "hq"
     monkeypatch.setenv("REKAM_HQ_HOME", str(home))
     monkeypatch.setenv("REKAM_HQ_DATABASE_URL", db_url)

@@ -4,7 +4,7 @@ schema, on SQLite and on PostgreSQL, with data in the tables."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Engine,
     Integer,
@@ -59,6 +60,8 @@ def _sample_value(column, n: int):  # type: ignore[no-untyped-def]
         return n
     if isinstance(kind, DateTime):
         return datetime(2026, 11, 30, 8, n % 60, tzinfo=UTC)
+    if isinstance(kind, Date):
+        return date(2026, 11, 30) + timedelta(days=n)
     if isinstance(kind, LargeBinary):
         return b"\x00sealed"
     if isinstance(kind, String) and kind.length:
@@ -192,9 +195,11 @@ def test_db_commands_show_and_apply_the_schema(tmp_path: Path, monkeypatch, caps
 
     monkeypatch.setenv("REKAM_HQ_HOME", str(tmp_path / "hq"))
     monkeypatch.delenv("REKAM_HQ_DATABASE_URL", raising=False)
-    (tmp_path / "hq").mkdir()
-    url = f"sqlite:///{tmp_path / 'hq' / 'hq.db'}"
-    engine = _raw(url)  # a database the baseline release made
+    assert main(["init"]) == 0
+    db = tmp_path / "hq" / "hq.db"
+    for leftover in db.parent.glob("hq.db*"):  # as the first release with Alembic left it
+        leftover.unlink()
+    engine = _raw(f"sqlite:///{db}")
     _migrate(engine, schema.BASELINE)
     engine.dispose()
     capsys.readouterr()

@@ -8,7 +8,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import both
+from hq_home import both
 from sqlalchemy import func, select
 
 from edge.residents import CSV_COLUMNS
