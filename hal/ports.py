@@ -85,6 +85,11 @@ class ReceiptPrinter(Device):
     def print_receipt(self, receipt: Receipt) -> None:
         """Print one receipt; raise PaperOut or PrinterOffline when it cannot."""
 
+    def paper(self) -> str:
+        """The paper as the printer reports it: "ok", "low" (near its end), "out", or
+        "unknown" (the default: a connection that cannot read status back). May override."""
+        return "unknown"
+
 
 class DocumentPrinter(Device):
     @abstractmethod

@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from edge import readiness
 from edge.config import KitConfig, KitPaths
 from edge.kit import ROSTER_COUNT, ROSTER_EXPIRES, ROSTER_IMPORTED, ROSTER_VERSION, Kit
+from hal.ports import ReceiptPrinter
 from hal.registry import KINDS, open_devices, parse_spec
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -40,6 +42,8 @@ TEXT = {
         "device_missing": "tidak ditemukan: {error}. Periksa kabel USB/daya, lalu jalankan "
                           "lagi 'rekam doctor'",
         "self_test_failed": "uji mandiri gagal: {detail}",
+        "paper_out": "kertas struk habis; pasang gulungan baru",
+        "paper_low": "kertas struk hampir habis; siapkan gulungan baru",
         "disk": "Ruang disk", "disk_detail": "{free} MB bebas (batas minimum {floor} MB)",
         "disk_fix": "kirim data ke HQ ('rekam sync --once') agar paket lama dihapus",
         "clock": "Jam sistem", "clock_detail": "{now:%Y-%m-%d %H:%M} UTC",
@@ -77,6 +81,8 @@ TEXT = {
         "device_missing": "not found: {error}. Check the USB cable and power, then run "
                           "'rekam doctor' again",
         "self_test_failed": "self-test failed: {detail}",
+        "paper_out": "out of receipt paper; load a new roll",
+        "paper_low": "receipt paper nearly out; have a new roll ready",
         "disk": "Disk space", "disk_detail": "{free} MB free (floor {floor} MB)",
         "disk_fix": "sync to HQ ('rekam sync --once') so that acknowledged packets are purged",
         "clock": "System clock", "clock_detail": "{now:%Y-%m-%d %H:%M} UTC",
@@ -135,11 +141,37 @@ class Report:
 
 
 def diagnose(kit: Kit, *, language: str | None = None, sim: bool = False,
-             broker_timeout: float = 3.0) -> Report:
+             broker_timeout: float = 3.0, record: bool = True) -> Report:
+    """Every check; with ``record`` the summary is also kept in the kit's home, for the
+    heartbeats to carry to HQ (:mod:`edge.readiness`)."""
     lang = language_of(kit, language)
-    checks = list(_devices(kit.config, TEXT[lang], sim=sim))
+    found: dict[str, object] = {}
+    checks = list(_devices(kit.config, TEXT[lang], sim=sim, found=found))
     checks += [*kit_checks(kit, lang), link_check(kit, lang, broker_timeout)]
-    return Report(kit.device_id, checks, lang)
+    report = Report(kit.device_id, checks, lang)
+    if record:
+        readiness.save(kit.paths.root, summarise(kit, report, found))
+    return report
+
+
+def summarise(kit: Kit, report: Report, found: dict[str, object]) -> readiness.Readiness:
+    """The few fields HQ shows beside a scheduled visit (no personal data)."""
+    status = {c.key: c.status for c in report.checks}
+    imported = kit.state.get(ROSTER_IMPORTED)
+    now = kit.clock()
+    version = kit.state.get(ROSTER_VERSION)
+    simulated = found.get("simulated", [])
+    return readiness.Readiness(
+        checked_at=now.isoformat(timespec="seconds"), ready=report.ready,
+        devices={k: status[k] for k in KINDS if k in status},
+        simulated=list(simulated) if isinstance(simulated, list) else [],
+        disk=status.get("disk", OK), free_disk_mb=kit.free_disk_mb(),
+        clock=status.get("clock", OK), roster=status.get("roster", OK),
+        roster_version=int(version) if version else None,
+        roster_age_days=(now - datetime.fromisoformat(imported)).days if imported else None,
+        paper=str(found.get("paper", "unknown")),
+        failing=[c.key for c in report.checks if c.status == FAIL],
+        warnings=[c.key for c in report.checks if c.status == WARN])
 
 
 def language_of(kit: Kit, language: str | None = None) -> str:
@@ -165,7 +197,11 @@ def link_check(kit: Kit, language: str, timeout: float = 3.0) -> Check:
     return _broker(kit, TEXT[language if language in TEXT else "id"], timeout)
 
 
-def _devices(config: KitConfig, t: dict[str, str], *, sim: bool) -> Iterator[Check]:
+def _devices(config: KitConfig, t: dict[str, str], *, sim: bool,
+             found: dict[str, object] | None = None) -> Iterator[Check]:
+    found = {} if found is None else found
+    simulated: list[str] = []
+    found["simulated"] = simulated
     parsed = "sim" if sim else parse_spec(config.hal)
     allowed = sim or config.allow_simulated
     for kind in KINDS:
@@ -182,9 +218,16 @@ def _devices(config: KitConfig, t: dict[str, str], *, sim: bool) -> Iterator[Che
             device = getattr(devices, kind)
             info = device.info
             result = device.self_test()
+            if isinstance(device, ReceiptPrinter):
+                found["paper"] = device.paper()
+        if info.simulated:
+            simulated.append(kind)
         fields = {"model": info.model, "backend": info.backend, "serial": info.serial}
+        paper = found.get("paper") if isinstance(device, ReceiptPrinter) else None
         if not result.ok:
             yield Check(kind, failing, t[kind], t["self_test_failed"].format(detail=result.detail))
+        elif paper in ("out", "low"):
+            yield Check(kind, WARN, t[kind], t[f"paper_{paper}"])
         elif info.simulated and not allowed:
             yield Check(kind, failing, t[kind], t["device_sim_refused"])
         elif info.simulated:

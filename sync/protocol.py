@@ -336,6 +336,8 @@ class Status:
     # The audit chain's head, {"seq": int, "hash": 64 hex}, or None while the log is empty;
     # signed with the status by the device key, so HQ keeps an anchor off the kit.
     audit_head: dict[str, Any] | None = None
+    # The last `rekam doctor` summary (edge.readiness), None until doctor has run.
+    readiness: dict[str, Any] | None = None
 
     def to_body(self) -> dict[str, Any]:
         body = asdict(self)
@@ -375,9 +377,16 @@ def verify_status(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
             config_version=int(body.get("config_version", 0)),
             session=str(body.get("session", "")),
             audit_head=check_audit_head(body.get("audit_head")),
+            readiness=_readiness(body.get("readiness")),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ProtocolError(f"status body is malformed: {exc}") from None
+
+
+def _readiness(value: object) -> dict[str, Any] | None:
+    from edge import readiness
+
+    return None if value is None else readiness.from_dict(value).to_dict()
 
 
 def check_audit_head(value: object) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from edge import __version__
+from edge import __version__, readiness
 from edge.errors import InvalidInput, NotFound, RekamError
 from edge.kit import Kit
 from edge.kitdb import atomic
@@ -587,6 +587,7 @@ class Uplink:
         counts = kit.outbox.counts()
         oldest = kit.outbox.oldest_unacked()
         roster, pending = downlink.roster_versions(kit)
+        summary = readiness.load(kit.paths.root)
         return Status(
             device_id=kit.device_id, state=state, at=kit.clock(),
             software_version=__version__, queue_depth=counts["sealed"] + counts["sent"],
@@ -596,6 +597,7 @@ class Uplink:
             pending_worklist_version=pending,
             config_version=int(kit.state.get(downlink.CONFIG_VERSION) or 0),
             session=self._session_id, audit_head=kit.audit.head_record(),
+            readiness=None if summary is None else summary.to_dict(),
         )
 
     async def _publish_status(self, link: Link, state: str, *,

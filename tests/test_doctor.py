@@ -64,3 +64,30 @@ def test_a_setting_out_of_range_in_config_json_is_a_warning_not_a_dead_kit(world
     assert world.kit("doctor", "--json") == 0
     settings = next(c for c in read_json(capsys)["checks"] if c["key"] == "settings")
     assert settings["status"] == "warn" and "lockout_minutes" in settings["detail"]
+
+
+def test_doctor_keeps_a_readiness_summary_for_the_heartbeat(world, capsys):
+    from edge import readiness
+
+    assert readiness.load(world.kit_home) is None  # never checked yet
+    assert world.kit("doctor") == 0
+    summary = readiness.load(world.kit_home)
+    assert summary is not None and summary.ready
+    assert summary.devices["camera"] == "warn"  # simulated: ready, but said so
+    assert "camera" in summary.simulated and summary.paper == "ok"
+    assert summary.roster == "ok" and summary.roster_age_days == 0
+    assert summary.free_disk_mb > 0 and not summary.failing
+    text = (world.kit_home / readiness.FILE).read_text()
+    assert "nik" not in text.lower()  # no personal data in it
+
+
+def test_receipt_paper_out_is_a_warning_and_in_the_summary(world, capsys, monkeypatch):
+    from edge import readiness
+    from hal.backends.sim import SimulatedReceiptPrinter
+
+    monkeypatch.setattr(SimulatedReceiptPrinter, "paper", lambda self: "out")
+    assert world.kit("doctor") == 0  # a kit without receipts still records
+    assert "kertas struk habis" in capsys.readouterr().out
+    summary = readiness.load(world.kit_home)
+    assert summary is not None and summary.paper == "out"
+    assert "receipt_printer" in summary.warnings

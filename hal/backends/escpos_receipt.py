@@ -103,6 +103,14 @@ class EscposReceiptPrinter(ReceiptPrinter):
                                  device="receipt_printer") from exc
         return cls(dev, target=target)
 
+    def paper(self) -> str:
+        if not self._check:
+            return "unknown"
+        try:  # ESC/POS: 2 paper adequate, 1 near its end, 0 out
+            return {2: "ok", 1: "low", 0: "out"}.get(self._printer.paper_status(), "unknown")
+        except Exception:  # a printer that does not answer status requests
+            return "unknown"
+
     def print_receipt(self, receipt: Receipt) -> None:
         try:
             if self._check:

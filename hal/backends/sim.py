@@ -422,6 +422,9 @@ class SimulatedReceiptPrinter(_SimulatedPrinter, ReceiptPrinter):
         self.jobs: list[Receipt] = []
         self._dummy: Any = None
 
+    def paper(self) -> str:
+        return "ok" if self._paper else "out"
+
     def print_receipt(self, receipt: Receipt) -> None:
         self._check_ready()
         if self._dummy is None:

@@ -191,3 +191,19 @@ def test_config_checks_version_expiry_device_and_whitelist(hq_key):
     with pytest.raises(DocumentRejected, match="allow_simulated"):
         build_config(ConfigUpdate("kit-a", 4, NOW, NOW + timedelta(days=1),
                                   {"allow_simulated": "true"}), hq_key)
+
+
+def test_a_status_carries_the_readiness_summary_checked_field_by_field():
+    device = ed25519.Ed25519PrivateKey.generate()
+    kw = {"device_key": device.public_key(), "device_id": "kit-a"}
+    summary = {"checked_at": NOW.isoformat(), "ready": False, "devices": {"camera": "fail"},
+               "failing": ["camera"], "paper": "low", "roster_age_days": 3}
+    got = verify_status(sign_status(Status("kit-a", "online", NOW, readiness=summary),
+                                    device), **kw).readiness
+    assert got is not None and got["devices"] == {"camera": "fail"} and got["paper"] == "low"
+    for bad in ({**summary, "ready": "yes"}, {**summary, "paper": "<b>"},
+                {**summary, "devices": {"camera": "on fire"}}, {**summary, "checked_at": "x"},
+                {**summary, "roster_age_days": -1}, ["ready"]):
+        with pytest.raises(ProtocolError, match="readiness"):
+            verify_status(sign_status(Status("kit-a", "online", NOW, readiness=bad),
+                                      device), **kw)

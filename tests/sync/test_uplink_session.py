@@ -253,6 +253,17 @@ def test_heartbeats_and_the_last_will_carry_the_signed_audit_head(kit):
     assert uplink.status("online").audit_head == head
 
 
+def test_heartbeats_carry_the_last_readiness_check_without_probing_devices(kit):
+    from edge import readiness
+
+    uplink = _uplink(kit, ScriptedLink(None))
+    assert uplink.status("online").readiness is None  # doctor never ran
+    summary = readiness.Readiness(checked_at="2026-11-24T07:00:00+00:00", ready=True,
+                                  devices={"camera": "ok"}, paper="low")
+    readiness.save(kit.paths.root, summary)
+    assert uplink.status("online").readiness == summary.to_dict()
+
+
 def test_a_wrong_broker_falls_back_to_the_last_one_that_worked(kit, hq_home):
     from edge.kitdb import atomic
     from sync.errors import ConnectFailed
