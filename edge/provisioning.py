@@ -96,6 +96,8 @@ def open_bundle(data: bytes, code: str) -> ProvisioningBundle:
         salt = base64.b64decode(outer["salt"])
         nonce = base64.b64decode(outer["nonce"])
         ciphertext = base64.b64decode(outer["ciphertext"])
+        if len(salt) != 16 or len(nonce) != 12:  # what seal_bundle writes (Argon2id and
+            raise ValueError  # ChaCha20-Poly1305 raise on other sizes)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput("not a Rekam provisioning bundle") from exc
     aad = f"{FORMAT}:{device_id}".encode()

@@ -9,6 +9,7 @@ Writes, for ``mosquitto -c DIR/mosquitto.conf``:
   ``rekam/v1/<its id>/down/#`` (its id is its certificate's CN, used as the MQTT username);
   HQ ingest reads every ``up`` topic (also as the shared subscription) and writes every
   ``down`` topic;
+- ``crl.pem``: HQ's certificate revocation list (revoked kits), which the listener checks;
 - ``mosquitto.conf``: one TLS 1.3 listener requiring a client certificate, no anonymous
   access, persistence in ``DIR/data`` (queued acks survive a broker restart), raised queue
   limits (Mosquitto 2.0 silently drops messages past 1,000 queued per client).
@@ -66,7 +67,10 @@ def ensure_ingest_identity(home: HqHome, keys: HqKeys, *, force: bool = False
     return ident
 
 
-def acl_text() -> str:
+def acl_text(revoked: list[str] | tuple[str, ...] = ()) -> str:
+    """The ACL; ``revoked`` kits are denied every topic (Mosquitto applies a re-read ACL to
+    connections it already holds, so a revoked kit still connected is cut off too)."""
+    deny = [line for device in revoked for line in (f"user {device}", "topic deny #")]
     return "\n".join([
         "# Rekam broker ACL (written by rekam-hq broker-config). The username is the CN of",
         "# the client certificate (use_identity_as_username).",
@@ -82,6 +86,8 @@ def acl_text() -> str:
         f"pattern write {PREFIX}/%u/up/#",
         f"pattern read {PREFIX}/%u/down/#",
         "",
+        *(["# Revoked kits (rekam-hq device revoke): nothing at all.", *deny, ""]
+          if deny else []),
     ])
 
 
@@ -121,6 +127,8 @@ def conf_text(out: Path, *, port: int, bind: str | None, user: str,
         f"keyfile {out / 'broker.key'}",
         "require_certificate true",
         "use_identity_as_username true",
+        "# Revoked kits' certificates (rekam-hq device revoke rewrites it; SIGHUP re-reads it)",
+        f"crlfile {out / 'crl.pem'}",
         "tls_version tlsv1.3",
         "",
     ])
@@ -149,7 +157,19 @@ def write_broker_config(home: HqHome, out: Path, *, port: int = DEFAULT_PORT,
     write_private(out / "broker.key", ca.key_pem(broker_key))
     write_public(out / "broker.crt", ca.cert_pem(cert))
     write_public(out / "ca.crt", ca.cert_pem(keys.ca_cert))
-    write_public(out / "acl", acl_text().encode())
+    from hq.db import make_engine
+    from hq.revoke import CRL_NAME, build_crl, revoked_devices
+
+    engine = make_engine(home.database_url())
+    try:
+        revoked = revoked_devices(engine)
+    finally:
+        engine.dispose()
+    write_public(out / CRL_NAME, build_crl(keys, revoked, datetime.now(UTC)))
+    write_public(out / "acl", acl_text([r.device_id for r in revoked]).encode())
+    config = home.config()
+    config["broker_dir"] = str(out)  # where rekam-hq device revoke writes the CRL and ACL
+    home.save_config(config)
     conf = out / "mosquitto.conf"
     write_public(conf, conf_text(out, port=port, bind=bind,
                                  user=user or getpass.getuser()).encode())

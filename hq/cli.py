@@ -105,12 +105,50 @@ def cmd_device_list(args: argparse.Namespace) -> int:
         print_json([{"device_id": d.device_id, "kelurahan": list(d.kelurahan),
                      "broker": d.broker, "signing_key_id": d.signing_key_id,
                      "created_at": d.created_at, "worklist_version": d.worklist_version,
-                     "status": d.status} for d in devices])
+                     "status": d.status, "revoked_at": d.revoked_at,
+                     "revoke_reason": d.revoke_reason} for d in devices])
         return 0
-    print_table(["device", "kelurahan", "worklist", "registered"], [
-        (d.device_id, ",".join(d.kelurahan), d.worklist_version, f"{d.created_at:%Y-%m-%d}")
+    print_table(["device", "kelurahan", "worklist", "registered", "status"], [
+        (d.device_id, ",".join(d.kelurahan), d.worklist_version, f"{d.created_at:%Y-%m-%d}",
+         d.status if d.revoked_at is None
+         else f"REVOKED {d.revoke_reason} {d.revoked_at:%Y-%m-%d}")
         for d in devices
     ])
+    return 0
+
+
+def cmd_device_revoke(args: argparse.Namespace) -> int:
+    import os
+    import signal
+    from datetime import UTC, datetime
+
+    from hq import revoke
+
+    home = _home(args)
+    keys = home.keys()
+    engine = _engine(home)
+    now = datetime.now(UTC)
+    revoke.revoke(engine, args.id, args.reason, now)
+    written = revoke.publish_revocations(engine, home, keys, now)
+    print(f"{args.id} revoked ({args.reason}): ingest refuses its messages from now on")
+    print("  certificate revocation list and broker ACL written: "
+          + ", ".join(str(p) for p in written))
+    if args.broker_pid:
+        os.kill(args.broker_pid, signal.SIGHUP)
+        print(f"  broker (pid {args.broker_pid}) told to re-read them (SIGHUP): it refuses "
+              f"{args.id}'s next connection and cuts off the one it holds")
+    elif revoke.broker_dir(home) is None:
+        print("  no broker directory recorded: run rekam-hq broker-config -o DIR again, or "
+              f"copy {written[0]} over the broker's crlfile, then reload the broker")
+    else:
+        print("  now reload the broker so it re-reads them: systemctl reload mosquitto "
+              "(or kill -HUP <mosquitto's pid>); it then refuses the kit's next connection")
+    report = revoke.breach_report(engine, args.id)
+    csv_path = Path(args.report) if args.report else revoke.default_report_path(
+        home, args.id, now)
+    revoke.write_report_csv(report, csv_path)
+    print()
+    print(revoke.report_text(report, csv_path))
     return 0
 
 
@@ -210,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", help="mqtts://HOST:PORT the kit syncs to")
     p.add_argument("-o", "--output", required=True, help="bundle file to write")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
+    p = add("revoke", cmd_device_revoke, "revoke a lost, stolen or retired kit: CRL, broker "
+            "ACL, and the breach report UU 27/2022 needs", dev_sub)
+    p.add_argument("id", help="device id")
+    p.add_argument("--reason", required=True, choices=["lost", "stolen", "retired"])
+    p.add_argument("--report", metavar="FILE.csv", help="where to write the list of residents "
+                   "the kit carried (default: HQ's home, breach/KIT-TIME.csv), 0600")
+    p.add_argument("--broker-pid", type=int, metavar="PID",
+                   help="send the broker SIGHUP so it re-reads the CRL and ACL at once")
     p = add("list", cmd_device_list, "list registered kits", dev_sub)
     p.add_argument("--json", action="store_true")
 

@@ -38,7 +38,9 @@ devices = Table(
     Column("cert_pem", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("worklist_version", Integer, nullable=False, default=0),
-    Column("status", String(16), nullable=False, default="active"),
+    Column("status", String(16), nullable=False, default="active"),  # active/revoked
+    Column("revoked_at", DateTime(timezone=True)),  # rekam-hq device revoke
+    Column("revoke_reason", String(16)),  # lost, stolen, retired
 )
 
 

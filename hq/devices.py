@@ -31,6 +31,8 @@ class Device:
     created_at: datetime
     worklist_version: int
     status: str
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
 
 
 def validate_device_id(device_id: str) -> str:
@@ -95,6 +97,9 @@ def _device(row: object) -> Device:
         broker=r["broker"], signing_key_id=r["signing_key_id"],
         signing_public=load_signing_public(unb64(r["signing_public"], "device key")),
         created_at=created, worklist_version=r["worklist_version"], status=r["status"],
+        revoked_at=None if r["revoked_at"] is None else (
+            r["revoked_at"] if r["revoked_at"].tzinfo else r["revoked_at"].replace(tzinfo=UTC)),
+        revoke_reason=r["revoke_reason"],
     )
 
 

@@ -461,7 +461,8 @@ class PacketStore:
                 select(d.device_id, func.count()).group_by(d.device_id))}
             rows = conn.execute(
                 select(devices.c.device_id, devices.c.status, s.state, s.at, s.queue_depth,
-                       s.oldest_queued, s.free_disk_mb, s.software_version, s.roster_version)
+                       s.oldest_queued, s.free_disk_mb, s.software_version, s.roster_version,
+                       devices.c.revoked_at, devices.c.revoke_reason)
                 .select_from(devices.outerjoin(device_status,
                                                devices.c.device_id == s.device_id))
                 .order_by(devices.c.device_id)).all()
@@ -476,4 +477,5 @@ class PacketStore:
                 dead_letters=dead.get(r[0], 0),
                 audit_seq=heads[r[0]].seq if r[0] in heads else None,
                 audit_hash=heads[r[0]].hash if r[0] in heads else None,
-                alerts=raised.get(r[0], 0))
+                alerts=raised.get(r[0], 0),
+                revoked_at=None if r[9] is None else _aware(r[9]), revoke_reason=r[10])
