@@ -133,14 +133,20 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
     print(f"{args.id} revoked ({args.reason}): ingest refuses its messages from now on")
     print("  certificate revocation list and broker ACL written: "
           + ", ".join(str(p) for p in written))
+    signalled = False
     if args.broker_pid:
-        os.kill(args.broker_pid, signal.SIGHUP)
-        print(f"  broker (pid {args.broker_pid}) told to re-read them (SIGHUP): it refuses "
-              f"{args.id}'s next connection and cuts off the one it holds")
-    elif revoke.broker_dir(home) is None:
+        try:
+            os.kill(args.broker_pid, signal.SIGHUP)
+            signalled = True
+            print(f"  broker (pid {args.broker_pid}) told to re-read them (SIGHUP): it "
+                  f"refuses {args.id}'s next connection and cuts off the one it holds")
+        except OSError as exc:  # the revocation stands; the report must still be printed
+            print(f"  could not signal pid {args.broker_pid} ({exc.strerror}): reload the "
+                  "broker yourself: systemctl reload mosquitto", file=sys.stderr)
+    if not signalled and revoke.broker_dir(home) is None:
         print("  no broker directory recorded: run rekam-hq broker-config -o DIR again, or "
               f"copy {written[0]} over the broker's crlfile, then reload the broker")
-    else:
+    elif not signalled:
         print("  now reload the broker so it re-reads them: systemctl reload mosquitto "
               "(or kill -HUP <mosquitto's pid>); it then refuses the kit's next connection")
     report = revoke.breach_report(engine, args.id)

@@ -90,3 +90,13 @@ def test_revoke_marks_the_kit_lists_its_data_and_ingest_refuses_it(hq, tmp_path,
     assert row["status"] == "revoked" and row["revoke_reason"] == "stolen"
     assert main(["--home", home, "device", "revoke", "kit-a", "--reason", "lost"]) == 1
     assert "already revoked" in capsys.readouterr().err
+
+
+def test_a_broker_that_cannot_be_signalled_still_gets_the_report(hq, capsys):
+    hq.add_kit("kit-b")
+    assert main(["--home", str(hq.home.root), "device", "revoke", "kit-b", "--reason",
+                 "retired", "--broker-pid", "999999999"]) == 0
+    captured = capsys.readouterr()
+    assert "could not signal pid 999999999" in captured.err
+    assert "LAPORAN KEGAGALAN PELINDUNGAN DATA PRIBADI (UU 27/2022) - kit kit-b" in captured.out
+    assert "HQ tidak mencatat daftar kerja apa pun untuk kit ini" in captured.out
