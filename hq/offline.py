@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.errors import NotFound, RekamError
+from edge.errors import NotAllowed, NotFound, RekamError
+from hq.accept import Rejected, check_device
+from hq.anchors import record_head
 from hq.devices import get_device
 from hq.ingest import Ingestor
 from sync.mqtt import Incoming
@@ -120,6 +122,7 @@ class StickResult:
     device_id: str
     added: list[Added]
     already: bool  # the receipt on the stick already answered this manifest
+    alerts: list[str]  # the manifest's audit head forks or goes back (hq.anchors)
 
 
 def _already_imported(ingestor: Ingestor, folder: Path, manifest_sha: str, device_id: str,
@@ -151,13 +154,21 @@ def import_stick(ingestor: Ingestor, stick: Path) -> list[StickResult]:
             device = get_device(ingestor.engine, device_id)
         except NotFound as exc:
             raise NotFound(f"{folder}: {exc}") from None
+        try:
+            check_device(device)  # a revoked kit's stick is refused like its messages
+        except Rejected as exc:
+            raise NotAllowed(f"{folder}: {exc.reason}") from None
         manifest = verify_manifest(raw, device_key=device.signing_public,
                                    device_id=device_id)
         manifest_sha = hashlib.sha256(raw).hexdigest()
         listed = {p.packet_id: p.sha256 for p in manifest.packets}
         if _already_imported(ingestor, folder, manifest_sha, device_id, listed):
-            results.append(StickResult(folder, device_id, [], True))
+            results.append(StickResult(folder, device_id, [], True, []))
             continue
+        # The manifest's audit head leaves the kit as a heartbeat's does: HQ keeps it and
+        # raises a fork or a roll-back.
+        alerts = record_head(ingestor.engine, device_id, manifest.audit_head,
+                             manifest.created_at, "usb manifest", ingestor.clock())
         files: list[tuple[str, bytes]] = []
         refused: list[Added] = []
         for entry, path in stick_packets(folder, manifest):
@@ -172,5 +183,6 @@ def import_stick(ingestor: Ingestor, stick: Path) -> list[StickResult]:
         receipt = Receipt(device_id, manifest_sha, ingestor.clock(),
                           [a.ack for a in added if a.held and a.ack is not None])
         write_file(folder / RECEIPT, sign_receipt(receipt, ingestor.keys.signing))
-        results.append(StickResult(folder, device_id, added, False))
+        results.append(StickResult(folder, device_id, added, False,
+                                   [a.detail for a in alerts]))
     return results

@@ -187,6 +187,8 @@ def cmd_import_usb(args: argparse.Namespace) -> int:
                   "(nothing changed)")
             continue
         print(f"{result.device_id}: {len(result.added)} packets")
+        for alert in result.alerts:
+            print(f"  ALERT: {alert}")
         missing += _print_added(result.added, prefix="  ")
         held = sum(a.held for a in result.added)
         print(f"  receipt for {held} packets written to {result.folder}/receipt.json; "

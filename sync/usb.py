@@ -110,8 +110,12 @@ def verify_manifest(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
         packets = [ManifestEntry(str(p["packet_id"]), str(p["sha256"]), int(p["size"]))
                    for p in body["packets"]]
         head = body.get("audit_head")
+        if head is not None:
+            head = {"seq": int(head["seq"]), "hash": str(head["hash"])}
+            if head["seq"] < 1 or not _SHA256.match(head["hash"]):
+                raise ValueError("the audit head is not (sequence, SHA-256)")
         manifest = Manifest(device_id, _time(body["created_at"], "manifest created_at"),
-                            packets, head if isinstance(head, dict) else None)
+                            packets, head)
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInput(f"manifest.json is malformed: {exc}") from None
     for p in manifest.packets:  # names that become file names: nothing but the expected form

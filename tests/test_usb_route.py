@@ -131,3 +131,29 @@ def test_packets_add_stores_a_file_as_ingest_would_and_refuses_what_ingest_refus
     store_before = len(_store(world).list_packets())
     assert world.hq("packets", "add", str(tmp_path / "bad.pkt")) == 1
     assert len(_store(world).list_packets()) == store_before
+
+
+def test_the_manifest_audit_head_reaches_hq(world, sealed, tmp_path) -> None:
+    from hq.anchors import latest_heads
+
+    stick = _stick(world, tmp_path)
+    assert world.hq("import-usb", str(stick)) == 0
+    with open_kit(world.kit_home) as kit:
+        seq, digest = kit.audit.head()
+    head = latest_heads(_store(world).engine)["kit-test-01"]
+    assert (head.seq, head.hash) == (seq, digest)
+
+
+def test_a_revoked_kits_stick_is_refused(world, sealed, tmp_path, capsys) -> None:
+    from sqlalchemy import update
+
+    from hq.db import devices
+
+    stick = _stick(world, tmp_path)
+    with _store(world).engine.begin() as conn:
+        conn.execute(update(devices).values(status="revoked"))
+    capsys.readouterr()
+    assert world.hq("import-usb", str(stick)) == 1
+    assert "revoked" in capsys.readouterr().err
+    assert not _store(world).existing_many(set(sealed))
+    assert not (stick / "kit-test-01" / RECEIPT).exists()
