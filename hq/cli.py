@@ -222,6 +222,34 @@ def cmd_open(args: argparse.Namespace) -> int:
     return EXIT_FLAGGED
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from hq.backup import backup
+
+    home = _home(args)
+    result = backup(home.database_url(), Path(args.output), force=args.force)
+    what = "SQLite online backup" if result.kind == "sqlite" else "pg_dump (custom format)"
+    print(f"backed up HQ's database to {result.path}: {result.size / 1e6:.1f} MB, {what}, "
+          f"{result.seconds:.1f} s (0600; HQ's keys are not in it: back up {home.keys_dir} "
+          "apart)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from hq.backup import restore
+
+    home = _home(args)
+    home.root.mkdir(parents=True, exist_ok=True)
+    result = restore(home.database_url(), Path(args.file))
+    rows = result.rows
+    print(f"restored {args.file} into {home.database_url()} in {result.seconds:.1f} s: "
+          f"{rows.get('packets', 0)} packets, {rows.get('devices', 0)} devices, "
+          f"{sum(rows.values())} rows in {len(rows)} tables")
+    if not home.initialised():
+        print(f"HQ's keys are not in a backup: restore them into {home.keys_dir} (README, "
+              "\"Backups\") before running ingest or opening packets", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser, add = command_parser("rekam-hq", "Rekam headquarters.",
                                  "HQ's state directory (default: $REKAM_HQ_HOME)")
@@ -281,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the files the manifest lists (images, device evidence; "
                         "0600) to DIR")
     p.add_argument("--json", action="store_true")
+
+    p = add("backup", cmd_backup, "back up HQ's database while HQ runs (SQLite online "
+            "backup; pg_dump for PostgreSQL); not the keys")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="overwrite FILE")
+    p = add("restore", cmd_restore, "restore a backup into this home's empty database, "
+            "then upgrade it to this release's schema")
+    p.add_argument("file", metavar="FILE")
 
     from hq.sync_cli import add_commands as add_sync_commands  # MQTT link (issue 4)
 
