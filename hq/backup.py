@@ -104,8 +104,10 @@ def _tool(name: str) -> str | None:
 
 
 def _with_progress(label: str, work: Callable[[], None], watch: Path, expected: int) -> None:
-    """Run ``work`` on a thread while showing the bytes written to ``watch`` (a Rich bar on a
-    terminal; one line at the start and one at the end otherwise)."""
+    """Run ``work`` on a thread while showing the bytes written to ``watch`` so far (a Rich
+    bar on a terminal, a summary line every few seconds otherwise: hq.progress)."""
+    from hq.progress import Progress
+
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -115,21 +117,12 @@ def _with_progress(label: str, work: Callable[[], None], watch: Path, expected: 
             failure.append(exc)
 
     thread = threading.Thread(target=run, name="rekam-backup", daemon=True)
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                      TimeElapsedColumn(), transient=True) as progress:
-            task = progress.add_task(label, total=max(expected, 1))
-            thread.start()
-            while thread.is_alive():
-                thread.join(0.2)
-                size = watch.stat().st_size if watch.exists() else 0
-                progress.update(task, completed=min(size, expected))
-    else:
-        print(f"{label} ({expected / 1e6:.0f} MB) ...", file=sys.stderr)
+    with Progress(label, total=max(expected, 1), unit="MB") as progress:
         thread.start()
-        thread.join()
+        while thread.is_alive():
+            thread.join(0.2)
+            size = watch.stat().st_size if watch.exists() else 0
+            progress.update(min(size, expected), count=size // 1_000_000)
     if failure:
         raise failure[0]
 

@@ -333,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that work before ``rekam-hq init`` (they touch neither keys nor the database).
-WITHOUT_HOME = frozenset({"init", "synth", "regions"})
+# restore: into an empty home; HQ's keys are restored apart (README, "Backups").
+WITHOUT_HOME = frozenset({"init", "synth", "regions", "restore"})
 
 
 def _require_init(args: argparse.Namespace) -> int | None:

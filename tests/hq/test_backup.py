@@ -57,7 +57,7 @@ def _store_packets(world, n: int) -> dict[str, str]:  # type: ignore[no-untyped-
 
 def _snapshot(engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
     from hq.backup import table_rows
-    from hq.db import devices, packets, worklist_residents
+    from hq.db import devices, packets, residents, worklist_residents
 
     with engine.connect() as conn:
         return {
@@ -69,6 +69,7 @@ def _snapshot(engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
             "residents": sorted(tuple(r) for r in conn.execute(
                 select(worklist_residents.c.device_id, worklist_residents.c.nik,
                        worklist_residents.c.name))),
+            "register": sorted(r[0] for r in conn.execute(select(residents.c.nik))),
         }
 
 
@@ -80,8 +81,11 @@ def test_backup_while_running_and_restore_into_an_empty_home(tmp_path, db_url, m
     monkeypatch.setenv("REKAM_HQ_DATABASE_URL", db_url)
     world = make_world(tmp_path, db_url)
     made = _store_packets(world, 6)
+    assert hq_main(["residents", "import", str(tmp_path / "residents.csv"), "--by", "test",
+                    "--home", str(world.home.root)]) == 0
     before = _snapshot(world.engine)
     assert before["packets"] == made and len(before["residents"]) == 20  # type: ignore[arg-type]
+    assert before["register"] == sorted(world.niks)
 
     # Ingest keeps writing while the backup runs: the backup is one consistent moment.
     writing = threading.Event()
@@ -124,6 +128,7 @@ def test_backup_while_running_and_restore_into_an_empty_home(tmp_path, db_url, m
         # moment: before the concurrent writer, or with some of its packets.
         assert after["devices"] == before["devices"]
         assert after["residents"] == before["residents"]
+        assert after["register"] == before["register"]  # the residents register
         restored = after["packets"]
         assert isinstance(restored, dict)
         assert {k: v for k, v in restored.items() if k in made} == made
@@ -195,5 +200,5 @@ def test_a_pg_dump_archive_is_not_restored_into_sqlite(tmp_path, capsys, monkeyp
 def test_backup_needs_a_database(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("REKAM_HQ_DATABASE_URL", raising=False)
     assert hq_main(["backup", "-o", str(tmp_path / "b"), "--home", str(tmp_path / "h")]) == 1
-    assert "no HQ database" in capsys.readouterr().err
+    assert "rekam-hq init" in capsys.readouterr().err
     assert not Path(tmp_path / "b").exists()
