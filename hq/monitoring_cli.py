@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key, or neither")
     engine = _engine(_home(args))
-    app = create_app(Settings(engine=engine))
+    app = create_app(Settings(engine=engine, poll_seconds=args.poll))
     scheme = "https" if args.tls_cert else "http"
     print(f"dashboard on {scheme}://{args.host}:{args.port}/ (Ctrl+C stops it)",
           file=sys.stderr)
@@ -135,3 +135,5 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--tls-key", metavar="PEM")
     p.add_argument("--forwarded-allow-ips", default="127.0.0.1", metavar="ADDRS",
                    help="proxies whose X-Forwarded-For/-Proto are trusted (default 127.0.0.1)")
+    p.add_argument("--poll", type=float, default=2.0, metavar="SECONDS",
+                   help="how often live updates look for new recordings (default 2)")

@@ -26,7 +26,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -49,8 +49,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from edge.errors import InvalidInput, NotFound
+from hq.monitoring import coverage, views
 from hq.monitoring import kits as kit_queries
-from hq.web import auth
+from hq.web import auth, i18n
 from hq.web.i18n import DEFAULT, LANGUAGES, translate
 
 HERE = Path(__file__).parent
@@ -191,6 +193,8 @@ class Pages:
         base = {
             "lang": lang, "session": session,
             "t": lambda key, **kw: translate(lang, key, **kw),
+            "num": lambda v: i18n.number(lang, v), "pct": lambda v: i18n.percent(lang, v),
+            "signed": lambda v: i18n.signed(lang, v),
             "now": datetime.now(UTC),
             "csrf": session.csrf if session else context.get("csrf", ""),
         }
@@ -261,7 +265,62 @@ class Pages:
     # --- pages -----------------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        return RedirectResponse("/kits", status_code=303)
+        scope = session_of(request).user.scope
+        return RedirectResponse(f"/area/{scope.code}", status_code=303)
+
+    def _area(self, request: Request) -> coverage.Area:
+        """The area a URL names, if this account may see it; 404 otherwise (the same
+        answer as for an area that does not exist)."""
+        scope = session_of(request).user.scope
+        try:
+            area = coverage.area_of(request.path_params["code"],
+                                    request.path_params.get("rw", ""),
+                                    request.path_params.get("rt", ""))
+        except (NotFound, InvalidInput):
+            raise HTTPException(404) from None
+        if not scope.allows(area.code):
+            raise HTTPException(404)
+        return area
+
+    async def area_page(self, request: Request) -> Response:
+        area = self._area(request)
+        period = _period(request)
+        scope = session_of(request).user.scope
+        data = await run_in_threadpool(views.area_view, self.engine, area, period)
+        template = "area_figures.html" if _fragment(request) else "area.html"
+        return self.render(request, template, {
+            **data, "area": area, "period": period, "page": "coverage",
+            "crumbs": [(a, scope.allows(a.code)) for a in area.path()],
+            "query": request.url.query})
+
+    async def api_coverage(self, request: Request) -> Response:
+        area = self._area(request)
+        period = _period(request)
+        level = request.query_params.get("by") or area.child_level or area.level
+        if level not in coverage.LEVELS:
+            raise HTTPException(404)
+        rows = await run_in_threadpool(coverage.figures, self.engine, area, level, period)
+        total = await run_in_threadpool(coverage.total, self.engine, area, period)
+        return JSONResponse({"area": total.to_dict(), "by": level,
+                             "period": {"from": _iso(period.start), "to": _iso(period.end)},
+                             "rows": [r.to_dict() for r in rows]})
+
+    async def api_series(self, request: Request) -> Response:
+        area = self._area(request)
+        period = _period(request)
+        weekly = request.query_params.get("per") == "week"
+        points = await run_in_threadpool(coverage.series, self.engine, area, period,
+                                         weekly=weekly)
+        return JSONResponse([{"day": p.day.isoformat(), "must_record": p.must_record,
+                              "recorded": p.recorded, "recorded_that_day": p.recorded_that_day}
+                             for p in points])
+
+    async def api_residents(self, request: Request) -> Response:
+        area = self._area(request)
+        if area.level not in ("rw", "rt"):
+            raise HTTPException(404)
+        rows = await run_in_threadpool(views.not_recorded, self.engine, area)
+        return JSONResponse([views.resident_json(r) for r in rows])
 
     async def kits_page(self, request: Request) -> Response:
         session = session_of(request)
@@ -313,6 +372,21 @@ class Pages:
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
+
+
+def _period(request: Request) -> coverage.Period:
+    """The period in the query (?from=YYYY-MM-DD&to=YYYY-MM-DD), else up to today (WIB)."""
+    try:
+        start = request.query_params.get("from") or None
+        end = request.query_params.get("to") or None
+        return coverage.Period(date.fromisoformat(start) if start else None,
+                               date.fromisoformat(end) if end else views.today())
+    except (ValueError, InvalidInput):
+        raise HTTPException(400, "period") from None
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _iso_now() -> str:
@@ -433,6 +507,8 @@ def create_app(settings: Settings) -> Starlette:
         detail = getattr(exc, "detail", "")
         if status == 403 and detail == "csrf":
             key = "csrf_failed"
+        elif status == 400:
+            key = "bad_period"
         elif status == 401:
             return PlainTextResponse("login required", status_code=401)
         else:
@@ -447,10 +523,18 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login", pages.login_submit, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/lang", pages.switch_language, methods=["POST"]),
+        Route("/area/{code}", pages.area_page),
+        Route("/area/{code}/rw/{rw}", pages.area_page),
+        Route("/api/coverage/{code}", pages.api_coverage),
+        Route("/api/coverage/{code}/rw/{rw}", pages.api_coverage),
+        Route("/api/series/{code}", pages.api_series),
+        Route("/api/series/{code}/rw/{rw}", pages.api_series),
+        Route("/api/residents/{code}/rw/{rw}", pages.api_residents),
         Route("/kits", pages.kits_page),
         Route("/api/kits", pages.kits_data),
         Route("/users", pages.users_page),
         Route("/events", pages.events),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,

@@ -107,23 +107,9 @@ class Scope:
 
 
 def resolve_area(level: str, text: str) -> str:
-    """A kecamatan or kelurahan's Kemendagri code from its code or its unambiguous name."""
-    wanted = regions.kecamatan_list() if level == "kecamatan" else regions.kelurahan_list()
-    try:
-        code = regions.normalize_code(text)
-    except InvalidInput:  # not a code: try the name
-        code = ""
-    for r in wanted:
-        if r.code == code:
-            return r.code
-    key = " ".join(text.split()).casefold()
-    matches = [r for r in wanted if r.name.casefold() == key]
-    if len(matches) == 1:
-        return matches[0].code
-    if len(matches) > 1:
-        raise InvalidInput(f"{level} {text!r} is ambiguous: "
-                           + ", ".join(f"{r.code} {r.name}" for r in matches))
-    raise NotFound(f"unknown {level} {text!r} (see rekam-hq regions, or use its Kemendagri code)")
+    """A kecamatan or kelurahan's Kemendagri code from its code or its unambiguous name
+    (:func:`edge.regions.find`, the resolver every command uses)."""
+    return regions.find(text, "kecamatan" if level == "kecamatan" else "kelurahan").code
 
 
 # --- accounts -------------------------------------------------------------------------------

@@ -65,6 +65,25 @@ TEXT: dict[str, dict[str, str]] = {
         "at": "Waktu", "event": "Kejadian", "address": "Alamat", "detail": "Keterangan",
         "role": "Peran", "area": "Wilayah", "disabled": "nonaktif", "active": "aktif",
         "status": "Status",
+        "coverage_of": "Cakupan perekaman: {area}",
+        "period_from": "Dari", "period_to": "Sampai", "show": "Tampilkan",
+        "coverage": "Cakupan", "recorded": "Sudah rekam", "must_record": "Wajib rekam",
+        "remaining": "Belum rekam", "recorded_in_period": "Direkam dalam periode",
+        "base_change": "Perubahan basis",
+        "chart_children": "Cakupan per {level}", "chart_progress": "Kemajuan terhadap target",
+        "by_level": "Per {level}",
+        "level_kota": "kota", "level_kecamatan": "kecamatan", "level_kelurahan": "kelurahan",
+        "level_rw": "RW", "level_rt": "RT",
+        "total": "Jumlah",
+        "no_data": "Belum ada warga wajib rekam terdaftar di wilayah ini.",
+        "not_recorded_title": "Warga yang belum rekam ({n})",
+        "list_cut": "Hanya {n} warga pertama yang ditampilkan.",
+        "name": "Nama",
+        "status_belum-rekam": "belum rekam", "status_diundang": "diundang",
+        "status_terekam": "terekam", "status_perlu-tinjau": "perlu tinjau",
+        "status_pindah": "pindah", "status_meninggal": "meninggal",
+        "status_sudah-rekam-di-tempat-lain": "sudah rekam di tempat lain",
+        "bad_period": "Periode tidak sah: tanggal YYYY-MM-DD, 'dari' tidak setelah 'sampai'.",
     },
     "en": {
         "app": "KTP-el Recording Monitor",
@@ -121,6 +140,25 @@ TEXT: dict[str, dict[str, str]] = {
         "at": "Time", "event": "Event", "address": "Address", "detail": "Detail",
         "role": "Role", "area": "Area", "disabled": "disabled", "active": "active",
         "status": "Status",
+        "coverage_of": "Recording coverage: {area}",
+        "period_from": "From", "period_to": "To", "show": "Show",
+        "coverage": "Coverage", "recorded": "Recorded", "must_record": "Must record",
+        "remaining": "Not yet recorded", "recorded_in_period": "Recorded in the period",
+        "base_change": "Change of the base",
+        "chart_children": "Coverage by {level}", "chart_progress": "Progress against the target",
+        "by_level": "By {level}",
+        "level_kota": "city", "level_kecamatan": "kecamatan", "level_kelurahan": "kelurahan",
+        "level_rw": "RW", "level_rt": "RT",
+        "total": "Total",
+        "no_data": "No resident who must record is on the register in this area yet.",
+        "not_recorded_title": "Residents not yet recorded ({n})",
+        "list_cut": "Only the first {n} residents are shown.",
+        "name": "Name",
+        "status_belum-rekam": "not yet recorded", "status_diundang": "invited",
+        "status_terekam": "recorded", "status_perlu-tinjau": "under review",
+        "status_pindah": "moved away", "status_meninggal": "died",
+        "status_sudah-rekam-di-tempat-lain": "recorded elsewhere",
+        "bad_period": "Invalid period: dates as YYYY-MM-DD, 'from' not after 'to'.",
     },
 }
 
@@ -129,3 +167,20 @@ def translate(language: str, key: str, **values: object) -> str:
     table = TEXT.get(language, TEXT[DEFAULT])
     text = table.get(key) or TEXT[DEFAULT][key]
     return text.format(**values) if values else text
+
+
+def number(language: str, value: int | float) -> str:
+    """1.234.567 in Indonesian, 1,234,567 in English."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if language == "id" else text
+
+
+def percent(language: str, value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    text = f"{100 * value:.{digits}f} %"
+    return text.replace(".", ",") if language == "id" else text.replace(" %", "%")
+
+
+def signed(language: str, value: int) -> str:
+    return ("+" if value > 0 else "") + number(language, value)

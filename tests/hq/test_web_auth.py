@@ -235,7 +235,7 @@ def test_user_command_line(tmp_path, monkeypatch, capsys):
     assert main(["user", "add", "camat", "--role", "viewer"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["user", "add", "x", "--role", "viewer", "--kelurahan", "Atlantis"]) == 1
-    assert "unknown kelurahan" in capsys.readouterr().err
+    assert "no kelurahan named" in capsys.readouterr().err
     monkeypatch.setenv("REKAM_HQ_NEW_PASSWORD", "short")
     assert main(["user", "add", "y", "--role", "viewer"]) == 1
     assert "at least" in capsys.readouterr().err

@@ -1,0 +1,57 @@
+"""A register with a history, for the monitoring tests and the dashboard's browser test:
+residents of three kelurahan in two kecamatan imported on 1 November 2026, recorded over
+the following days (as the vault records them: hq.register.change_status), some moved
+away or died, and one resident added by a later export."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from edge.synth import write_synthetic_csv
+from hq.db import residents
+from hq.register import Status, change_status, import_residents
+
+KELURAHAN = ("32.75.01.1001", "32.75.01.1002", "32.75.02.1001")
+IMPORTED = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)  # 09:00 WIB
+DAYS = 20
+
+
+def build(engine: Engine, tmp: Path, *, count: int = 300, seed: int = 7) -> dict[str, int]:
+    """Import ``count`` residents, then over DAYS days record about 60 % of them, move
+    3 % away and mark 1 % dead. Returns the expected kota totals."""
+    csv_path = tmp / "register.csv"
+    write_synthetic_csv(csv_path, list(KELURAHAN), count, seed, today=date(2026, 11, 1))
+    import_residents(engine, csv_path, by="clerk", now=IMPORTED, today=date(2026, 11, 1))
+    with engine.connect() as conn:
+        niks = [r[0] for r in conn.execute(select(residents.c.nik).order_by(residents.c.nik))]
+    rng = random.Random(seed)
+    rng.shuffle(niks)
+    n = len(niks)
+    recorded = niks[: int(n * 0.6)]
+    moved = niks[int(n * 0.6): int(n * 0.63)]
+    died = niks[int(n * 0.63): int(n * 0.64)]
+    with engine.begin() as conn:
+        for i, nik in enumerate(recorded):
+            at = IMPORTED + timedelta(days=1 + i * DAYS // len(recorded), hours=1)
+            change_status(conn, nik, Status.TEREKAM, at=at, by="kit-01", source="packet")
+        for nik in moved:
+            change_status(conn, nik, Status.PINDAH, at=IMPORTED + timedelta(days=5),
+                          by="clerk", source="import")
+        for nik in died:
+            change_status(conn, nik, Status.MENINGGAL, at=IMPORTED + timedelta(days=7),
+                          by="clerk", source="import")
+    return {"must_record": n - len(moved) - len(died), "recorded": len(recorded)}
+
+
+def record_one(engine: Engine, kelurahan: str, rw: str, at: datetime) -> str:
+    """Mark one resident of an RW still to record as recorded (a packet opened)."""
+    with engine.begin() as conn:
+        nik = conn.execute(select(residents.c.nik).where(
+            residents.c.kelurahan == kelurahan, residents.c.rw == rw,
+            residents.c.status == Status.BELUM_REKAM.value).limit(1)).scalar_one()
+        change_status(conn, nik, Status.TEREKAM, at=at, by="kit-01", source="packet")
+    return str(nik)

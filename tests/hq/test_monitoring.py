@@ -1,0 +1,172 @@
+"""Coverage figures over the register, and the dashboard's pages and data endpoints:
+figures that add up at every level, the base as it stood, scoped accounts that see only
+their area."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from monitoring_world import KELURAHAN, build
+from starlette.testclient import TestClient
+
+from hq.db import make_engine
+from hq.monitoring import coverage
+from hq.web import auth
+from hq.web.app import Settings, create_app
+
+PASSWORD = "rahasia-sekali-123"
+END = date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def pg_url_module():
+    """One fresh PostgreSQL database for this module's world (built once: it is slow)."""
+    import os
+    import secrets
+
+    import psycopg
+
+    admin = os.environ.get("REKAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except Exception:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is not reachable at {admin}")
+        pytest.skip(f"PostgreSQL is not reachable at {admin}")
+    name = f"rekam_test_{secrets.token_hex(6)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
+                                                               marks=pytest.mark.postgres)])
+def world(request, tmp_path_factory):
+    import os
+
+    os.environ["REKAM_HQ_ARGON2_MEMORY_KIB"] = "1024"
+    tmp = tmp_path_factory.mktemp("monitoring")
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url_module")
+    else:
+        url = f"sqlite:///{tmp / 'hq.db'}"
+    engine = make_engine(url)
+    expected = build(engine, tmp)
+    auth.add_user(engine, "admin", "admin", PASSWORD)
+    auth.add_user(engine, "lurah", "viewer", PASSWORD, kelurahan=KELURAHAN[1])
+    auth.add_user(engine, "camat", "viewer", PASSWORD, kecamatan="32.75.02")
+    yield engine, expected
+    engine.dispose()
+
+
+def test_figures_add_up_at_every_level(world):
+    engine, expected = world
+    period = coverage.Period(None, END)
+    kota = coverage.total(engine, coverage.KOTA, period)
+    assert (kota.must_record, kota.recorded) == (expected["must_record"], expected["recorded"])
+    for level in ("kecamatan", "kelurahan", "rw", "rt"):
+        rows = coverage.figures(engine, coverage.KOTA, level, period)
+        assert sum(r.must_record for r in rows) == kota.must_record, level
+        assert sum(r.recorded for r in rows) == kota.recorded, level
+    kel = coverage.area_of(KELURAHAN[0])
+    rws = coverage.figures(engine, kel, "rw", period)
+    total = coverage.total(engine, kel, period)
+    assert sum(r.recorded for r in rws) == total.recorded and len(rws) > 3
+    rw = rws[0].area
+    rts = coverage.figures(engine, rw, "rt", period)
+    assert sum(r.must_record for r in rts) == rws[0].must_record
+
+
+def test_the_base_as_it_stood_on_a_day(world):
+    engine, _ = world
+    # Before the moves (day 5) the base was the whole import; after, without them.
+    first = coverage.total(engine, coverage.KOTA, coverage.Period(None, date(2026, 11, 1)))
+    later = coverage.total(engine, coverage.KOTA, coverage.Period(None, date(2026, 11, 10)))
+    assert first.recorded == 0 and first.must_record == 300
+    assert later.must_record == 300 - 9 - 3  # 3 % moved, 1 % died
+    period = coverage.Period(date(2026, 11, 5), date(2026, 11, 10))
+    window = coverage.total(engine, coverage.KOTA, period)
+    assert window.recorded_in_period == window.recorded - window.recorded_start > 0
+    assert window.base_change == -12
+    days = coverage.series(engine, coverage.KOTA, period)
+    assert days[0].day == date(2026, 11, 5) and len(days) == 6
+    assert sum(p.recorded_that_day for p in days) == window.recorded_in_period
+    weeks = coverage.series(engine, coverage.KOTA, period, weekly=True)
+    assert weeks[-1].recorded == days[-1].recorded
+    with pytest.raises(Exception, match="starts"):
+        coverage.Period(date(2026, 11, 10), date(2026, 11, 5))
+
+
+def client(engine, user: str) -> TestClient:
+    c = TestClient(create_app(Settings(engine=engine, poll_seconds=0.05)),
+                   base_url="https://testserver", follow_redirects=False)
+    page = c.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert c.post("/login", data={"user_id": user, "password": PASSWORD,
+                                  "csrf": token}).status_code == 303
+    return c
+
+
+def test_drill_down_pages_for_the_whole_city(world):
+    engine, expected = world
+    c = client(engine, "admin")
+    assert c.get("/").headers["location"] == "/area/32.75"
+    page = c.get("/area/32.75?to=2026-12-01")
+    assert page.status_code == 200
+    assert "Bekasi Timur" in page.text and "Bekasi Barat" in page.text
+    assert f">{expected['recorded']:,}<".replace(",", ".") in page.text
+    kel = c.get(f"/area/{KELURAHAN[0]}").text
+    rw = re.search(rf'href="/area/{KELURAHAN[0]}/rw/(\d+)"', kel).group(1)  # type: ignore[union-attr]
+    page = c.get(f"/area/{KELURAHAN[0]}/rw/{rw}")
+    assert page.status_code == 200 and 'id="not-recorded"' in page.text
+    data = c.get(f"/api/residents/{KELURAHAN[0]}/rw/{rw}").json()
+    assert data and all(r["status"] in ("belum-rekam", "diundang") for r in data)
+    assert all(r["rw"] == rw for r in data)
+    assert c.get("/area/32.75?from=2026-12-05&to=2026-12-01").status_code == 400
+    assert c.get("/area/99.99").status_code == 404
+
+
+def test_a_kelurahan_account_sees_only_its_kelurahan(world):
+    engine, _ = world
+    c = client(engine, "lurah")
+    own = KELURAHAN[1]
+    assert c.get("/").headers["location"] == f"/area/{own}"
+    assert c.get(f"/area/{own}").status_code == 200
+    rws = c.get(f"/api/coverage/{own}").json()["rows"]
+    assert rws and all(r["code"] == own for r in rws)
+    other = KELURAHAN[0]
+    for path in (f"/area/{other}", f"/area/{other}/rw/001", "/area/32.75", "/area/32.75.01",
+                 f"/api/coverage/{other}", f"/api/series/{other}",
+                 f"/api/residents/{other}/rw/001", "/api/coverage/32.75",
+                 f"/area/{other}?hx=1"):
+        r = c.get(path, headers={"hx-request": "true"} if "hx" in path else {})
+        assert r.status_code == 404, path
+        assert "Bekasijaya" not in r.text  # not even the other kelurahan's name
+    # the same answer as for an area that does not exist
+    assert c.get("/area/32.75.01.1099").status_code == 404
+
+
+def test_a_kecamatan_account_sees_its_kelurahan_only(world):
+    engine, _ = world
+    c = client(engine, "camat")
+    page = c.get("/area/32.75.02")
+    assert page.status_code == 200 and "Bintara" in page.text and "Margahayu" not in page.text
+    assert c.get(f"/area/{KELURAHAN[2]}").status_code == 200
+    assert c.get(f"/area/{KELURAHAN[0]}").status_code == 404
+    kits = c.get("/api/kits").json()
+    assert all(any(k.startswith("32.75.02.") for k in kit["kelurahan"]) for kit in kits)
+
+
+def test_the_english_switch_keeps_the_figures(world):
+    engine, _ = world
+    c = client(engine, "admin")
+    page = c.get("/area/32.75")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    c.post("/lang", data={"lang": "en", "csrf": token, "next": "/area/32.75"})
+    page = c.get("/area/32.75").text
+    assert "Recording coverage: Kota Bekasi" in page and "Must record" in page
