@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str | None, what: str) -> date | None:
+    from edge.residents import parse_date
+
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{what}: {exc}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from edge.cli_support import print_table
+    from hq.monitoring import report
+
+    started = time.perf_counter()
+    binary = args.format in ("xlsx", "pdf")
+    if binary and not args.output:
+        raise InvalidInput(f"--format {args.format} needs -o FILE")
+    engine = _engine(_home(args))
+    ev = report.evaluate(engine, by=args.by, kecamatan=args.kecamatan,
+                         kelurahan=args.kelurahan, start=_day(args.start, "--from"),
+                         end=_day(args.end, "--to"))
+    if args.format == "table":
+        headers, rows = report.to_table(ev)
+        if args.output:
+            raise InvalidInput("--format table prints to the terminal; use csv for a file")
+        print(f"{ev.within.name}, {ev.first_day} to {ev.period.end}: coverage "
+              f"{100 * (ev.total.coverage or 0):.1f}% ({ev.total.recorded:,} of "
+              f"{ev.total.must_record:,})")
+        print_table(headers, rows)
+        return 0
+    data = report.RENDERERS[args.format](ev)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"{args.format.upper()} report for {ev.within.name}, {ev.first_day} to "
+              f"{ev.period.end}: {len(ev.rows)} rows by {ev.by}, {len(data) / 1024:.0f} KB "
+              f"({time.perf_counter() - started:.1f} s) -> {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Register the subcommands through ``hq.cli.build_parser``'s ``add`` helper."""
     user = add("user", None, "dashboard logins for HQ staff")
@@ -126,6 +172,20 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("password", cmd_user_password, "set a new password (ends the login's sessions)",
             sub)
     p.add_argument("id")
+
+    p = add("report", cmd_report, "the evaluation report: coverage by area for a period "
+            "(table, CSV, JSON, Excel, or the Wali Kota's PDF)")
+    p.add_argument("--by", required=True, choices=("kota", "kecamatan", "kelurahan", "rw"),
+                   help="one row per area of this level")
+    area = p.add_mutually_exclusive_group()
+    area.add_argument("--kecamatan", metavar="K", help="only this kecamatan (code or name)")
+    area.add_argument("--kelurahan", metavar="K", help="only this kelurahan (code or name)")
+    p.add_argument("--from", dest="start", metavar="DATE",
+                   help="first day (DD-MM-YYYY or YYYY-MM-DD; default: the register's first)")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last day (default: today, WIB)")
+    p.add_argument("--format", required=True, choices=("table", "csv", "xlsx", "pdf", "json"))
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE (required for xlsx and pdf; csv and json print otherwise)")
 
     p = add("serve", cmd_serve, "the monitoring dashboard (behind a TLS reverse proxy)")
     p.add_argument("--host", default="127.0.0.1")

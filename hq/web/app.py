@@ -315,6 +315,37 @@ class Pages:
                               "recorded": p.recorded, "recorded_that_day": p.recorded_that_day}
                              for p in points])
 
+    async def report_download(self, request: Request) -> Response:
+        """The evaluation report of an area this account sees (clerks and admins)."""
+        from hq.monitoring import report
+
+        session = session_of(request)
+        if not session.user.can("clerk"):
+            raise HTTPException(404)
+        area = self._area(request)
+        fmt = request.path_params["fmt"]
+        if fmt not in report.RENDERERS or area.level in ("rw", "rt"):
+            raise HTTPException(404)
+        period = _period(request)
+        by = request.query_params.get("by") or area.child_level or area.level
+        if by not in report.BY:
+            by = "rw"
+        try:
+            ev = await run_in_threadpool(
+                report.evaluate, self.engine, by=by,
+                kecamatan=area.code if area.level == "kecamatan" else None,
+                kelurahan=area.code if area.level == "kelurahan" else None,
+                start=period.start, end=period.end)
+        except (NotFound, InvalidInput):
+            raise HTTPException(400, "period") from None
+        data = await run_in_threadpool(report.RENDERERS[fmt], ev)
+        media = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+                 "pdf": "application/pdf",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        name = f"laporan-{area.code}-{ev.first_day}-{ev.period.end}.{fmt}"
+        return Response(data, media_type=media[fmt],
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
     async def api_residents(self, request: Request) -> Response:
         area = self._area(request)
         if area.level not in ("rw", "rt"):
@@ -530,6 +561,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/series/{code}", pages.api_series),
         Route("/api/series/{code}/rw/{rw}", pages.api_series),
         Route("/api/residents/{code}/rw/{rw}", pages.api_residents),
+        Route("/report/{code}.{fmt}", pages.report_download),
         Route("/kits", pages.kits_page),
         Route("/api/kits", pages.kits_data),
         Route("/users", pages.users_page),

@@ -170,3 +170,17 @@ def test_the_english_switch_keeps_the_figures(world):
     c.post("/lang", data={"lang": "en", "csrf": token, "next": "/area/32.75"})
     page = c.get("/area/32.75").text
     assert "Recording coverage: Kota Bekasi" in page and "Must record" in page
+
+
+def test_clerks_download_the_report_of_their_area_viewers_do_not(world):
+    engine, _ = world
+    auth.add_user(engine, "petugas", "clerk", PASSWORD, kecamatan="32.75.02")
+    c = client(engine, "petugas")
+    r = c.get("/report/32.75.02.pdf?to=2026-12-01")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert "attachment" in r.headers["content-disposition"]
+    r = c.get("/report/32.75.02.csv?to=2026-12-01")
+    assert r.content.startswith(b"\xef\xbb\xbf") and b"Bintara" in r.content
+    assert c.get("/report/32.75.csv").status_code == 404  # the whole city: not its area
+    viewer = client(engine, "camat")
+    assert viewer.get("/report/32.75.02.csv").status_code == 404

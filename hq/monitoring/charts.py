@@ -1,0 +1,79 @@
+"""The evaluation report's charts, drawn by matplotlib to SVG (vector: sharp when printed),
+returned as text the PDF template embeds. The Agg-free SVG backend needs no display."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from hq.monitoring import coverage
+
+GREEN, BLUE, RED, GREY = "#1b7f3b", "#0b5cad", "#b3261e", "#9aa3b2"
+
+
+def _svg(fig: object) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")  # type: ignore[attr-defined]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("svg")
+    matplotlib.rcParams.update({"svg.fonttype": "path", "font.family": "DejaVu Sans",
+                                "font.size": 9, "svg.hashsalt": "rekam"})
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def coverage_by_area(rows: Sequence[coverage.Figures], level: str, target: float) -> str:
+    """Horizontal bars: coverage of each area, the target as a dashed line."""
+    plt = _pyplot()
+    names = [r.area.name if r.area.level != "rw" else f"RW {r.area.rw}" for r in rows]
+    values = [100 * (r.coverage or 0) for r in rows]
+    fig, ax = plt.subplots(figsize=(7.0, max(2.2, 0.28 * len(rows) + 1.0)))
+    ypos = range(len(rows))
+    bars = ax.barh(list(ypos), values, color=[GREEN if v >= 100 * target else BLUE
+                                               for v in values])
+    ax.set_yticks(list(ypos), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.axvline(100 * target, color=RED, linestyle="--", linewidth=1)
+    ax.set_xlabel("cakupan (%)")
+    for bar, v in zip(bars, values):
+        ax.text(min(v + 1, 92), bar.get_y() + bar.get_height() / 2,
+                f"{v:.1f}".replace(".", ","), va="center", fontsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def progress(points: Sequence[coverage.Point], target: float, *, weekly: bool) -> str:
+    """Coverage over time against the target line, with what was recorded each day/week."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 3.0))
+    days = [p.day for p in points]
+    ax.plot(days, [100 * (p.coverage or 0) for p in points], color=BLUE, linewidth=2,
+            label="cakupan")
+    ax.axhline(100 * target, color=RED, linestyle="--", linewidth=1,
+               label=f"target {100 * target:.0f} %")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("cakupan (%)")
+    ax2 = ax.twinx()
+    ax2.bar(days, [p.recorded_that_day for p in points], color=GREY, alpha=0.5,
+            width=5 if weekly else 0.8, label="direkam per " + ("minggu" if weekly else "hari"))
+    ax2.set_ylabel("direkam")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    lines = ax.get_legend_handles_labels()
+    bars = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower right", fontsize=7,
+              framealpha=0.9)
+    ax.set_title("Kemajuan terhadap target", loc="left", fontweight="bold")
+    fig.autofmt_xdate()
+    return _svg(fig)

@@ -1,0 +1,118 @@
+"""``rekam-hq report``: the same figures as table, CSV (UTF-8 with BOM), JSON, Excel and the
+Wali Kota's PDF; bad ranges, unknown areas and empty periods refused in one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from monitoring_world import KELURAHAN, build
+
+from hq.cli import main
+from hq.db import make_engine
+
+HOME: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    home = tmp / "hq"
+    assert main(["init", "--home", str(home)]) == 0
+    engine = make_engine(f"sqlite:///{home / 'hq.db'}")
+    expected = build(engine, tmp)
+    engine.dispose()
+    HOME[:] = [str(home)]
+    return home, expected
+
+
+@pytest.fixture(autouse=True)
+def _no_database_url(monkeypatch):
+    monkeypatch.delenv("REKAM_HQ_DATABASE_URL", raising=False)
+
+
+def run(*argv: str) -> int:
+    return main(["report", "--home", HOME[0], *argv])
+
+
+def test_csv_is_utf8_with_bom_and_adds_up(home, capsysbinary):
+    _, expected = home
+    assert run("--by", "kelurahan", "--to", "2026-12-01", "--format", "csv") == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(out[3:].decode("utf-8"))))
+    assert [r["kode"] for r in rows] == sorted(KELURAHAN)
+    assert sum(int(r["sudah_rekam"]) for r in rows) == expected["recorded"]
+    assert sum(int(r["wajib_rekam"]) for r in rows) == expected["must_record"]
+
+
+def test_json_carries_the_period_and_the_series(home, capsys):
+    assert run("--by", "rw", "--kelurahan", "Margahayu", "--from", "05-11-2026", "--to",
+               "10-11-2026", "--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["periode"] == {"dari": "2026-11-05", "sampai": "2026-11-10"}
+    assert data["wilayah"]["nama"] == "Margahayu" and data["per"] == "rw"
+    assert all(r["code"] == KELURAHAN[1] and r["rw"] for r in data["baris"])
+    assert len(data["kemajuan"]) == 6
+    assert sum(r["recorded"] for r in data["baris"]) == data["jumlah"]["recorded"]
+
+
+def test_table_prints_the_total(home, capsys):
+    assert run("--by", "kecamatan", "--to", "2026-12-01", "--format", "table") == 0
+    out = capsys.readouterr().out
+    assert "Bekasi Timur" in out and "JUMLAH" in out and "coverage" in out
+
+
+def test_xlsx_has_typed_cells_formats_frozen_headers_filters_and_charts(home, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "laporan.xlsx"
+    assert run("--by", "kelurahan", "--to", "2026-12-01", "--format", "xlsx", "-o",
+               str(out)) == 0
+    book = load_workbook(out)
+    assert {"Ringkasan", "Kecamatan", "Kelurahan", "Kemajuan", "Kit"} <= set(book.sheetnames)
+    sheet = book["Kelurahan"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    assert isinstance(sheet["D2"].value, int) and sheet["F2"].number_format == "0.0%"
+    assert 0 < sheet["F2"].value < 1
+    assert sheet._charts  # a native Excel chart
+    progress = book["Kemajuan"]
+    assert progress["A2"].is_date and progress._charts
+
+
+def test_pdf_is_the_evaluation_report_in_bahasa_indonesia(home, tmp_path):
+    import pypdfium2
+
+    out = tmp_path / "laporan.pdf"
+    assert run("--by", "kecamatan", "--from", "2026-11-01", "--to", "2026-11-30", "--format",
+               "pdf", "-o", str(out)) == 0
+    pdf = pypdfium2.PdfDocument(out.read_bytes())
+    text = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    assert "Laporan Evaluasi Penuntasan" in text[0] and "1 November 2026" in text[0]
+    assert "30 November 2026" in text[0]
+    assert "Ringkasan" in text[1] and "Cakupan perekaman" in text[1]
+    assert any("Cakupan per kelurahan" in t and "Margahayu" in t for t in text)
+    assert any("Kit perekaman" in t for t in text)
+    assert len(pdf) >= 5
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--by", "kecamatan", "--from", "2026-11-20", "--to", "2026-11-10"), "starts"),
+    (("--by", "kecamatan", "--to", "2099-01-01"), "future"),
+    (("--by", "kecamatan", "--to", "2026-10-01"), "no data"),
+    (("--by", "kelurahan", "--kelurahan", "Atlantis"), "no kelurahan named"),
+    (("--by", "kelurahan", "--kecamatan", "Pondokgede"), "nothing on the register"),
+    (("--by", "kota", "--kelurahan", "Margahayu"), "above"),
+    (("--by", "kecamatan", "--to", "31-02-2026"), "not a date"),
+])
+def test_bad_requests_say_why_and_exit_non_zero(home, capsys, argv, message):
+    assert run(*argv, "--format", "csv") == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+def test_binary_formats_need_a_file(home, capsys):
+    assert run("--by", "kecamatan", "--format", "pdf") == 1
+    assert "-o FILE" in capsys.readouterr().err
