@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     from hq.register_cli import add_commands as add_register_commands  # the register
 
     add_register_commands(add)
+
+    from hq.invitations_cli import add_commands as add_invitation_commands  # letters
+
+    add_invitation_commands(add)
     return parser
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
 )
@@ -298,6 +299,82 @@ coverage_daily = Table(  # per day (WIB) and RT: the change in must-record and r
     Column("must_record", Integer, nullable=False, default=0),
     Column("recorded", Integer, nullable=False, default=0),
     Index("coverage_daily_area", "kelurahan", "day"),
+)
+
+
+# --- Invitation letters and their delivery (hq/invitations.py, hq/delivery.py) --------------
+#
+# One row per letter: a resident invited to a visit (date, kelurahan, RW). Printing the same
+# resident for the same visit again reuses the row, so its number, date, expiry and QR code
+# stay what the first print said. Numbers come from a series per year of the letter's date.
+
+invitation_series = Table(  # the last letter number HQ gave out, per year
+    "invitation_series",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", Integer, nullable=False),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", String(80), nullable=False, unique=True),  # nomor surat, as printed
+    Column("year", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("resident_id", Integer, ForeignKey("residents.id"), nullable=False),
+    Column("invitation_code", String(16), nullable=False),  # as keyed: "K7QFR2M9XA"
+    Column("kelurahan", String(13), nullable=False),  # the visit: where and when
+    Column("rw", String(3), nullable=False),
+    Column("visit_date", Date, nullable=False),
+    Column("visit_place", Text, nullable=False),
+    Column("visit_time", String(32), nullable=False, default=""),
+    Column("letter_date", Date, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("printed_at", DateTime(timezone=True)),  # the latest print
+    Column("printed_by", String(64)),
+    Column("prints", Integer, nullable=False, default=0),
+    Column("delivery", String(16)),  # the latest mark (hq.delivery.Mark)
+    Column("delivery_at", DateTime(timezone=True)),
+    UniqueConstraint("year", "seq", name="invitations_year_seq"),
+    UniqueConstraint("resident_id", "visit_date", "kelurahan", "rw",
+                     name="invitations_resident_visit"),
+    Index("invitations_area", "kelurahan", "rw", "visit_date"),
+    Index("invitations_code", "invitation_code"),
+)
+
+invitation_prints = Table(  # every print run: who printed what, when, into which file
+    "invitation_prints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("printed_at", DateTime(timezone=True), nullable=False),
+    Column("printed_by", String(64), nullable=False),
+    Column("kelurahan", String(13), nullable=False),
+    Column("rw", String(3)),  # None: every RW with a visit
+    Column("schedule_date", Date),
+    Column("slips", Boolean, nullable=False),
+    Column("letters", Integer, nullable=False),
+    Column("new_letters", Integer, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+
+invitation_marks = Table(  # what the Satgas Pamor reported for a letter, oldest first
+    "invitation_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("invitation_id", Integer, ForeignKey("invitations.id"), nullable=False),
+    Column("mark", String(16), nullable=False),
+    Column("by", String(64), nullable=False),  # the officer who delivered it
+    Column("note", Text, nullable=False, default=""),
+    Column("delivered_on", Date),  # the day the officer went, when the sheet says
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(64), nullable=False),  # who entered it at HQ
+    Column("source", Text, nullable=False),  # "command line" or "FILE.csv line N"
+    Index("invitation_marks_invitation", "invitation_id", "id"),
 )
 
 

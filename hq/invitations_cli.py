@@ -1,0 +1,145 @@
+"""The ``rekam-hq invitations`` commands: print the letters, list them, and enter what the
+Satgas Pamor report (``mark``). ``hq/cli.py`` wires them with :func:`add_commands`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.cli_support import OneLineParser, SubcommandAdder, fail, print_json, print_table
+from edge.errors import InvalidInput
+from hq.home import HqHome, hq_default_home
+from hq.register_cli import kelurahan_code
+
+
+def _home(args: argparse.Namespace) -> HqHome:
+    return HqHome(Path(args.home) if args.home else hq_default_home())
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from hq.db import make_engine
+
+    return make_engine(_home(args).database_url())
+
+
+def _user(by: str | None) -> str:
+    from hq.register import _user as login_name
+
+    return by or login_name()
+
+
+def _rw(text: str | None) -> str | None:
+    from hq.register import rt_rw_number
+
+    return None if text is None else rt_rw_number(text, "--rw")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# --- mark -----------------------------------------------------------------------------------
+
+
+def _describe(result: Any) -> str:
+    from hq.delivery import MarkResult
+
+    assert isinstance(result, MarkResult)
+    text = f"{result.number}: {result.mark.label}"
+    if not result.applied:
+        return text + " (already recorded)"
+    if result.status is not None:
+        text += f"; resident's status {result.status.before.label} -> {result.status.after.label}"
+    if result.kept_status is not None:
+        text += (f"; resident's status stays {result.kept_status.label} (check the register: "
+                 "rekam-hq residents show NIK)")
+    return text
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    from hq.delivery import SheetRejected, apply_sheet, mark_one, parse_mark
+
+    now = datetime.now(UTC)
+    engine = _engine(args)
+    clerk = _user(None)
+    if args.sheet:
+        if args.number or args.result:
+            raise InvalidInput("give either NUMBER RESULT or --from FILE.csv, not both")
+        try:
+            result = apply_sheet(engine, Path(args.sheet), by=args.by, now=now,
+                                 recorded_by=clerk)
+        except SheetRejected as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return fail(str(exc))
+        for r in result.results:
+            if r.applied and (r.status is not None or r.kept_status is not None):
+                print(_describe(r))
+        unchanged = len(result.results) - result.applied
+        print(f"{Path(args.sheet).name}: {_n(result.rows, 'row')}, "
+              f"{_n(result.applied, 'mark')} recorded"
+              + (f", {unchanged} already recorded" if unchanged else ""))
+        return 0
+    if not (args.number and args.result):
+        raise InvalidInput("say which letter and what happened: mark NUMBER RESULT --by NAME "
+                           "(or --from FILE.csv)")
+    if not args.by:
+        raise InvalidInput("--by NAME: who delivered the letter")
+    one = mark_one(engine, args.number, parse_mark(args.result), by=args.by,
+                   note=args.note or "", now=now, recorded_by=clerk)
+    print(_describe(one))
+    return 0
+
+
+# --- list -----------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from hq.delivery import parse_mark
+    from hq.invitations import list_invitations
+
+    delivery = None
+    if args.delivery:
+        delivery = "none" if args.delivery.lower() in ("none", "belum") else \
+            parse_mark(args.delivery).value
+    rows = list_invitations(_engine(args), kelurahan=kelurahan_code(args.kelurahan),
+                            rw=_rw(args.rw), delivery=delivery, limit=args.limit)
+    if args.json:
+        print_json([r.to_dict() for r in rows])
+        return 0
+    if not rows:
+        print("no invitation letters", file=sys.stderr)
+        return 0
+    print_table(["nomor surat", "nama", "RT/RW", "kunjungan", "dicetak", "hasil", "status"], [
+        (r.number, r.name, f"{r.rt}/{r.rw}", f"{r.visit_date:%d-%m-%Y}", r.prints,
+         r.delivery or "-", r.status) for r in rows])
+    return 0
+
+
+def add_commands(add: SubcommandAdder) -> None:
+    inv = add("invitations", None, "invitation letters: list them, and what the Satgas Pamor "
+                                   "report on delivering them")
+    sub = inv.add_subparsers(dest="invitations_command", required=True, metavar="ACTION",
+                             parser_class=OneLineParser)
+    p = add("mark", cmd_mark, "what happened to a letter: delivered, not-found, moved, died, "
+                              "refused (moved and died update the resident's status)", sub)
+    p.add_argument("number", nargs="?", metavar="NUMBER",
+                   help="the letter's number as printed (or its invitation code)")
+    p.add_argument("result", nargs="?", metavar="RESULT",
+                   help="delivered|not-found|moved|died|refused (or diterima, tidak "
+                        "ditemukan, pindah, meninggal, menolak; D, T, P, M, TL)")
+    p.add_argument("--by", metavar="NAME", help="the officer who delivered it")
+    p.add_argument("--note", metavar="TEXT")
+    p.add_argument("--from", dest="sheet", metavar="FILE.csv",
+                   help="the Satgas Pamor's return sheet: nomor_surat, hasil, petugas[, "
+                        "catatan, tanggal]; all rows or none")
+    p = add("list", cmd_list, "invitation letters and what became of them", sub)
+    p.add_argument("--kelurahan", metavar="K", help="code or name")
+    p.add_argument("--rw", metavar="N")
+    p.add_argument("--delivery", metavar="RESULT",
+                   help="only letters with this latest result, or 'none' (not reported yet)")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true")
