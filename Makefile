@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Every optional extra but `pi` (picamera2, lgpio and evdev come from the Pi's apt).
 EXTRAS := $(shell $(PYTHON) -c 'import tomllib; e = tomllib.load(open("pyproject.toml", "rb"))["project"].get("optional-dependencies", {}); print(" ".join(sorted(k for k in e if k != "pi")))')
 
-.PHONY: venv lock demo test test-all lint bench check-units wheelhouse image-test power-loss clean migration
+.PHONY: venv lock demo test test-all lint bench check-units wheelhouse image-test power-loss clean migration vectors
 
 # The venv is exactly requirements/dev.lock (hash-checked), then Rekam itself, editable.
 $(STAMP): pyproject.toml requirements/dev.lock
@@ -57,6 +57,11 @@ migration: $(STAMP)
 	$(BIN)/alembic -c alembic.ini upgrade head && \
 	$(BIN)/alembic -c alembic.ini revision --autogenerate --rev-id $$next -m "$(MSG)"; \
 	status=$$?; rm -f .migration.db; exit $$status
+
+## vectors: rewrite the protocol's test vectors (docs/protocol/vectors/) after a deliberate
+## change to a format; tests/test_protocol_vectors.py checks them against the code
+vectors: $(STAMP)
+	$(BIN)/python docs/protocol/vectors/generate.py
 
 ## check-units: systemd accepts every unit, each runs a command the CLI knows, exposure <= 2.0
 check-units: $(STAMP)

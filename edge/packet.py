@@ -43,7 +43,10 @@ from edge.manifest_schema import MANIFEST_FORMAT, validate_manifest
 
 MAGIC = b"RKMP"
 LAYOUT_VERSION = 1
-PACKET_FORMAT = "rekam-packet/1"
+PACKET_FORMAT = "rekam-packet/1"  # what this kit writes
+# Every packet format HQ takes in and opens (a rollout lists the old and the new one:
+# docs/protocol/versioning.md).
+KNOWN_PACKET_FORMATS = frozenset({PACKET_FORMAT})
 SUITE_NAME = "MLKEM768X25519/HKDF-SHA256/CHACHA20POLY1305"
 SIGNATURE_LEN = 64
 MAX_HEADER = 4096
@@ -169,7 +172,7 @@ class PacketHeader:
         first that is not."""
         for name, (pattern, what) in HEADER_FIELDS.items():
             value = getattr(self, name)
-            if not isinstance(value, str) or not pattern.match(value):
+            if not isinstance(value, str) or not pattern.fullmatch(value):
                 shown = repr(value)[:40] + ("..." if len(repr(value)) > 40 else "")
                 raise InvalidInput(f"packet header field {name} is not {what}: {shown}")
         return self
@@ -300,6 +303,8 @@ def decrypt_packet(
     """Verify the device signature, then decrypt: (header, plaintext container). HQ only."""
     header = verify_packet(data, device_key)
     parts = _split(data)
+    if header.format not in KNOWN_PACKET_FORMATS:
+        raise InvalidInput(f"packet format {header.format} is not one HQ reads")
     if header.suite not in _SUITES:
         raise InvalidInput(f"packet sealed with unknown suite {header.suite}")
     if header.hq_key_id != hq_key.public().key_id:
@@ -367,7 +372,7 @@ class Container:
 def _entry_problem(info: zipfile.ZipInfo, limits: ContainerLimits) -> str | None:
     name = info.filename
     shown = repr(name)[:60]
-    if not SAFE_NAME.match(name) or ".." in name:
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
         return f"entry {shown} is not a single safe file name"
     mode = info.external_attr >> 16
     if info.is_dir() or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # 0: no type recorded

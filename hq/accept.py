@@ -12,11 +12,15 @@ packet for (sync/PROTOCOL.md).
 from __future__ import annotations
 
 from edge.errors import RekamError
-from edge.packet import KNOWN_SUITES, PACKET_FORMAT, PacketHeader, read_header, verify_packet
+from edge.packet import (
+    KNOWN_PACKET_FORMATS,
+    KNOWN_SUITES,
+    PacketHeader,
+    read_header,
+    verify_packet,
+)
 from hq.devices import Device
 from hq.home import HqKeys
-
-KNOWN_PACKET_FORMATS = frozenset({PACKET_FORMAT})
 
 
 class Rejected(Exception):

@@ -36,7 +36,7 @@ class Device:
 
 
 def validate_device_id(device_id: str) -> str:
-    if not _DEVICE_ID.match(device_id):
+    if not _DEVICE_ID.fullmatch(device_id):
         raise InvalidInput(
             f"device id {device_id!r}: use 2-32 lower-case letters, digits and dashes, "
             "e.g. kit-bekasi-timur-01"

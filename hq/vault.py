@@ -30,7 +30,7 @@ def extract_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
     written to a new temporary file and renamed over the name, so a link planted at that
     name is replaced, never followed."""
     for name in files:
-        if not SAFE_NAME.match(name) or ".." in name or Path(name).name != name:
+        if not SAFE_NAME.fullmatch(name) or ".." in name or Path(name).name != name:
             raise InvalidInput(f"refusing to write {name[:60]!r}: not a single safe file name")
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)

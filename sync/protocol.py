@@ -79,7 +79,7 @@ class Channel(StrEnum):
 
 
 def check_device_id(device_id: str) -> str:
-    if not _DEVICE_ID.match(device_id):
+    if not _DEVICE_ID.fullmatch(device_id):
         raise ProtocolError(f"{device_id!r} is not a device id", reason="bad_device_id")
     return device_id
 
@@ -188,9 +188,9 @@ def decode_chunk(payload: bytes, *, max_packet: int = MAX_PACKET_SIZE) -> Chunk:
     packet_id, sha, total, count, index, offset = (
         meta["packet_id"], meta["sha256"], meta["total"], meta["count"], meta["index"],
         meta["offset"])
-    if not isinstance(packet_id, str) or not _PACKET_ID.match(packet_id):
+    if not isinstance(packet_id, str) or not _PACKET_ID.fullmatch(packet_id):
         raise ProtocolError("chunk names no valid packet id")
-    if not isinstance(sha, str) or not _SHA256.match(sha):
+    if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
         raise ProtocolError(f"chunk of {packet_id}: sha256 is not 64 lower-case hex digits")
     if not all(type(v) is int for v in (total, count, index, offset)):
         raise ProtocolError(f"chunk of {packet_id}: sizes must be integers")
@@ -310,7 +310,7 @@ def verify_ack(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey],
                   reason=str(body.get("reason", "")))
     except (KeyError, ValueError) as exc:
         raise ProtocolError(f"ack body is malformed: {exc}") from None
-    if not _SHA256.match(ack.sha256):
+    if not _SHA256.fullmatch(ack.sha256):
         raise ProtocolError("ack sha256 is not 64 lower-case hex digits")
     return ack
 
@@ -357,25 +357,32 @@ def sign_status(status: Status, key: ed25519.Ed25519PrivateKey) -> bytes:
 
 def verify_status(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
                   device_id: str) -> Status:
+    """A heartbeat or last will signed by the device: every field of the type and length
+    docs/protocol/messages.md gives (ProtocolError naming the first that is not); fields
+    this version does not know are ignored."""
     from edge.keys import signing_key_id
 
     body = _body(data, kind=STATUS_KIND, trusted={signing_key_id(device_key): device_key})
     _for_device(body, device_id, "status")
     try:
         if body["state"] not in ("online", "offline"):
-            raise ValueError(f"unknown state {body['state']!r}")
+            raise ValueError(f"unknown state {str(body['state'])[:20]!r}")
+        outbox = body.get("outbox", {})
+        if (not isinstance(outbox, dict) or len(outbox) > 16
+                or not all(isinstance(k, str) and 0 < len(k) <= 16 for k in outbox)):
+            raise ValueError("outbox is not an object of at most 16 packet states")
         return Status(
             device_id=device_id, state=str(body["state"]), at=_time(body["at"], "status at"),
-            software_version=str(body.get("software_version", "")),
-            queue_depth=int(body.get("queue_depth", 0)),
-            oldest_queued=body.get("oldest_queued"),
-            outbox={str(k): int(v) for k, v in dict(body.get("outbox", {})).items()},
-            free_disk_mb=int(body.get("free_disk_mb", 0)),
-            roster_version=body.get("roster_version"),
-            roster_expires_at=body.get("roster_expires_at"),
-            pending_worklist_version=body.get("pending_worklist_version"),
-            config_version=int(body.get("config_version", 0)),
-            session=str(body.get("session", "")),
+            software_version=_text(body, "software_version", 32),
+            queue_depth=_count(body, "queue_depth"),
+            oldest_queued=_text_or_null(body, "oldest_queued", 40),
+            outbox={k: _count(outbox, k) for k in outbox},
+            free_disk_mb=_count(body, "free_disk_mb"),
+            roster_version=_count_or_null(body, "roster_version"),
+            roster_expires_at=_text_or_null(body, "roster_expires_at", 40),
+            pending_worklist_version=_count_or_null(body, "pending_worklist_version"),
+            config_version=_count(body, "config_version"),
+            session=_text(body, "session", 40),
             audit_head=check_audit_head(body.get("audit_head")),
             readiness=_readiness(body.get("readiness")),
         )
@@ -389,6 +396,43 @@ def _readiness(value: object) -> dict[str, Any] | None:
     return None if value is None else readiness.from_dict(value).to_dict()
 
 
+# HQ keeps counts and versions in 32-bit integer columns: a larger one is refused as
+# malformed rather than failing in the database.
+MAX_COUNT = 2**31 - 1
+
+
+def _count_or_null(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{name} is not an integer from 0 to {MAX_COUNT} or null")
+    return value
+
+
+def _count(body: Mapping[str, Any], name: str) -> int:
+    value = _count_or_null(body, name) if name in body else 0
+    if value is None:
+        raise ValueError(f"{name} is null")
+    return value
+
+
+def _text_or_null(body: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
+        raise ValueError(f"{name} is not text of at most {limit} printable characters")
+    return value
+
+
+def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
+    value = _text_or_null(body, name, limit) if name in body else ""
+    if value is None:
+        raise ValueError(f"{name} is null")
+    return value
+
+
 def check_audit_head(value: object) -> dict[str, Any] | None:
     """An audit head as a kit sends it (status body, packet manifest): None, or exactly
     ``{"seq": int >= 1, "hash": 64 lower-case hex}``; ProtocolError otherwise."""
@@ -396,7 +440,7 @@ def check_audit_head(value: object) -> dict[str, Any] | None:
         return None
     if (not isinstance(value, dict) or set(value) != {"seq", "hash"}
             or type(value["seq"]) is not int or value["seq"] < 1
-            or not isinstance(value["hash"], str) or not _SHA256.match(value["hash"])):
+            or not isinstance(value["hash"], str) or not _SHA256.fullmatch(value["hash"])):
         raise ProtocolError("audit_head is not {seq: a positive integer, hash: 64 hex digits}")
     return {"seq": value["seq"], "hash": value["hash"]}
 
@@ -408,8 +452,8 @@ def check_audit_head(value: object) -> dict[str, Any] | None:
 class Report:
     device_id: str
     at: datetime
-    subject: str  # "worklist", "config" or "packet"
-    result: str  # "staged", "applied", "rejected", "ignored"
+    subject: str  # "worklist", "config", "packet" or "kit"
+    result: str  # "staged", "applied", "rejected", "defaulted" or "wiped"
     version: int | None = None
     detail: str = ""
 
@@ -430,10 +474,12 @@ def verify_report(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
     body = _body(data, kind=REPORT_KIND, trusted={signing_key_id(device_key): device_key})
     _for_device(body, device_id, "report")
     try:
-        version = body.get("version")
+        for name in ("subject", "result"):
+            if not isinstance(body[name], str) or not 0 < len(body[name]) <= 16:
+                raise ValueError(f"{name} is not text of 1 to 16 characters")
         return Report(device_id=device_id, at=_time(body["at"], "report at"),
-                      subject=str(body["subject"]), result=str(body["result"]),
-                      version=None if version is None else int(version),
+                      subject=body["subject"], result=body["result"],
+                      version=_count_or_null(body, "version"),
                       detail=str(body.get("detail", ""))[:2000])
     except (KeyError, ValueError, TypeError) as exc:
         raise ProtocolError(f"report body is malformed: {exc}") from None

@@ -119,7 +119,7 @@ def verify_manifest(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInput(f"manifest.json is malformed: {exc}") from None
     for p in manifest.packets:  # names that become file names: nothing but the expected form
-        if not _PACKET_ID.match(p.packet_id) or not _SHA256.match(p.sha256) or p.size <= 0:
+        if not _PACKET_ID.fullmatch(p.packet_id) or not _SHA256.fullmatch(p.sha256) or p.size <= 0:
             raise InvalidInput(f"manifest.json lists a malformed packet {p.packet_id[:40]!r}")
     if len({p.packet_id for p in manifest.packets}) != len(manifest.packets):
         raise InvalidInput("manifest.json lists a packet twice")
