@@ -69,7 +69,7 @@ def test_power_loss_mid_enrolment_and_mid_sync_loses_nothing_sealed(
     broker = broker_for(hq)
     # A roster big enough for every round's residents.
     big = tmp_path / "many.csv"
-    assert world.hq("synth", "--kelurahan", KELURAHAN, "--count", str(8 * ROUNDS + 40),
+    assert world.hq("synth", "--kelurahan", KELURAHAN, "--count", str(16 * ROUNDS + 40),
                     "--seed", "11", "--today", "2026-11-24", "-o", str(big)) == 0
     assert world.hq("worklist", DEVICE, "--from", str(big), "-o", str(tmp_path / "v2")) == 0
     assert world.kit("roster", "import", str(tmp_path / "v2"), pin=OPERATOR_PIN) == 0
@@ -100,7 +100,7 @@ def test_power_loss_mid_enrolment_and_mid_sync_loses_nothing_sealed(
     kills = {"enrol": 0, "sync": 0}
     try:
         for round_no in range(ROUNDS):
-            niks, nik_queue = nik_queue[:6], nik_queue[6:]
+            niks, nik_queue = nik_queue[:15], nik_queue[15:]
             out = logs / f"enrol-{round_no}.out"
             enrol = subprocess.Popen(
                 [_bin("rekam"), "enrol", *[a for n in niks for a in ("--nik", n)], "--sim",
@@ -109,7 +109,14 @@ def test_power_loss_mid_enrolment_and_mid_sync_loses_nothing_sealed(
             sync = subprocess.Popen([_bin("rekam"), "sync"], env=env,
                                     stdout=subprocess.DEVNULL,
                                     stderr=(logs / f"sync-{round_no}.log").open("wb"))
-            time.sleep(rng.uniform(0.3, 5.0))
+            # A random point of the recording: after some residents were sealed (or none),
+            # a random moment into the next one (capture, sealing, the commit).
+            after = rng.randrange(len(niks))
+            deadline = time.monotonic() + 60
+            while (enrol.poll() is None and time.monotonic() < deadline
+                   and len(SEALED.findall(out.read_text(errors="replace"))) < after):
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.6))
             victims = [("enrol", enrol), ("sync", sync)]
             rng.shuffle(victims)
             for name, proc in victims:  # the power goes: both die, in either order
