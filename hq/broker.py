@@ -8,7 +8,7 @@ Writes, for ``mosquitto -c DIR/mosquitto.conf``:
 - ``acl``: each device may write only ``rekam/v1/<its id>/up/#`` and read only
   ``rekam/v1/<its id>/down/#`` (its id is its certificate's CN, used as the MQTT username);
   HQ ingest reads every ``up`` topic (also as the shared subscription) and writes every
-  ``down`` topic;
+  ``down`` topic and the fleet's retained ``rekam/v1/hq/online``, which every kit reads;
 - ``crl.pem``: HQ's certificate revocation list (revoked kits), which the listener checks;
 - ``mosquitto.conf``: one TLS 1.3 listener requiring a client certificate, no anonymous
   access, persistence in ``DIR/data`` (queued acks survive a broker restart), raised queue
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from edge.keys import write_private, write_public
 from hq import ca
 from hq.home import HqHome, HqKeys
-from sync.protocol import INGEST_FILTER, INGEST_SUBSCRIPTION, PREFIX
+from sync.protocol import INGEST_FILTER, INGEST_SUBSCRIPTION, ONLINE_TOPIC, PREFIX
 
 INGEST_IDENTITY = "ingest.rekam-hq"
 BROKER_IDENTITY = "broker.rekam-hq"
@@ -81,10 +81,12 @@ def acl_text(revoked: list[str] | tuple[str, ...] = ()) -> str:
         f"topic read {INGEST_FILTER}",
         f"topic read {INGEST_SUBSCRIPTION}",
         f"topic write {PREFIX}/+/down/#",
+        f"topic write {ONLINE_TOPIC}",
         "",
-        "# Each kit: only its own topics.",
+        "# Each kit: only its own topics, and HQ's signed, retained \"ingest online since\".",
         f"pattern write {PREFIX}/%u/up/#",
         f"pattern read {PREFIX}/%u/down/#",
+        f"pattern read {ONLINE_TOPIC}",
         "",
         *(["# Revoked kits (rekam-hq device revoke): nothing at all.", *deny, ""]
           if deny else []),

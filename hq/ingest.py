@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import queue
 import socket
 import threading
@@ -35,7 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,14 +53,17 @@ from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
 from sync.protocol import (
     INGEST_SUBSCRIPTION,
     MAX_PACKET_SIZE,
+    ONLINE_TOPIC,
     Ack,
     AckStatus,
     Channel,
     Chunk,
+    Online,
     assemble,
     decode_chunk,
     parse_topic,
     sign_ack,
+    sign_online,
     topic,
     verify_report,
     verify_status,
@@ -82,6 +84,7 @@ class _Item:
     chunk: Chunk
     name: str
     payload: bytes
+    source: Incoming | None = None  # the message it came in (PUBACKed once it is durable)
 
     @property
     def set_key(self) -> _SetKey:
@@ -96,6 +99,17 @@ class Prepared:
     now: datetime
     out: list[tuple[str, bytes]] = field(default_factory=list)  # acks due whatever happens
     packets: list[NewPacket] = field(default_factory=list)  # verified, to store
+    # The messages HQ's database holds once this batch commits (stored, written to the
+    # chunk table, refused into a dead letter, a status or report kept): the ingest loop
+    # PUBACKs them to the broker then, and only then. Chunks still held in memory are not.
+    settled: list[Incoming] = field(default_factory=list)
+
+
+class DatabaseUnavailable(RekamError):
+    """HQ's database cannot be reached (or is busy) for a whole batch: nothing of it is
+    acknowledged, to the broker or to a kit; the ingest loop waits for the database and
+    takes the batch again from the broker (persistent session: unacknowledged messages
+    come again on reconnect)."""
 
 
 @dataclass
@@ -113,6 +127,11 @@ def _transient(exc: SQLAlchemyError) -> bool:
 
     return isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def _unavailable(what: str, exc: SQLAlchemyError) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"HQ's database is unavailable ({what}): "
+                               f"{str(exc).splitlines()[0][:300]}")
 
 
 def _topic_device(name: str) -> str | None:
@@ -143,6 +162,12 @@ class Ingestor:
         """Chunks wait in memory: call :meth:`flush` within HOLD_IDLE if nothing comes."""
         return bool(self._held)
 
+    def reset(self) -> None:
+        """Forget chunks held in memory (their messages were never PUBACKed: the broker
+        sends them again when the session reconnects) and the device cache."""
+        self._held = {}
+        self._devices = {}
+
     def flush(self) -> list[tuple[str, bytes]]:
         """Write every chunk held in memory to the chunk table; the acks of packets that
         this completes (with chunks a twin worker wrote)."""
@@ -168,8 +193,8 @@ class Ingestor:
                      ) -> list[tuple[str, bytes]]:
         """A batch of messages with a few commits in all (not a few per chunk): the acks to
         publish, each after its packet was committed. Never raises on input; a database
-        failure acks none of the batch's packets (the kits send again after their ack
-        timeout). The same as :meth:`commit_batch` of :meth:`prepare_batch`."""
+        that cannot be reached raises :class:`DatabaseUnavailable` (nothing of the batch is
+        acked). The same as :meth:`commit_batch` of :meth:`prepare_batch`."""
         return self.commit_batch(self.prepare_batch(batch, hold=hold))
 
     def prepare_batch(self, batch: Sequence[Incoming], *, hold: bool = False) -> Prepared:
@@ -192,16 +217,19 @@ class Ingestor:
         out = prepared.out
         held, self._held = self._held, {}
         items: list[_Item] = [i for h in held.values() for i in h.parts.values()]
+        earlier = [i.source for i in items if i.source is not None]
         for message in batch:
             device_id = _topic_device(message.topic)
             try:
                 item = self._classify(message.topic, message.payload, now)
                 if item is not None:
-                    items.append(item)
+                    items.append(replace(item, source=message))
             except Rejected as rej:
                 self._reject(rej, message.topic, message.payload, device_id, now, out)
             except SQLAlchemyError as exc:
                 self._db_error(message.topic, exc)
+            except DatabaseUnavailable:
+                raise
             except Exception as exc:  # never crash on input: keep it for a person
                 log.exception("unexpected error on %s", message.topic)
                 self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"),
@@ -211,11 +239,15 @@ class Ingestor:
                 prepared.packets = self._packets(items, now, out, held if hold else None)
             except SQLAlchemyError as exc:
                 self._db_error(f"{len(items)} packet messages", exc)
+            except DatabaseUnavailable:
+                raise
             except Exception as exc:
                 log.exception("unexpected error storing packets")
                 for item in items:
                     self._reject(Rejected("internal", f"{type(exc).__name__}: {exc}"),
                                  item.name, item.payload, item.device.device_id, now, out)
+        still_held = {id(i.source) for h in self._held.values() for i in h.parts.values()}
+        prepared.settled = [m for m in (*earlier, *batch) if id(m) not in still_held]
         return prepared
 
     def commit_batch(self, prepared: Prepared) -> list[tuple[str, bytes]]:
@@ -230,8 +262,7 @@ class Ingestor:
             results = self.store.store_packets(prepared.packets, now)
         except SQLAlchemyError as exc:
             if _transient(exc):
-                self._db_error(f"{len(prepared.packets)} packets", exc)
-                return out
+                raise _unavailable(f"storing {len(prepared.packets)} packets", exc) from None
             if len(prepared.packets) == 1:
                 self._store_failed(prepared.packets[0], exc, now, out)
                 return out
@@ -243,6 +274,8 @@ class Ingestor:
             for packet in prepared.packets:
                 self.commit_batch(Prepared(now, out, [packet]))
             return out
+        except DatabaseUnavailable:
+            raise
         except Exception as exc:
             log.exception("unexpected error storing packets")
             for packet in prepared.packets:
@@ -277,6 +310,10 @@ class Ingestor:
             self.counts[name] += n
 
     def _db_error(self, what: str, exc: SQLAlchemyError) -> None:
+        """A statement the database refused (kept as before: counted, logged, not acked);
+        a database that cannot be reached raises DatabaseUnavailable (the whole batch)."""
+        if _transient(exc):
+            raise _unavailable(what, exc) from None
         self._count("db_error")
         log.error("database error on %s (not acked; the kit will send again): %s", what,
                   str(exc).splitlines()[0])
@@ -316,6 +353,8 @@ class Ingestor:
                                    reason=rej.reason, now=now, device_id=device_id,
                                    packet_id=rej.packet_id, alert=rej.alert)
         except SQLAlchemyError as exc:
+            if _transient(exc):  # taken again from the broker once the database is back
+                raise _unavailable(f"a dead letter of {name}", exc) from None
             log.error("cannot keep the dead letter: %s", str(exc).splitlines()[0])
         if device_id and rej.packet_id and rej.sha256:  # tell the kit why (it keeps it)
             self._ack(Ack(device_id, rej.packet_id, rej.sha256, AckStatus.REJECTED, now,
@@ -511,9 +550,30 @@ class Ingestor:
 
 # --- the async loop ------------------------------------------------------------------------
 
+# How long the broker keeps a worker's session (its share of the shared subscription queued,
+# the messages it had not acknowledged) while the worker is away: a systemd restart, a
+# reboot. A worker gone for longer loses what was queued for it; the kits send it again
+# when a worker announces itself online (ONLINE_TOPIC).
+SESSION_EXPIRY = 300
+RECEIVE_MAXIMUM = 256  # messages the broker sends a worker before it PUBACKs (≥ 3 batches)
+DB_RETRY_MAX = 5.0  # seconds between looks at a database that went away
+
+
+class SessionTakenOver(RekamError):
+    """Another ingest process connected under this worker's client id."""
+
+
+def ingest_client_id(instance: str) -> str:
+    """The stable MQTT client id of ingest worker ``instance`` on this host: the broker keeps
+    its session (and queues its share) across restarts under this name."""
+    return f"rekam-hq-ingest-{socket.gethostname()}-{instance}"[:64]
+
 
 def ingest_options(home: HqHome, broker_url: str | None, *, client_id: str | None = None,
-                   connect_timeout: float = 20.0) -> ConnectOptions:
+                   instance: str = "1", connect_timeout: float = 20.0,
+                   session_expiry: int = SESSION_EXPIRY) -> ConnectOptions:
+    """A worker's connection: its own certificate, a persistent session under a stable id
+    (``instance``: systemd's ``%i``), messages PUBACKed only once the database holds them."""
     from hq.broker import ingest_identity
 
     url = broker_url or str(home.config().get("broker_url") or "")
@@ -526,10 +586,11 @@ def ingest_options(home: HqHome, broker_url: str | None, *, client_id: str | Non
         raise InvalidInput(f"no ingest certificate in {ident.cert.parent}; run: "
                            "rekam-hq broker-config -o DIR")
     return ConnectOptions(
-        address=address,
-        client_id=client_id or f"rekam-hq-ingest-{socket.gethostname()}-{os.getpid()}",
+        address=address, client_id=client_id or ingest_client_id(instance),
         tls=TlsFiles(ident.ca_cert, ident.cert, ident.key) if address.tls else None,
-        persistent=False, keepalive=30, connect_timeout=connect_timeout, max_inflight=64,
+        persistent=True, session_expiry=session_expiry, keepalive=30,
+        connect_timeout=connect_timeout, max_inflight=64, manual_ack=True,
+        receive_maximum=RECEIVE_MAXIMUM,
     )
 
 
@@ -539,8 +600,15 @@ Connector = Callable[[ConnectOptions], Any]
 async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.Event, *,
                      connector: Connector | None = None, batch_size: int = 64,
                      on_ready: Callable[[], None] | None = None,
-                     backoff_max: float = 30.0) -> Counter[str]:
-    """Consume until ``stop``; reconnects (fresh client) with backoff on any drop."""
+                     backoff_max: float = 5.0) -> Counter[str]:
+    """Consume until ``stop``.
+
+    A dropped broker connection: a fresh client, with back-off (``backoff_max``: the broker
+    is on HQ's own network, a try costs nothing). A database that goes away: the batch in
+    hand is not acknowledged, the connection is closed (the session stays at the broker,
+    with every message not yet PUBACKed), the database is probed with back-off, and on its
+    return the worker reconnects and the broker sends those messages again. On every
+    connection the worker announces itself on ONLINE_TOPIC (retained, signed)."""
     from sync.uplink import Backoff
 
     if connector is None:
@@ -558,12 +626,27 @@ async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.
                 async with connector(options) as link:
                     await link.subscribe(INGEST_SUBSCRIPTION)
                     backoff.reset()
-                    log.info("ingest subscribed to %s on %s", INGEST_SUBSCRIPTION,
-                             options.address)
+                    resumed = bool(getattr(link, "session_present", False))
+                    log.info("ingest %s subscribed to %s on %s (session %s)",
+                             options.client_id, INGEST_SUBSCRIPTION, options.address,
+                             "resumed" if resumed else "new")
+                    await _announce(link, ingestor, options.client_id, resumed)
                     if on_ready:
                         on_ready()
                     await _consume(link, ingestor, worker, stop, batch_size)
+            except DatabaseUnavailable as exc:
+                ingestor.reset()
+                log.error("%s; nothing of the batch was acknowledged: waiting for the "
+                          "database, then taking it again from the broker", exc)
+                await _wait_for_database(ingestor, worker, stop)
+                continue
             except TransportError as exc:
+                if "taken over" in str(exc).lower():
+                    raise SessionTakenOver(
+                        f"another ingest process connected as {options.client_id}: give "
+                        "each worker its own --instance (systemd: rekam-hq-ingest@N)"
+                    ) from None
+                ingestor.reset()
                 log.warning("ingest: %s", exc)
             if stop.is_set():
                 break
@@ -575,6 +658,45 @@ async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.
     finally:
         worker.shutdown(wait=True)
     return ingestor.counts
+
+
+async def _announce(link: Any, ingestor: Ingestor, worker: str, resumed: bool) -> None:
+    """Tell every kit (retained) that this worker takes packets from now on."""
+    payload = sign_online(Online(ingestor.clock(), worker, resumed), ingestor.keys.signing)
+    try:
+        await link.publish(ONLINE_TOPIC, payload, retain=True)
+    except TransportError as exc:  # the kits then fall back on their ack timeout
+        log.warning("could not announce ingest online on %s: %s", ONLINE_TOPIC, exc)
+
+
+async def _wait_for_database(ingestor: Ingestor, worker: ThreadPoolExecutor,
+                             stop: asyncio.Event) -> None:
+    from sqlalchemy import text
+
+    from sync.uplink import Backoff
+
+    def probe() -> str | None:
+        try:
+            with ingestor.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return None
+        except SQLAlchemyError as exc:
+            return str(exc).splitlines()[0]
+
+    loop = asyncio.get_running_loop()
+    backoff = Backoff(0.25, DB_RETRY_MAX)
+    started = time.monotonic()
+    last = ""
+    while not stop.is_set():
+        error = await loop.run_in_executor(worker, probe)
+        if error is None:
+            log.info("HQ's database answers again after %.1f s", time.monotonic() - started)
+            return
+        if error != last:
+            log.warning("HQ's database does not answer: %s", error)
+            last = error
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=backoff.next())
 
 
 def _gc_chunks(ingestor: Ingestor) -> None:
@@ -595,10 +717,14 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
     waiting for this loop to be scheduled and hand it over, and hands the prepared batch to
     a commit thread: the next batch is checked while the previous one is written and
     synced (the database releases the GIL meanwhile), one commit at a time, in order; the
-    acks of a batch are published once it committed. At most ``3 * batch_size`` messages
-    are between this loop and a commit; beyond that this loop stops reading (the rest wait
-    in the client and the broker). On a stop or a dropped connection, what was received
-    is still stored (a lost ack only means one more send)."""
+    acks of a batch are published once it committed, and its messages PUBACKed to the
+    broker then (not before: a worker killed before its commit leaves them unacknowledged
+    in its session, and the broker sends them again to its next incarnation). At most
+    ``3 * batch_size`` messages are between this loop and a commit; beyond that this loop
+    stops reading (the rest wait in the client and the broker, which sends at most
+    RECEIVE_MAXIMUM unacknowledged). On a stop or a dropped connection, what was received
+    is still stored (a lost ack only means one more send). A database that cannot be
+    reached ends it with DatabaseUnavailable: that batch and every later one unacknowledged."""
     loop = asyncio.get_running_loop()
     inbox: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
     room = asyncio.Semaphore(3 * batch_size)
@@ -613,7 +739,10 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
                 log.info("ack on %s not confirmed: %s (the kit sends again if it is lost)",
                          name, exc)
 
-    def deliver(acks: list[tuple[str, bytes]], taken: int) -> None:  # on this loop
+    def deliver(acks: list[tuple[str, bytes]], settled: list[Incoming],
+                taken: int) -> None:  # on this loop
+        for message in settled:  # HQ's database holds them: the broker may forget them
+            link.ack(message)
         for _ in range(taken):
             room.release()
         for name, payload in acks:
@@ -644,11 +773,13 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
     def commit(prepared: Prepared, taken: int) -> None:  # the commit thread
         try:
             acks = ingestor.commit_batch(prepared)
+        except DatabaseUnavailable:
+            raise  # nothing of this batch is acknowledged; the loop reconnects
         except Exception:  # commit_batch never raises on input; a bug must not stop us
             log.exception("unexpected error storing a batch (not acked; the kits send again)")
             acks = []
         with contextlib.suppress(RuntimeError):  # the loop is gone: the kits send again
-            loop.call_soon_threadsafe(deliver, acks, taken)
+            loop.call_soon_threadsafe(deliver, acks, prepared.settled, taken)
 
     def store() -> None:  # the DB thread: prepares a batch while the previous one commits
         going = True
@@ -658,10 +789,12 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
                 batch, going = next_batch()
                 try:
                     prepared = ingestor.prepare_batch(batch, hold=going and bool(batch))
+                except DatabaseUnavailable:
+                    raise
                 except Exception:  # prepare_batch never raises on input
                     log.exception("unexpected error on a batch of %d messages (not acked; "
                                   "the kits send again)", len(batch))
-                    prepared = Prepared(ingestor.clock())
+                    prepared = Prepared(ingestor.clock(), settled=list(batch))
                 if committing is not None:
                     committing.result()  # one commit at a time, in order
                 committing = committer.submit(commit, prepared, len(batch))
@@ -677,10 +810,12 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
         while True:
             if room.locked():  # the DB thread is behind: read no more until it catches up
                 acquire = asyncio.ensure_future(room.acquire())
-                done, _ = await asyncio.wait({acquire, stopper},
+                done, _ = await asyncio.wait({acquire, stopper, storing},
                                              return_when=asyncio.FIRST_COMPLETED)
                 if acquire not in done:
                     acquire.cancel()
+                    if storing in done:  # the DB thread ended: surface its error
+                        storing.result()
                     return
             else:
                 await room.acquire()

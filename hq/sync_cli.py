@@ -61,8 +61,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     _logging(args.verbose)
     home = _home(args)
-    ingestor = Ingestor(_engine(home), home.keys())
-    options = ingest_options(home, args.broker)
+    keys = home.keys()
+    options = ingest_options(home, args.broker, instance=args.instance)
+    ingestor = Ingestor(_engine_when_up(home), keys)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -80,6 +81,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                                 or "nothing received"), file=sys.stderr if not args.json
           else sys.stdout)
     return 0
+
+
+def _engine_when_up(home: HqHome) -> Any:
+    """HQ's engine, waiting (with back-off) for a database that does not answer yet: a worker
+    started with, or just before, PostgreSQL must not give up (systemd would stop restarting
+    it after a few tries) but start as soon as it answers."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from sync.uplink import Backoff
+
+    backoff = Backoff(0.5, 5.0)
+    while True:
+        try:
+            return _engine(home)
+        except OperationalError as exc:
+            delay = backoff.next()
+            logging.getLogger("rekam.ingest").warning(
+                "HQ's database does not answer (%s); trying again in %.1f s",
+                str(exc).splitlines()[0], delay)
+            time.sleep(delay)
 
 
 def _ago(when: datetime | None) -> str:
@@ -197,10 +220,14 @@ def cmd_import_usb(args: argparse.Namespace) -> int:
 
 
 def _publish_retained(home: HqHome, broker: str | None, name: str, payload: bytes) -> None:
+    from dataclasses import replace
+
     from hq.ingest import ingest_options
     from sync.mqtt import connect
 
-    options = ingest_options(home, broker, client_id=f"rekam-hq-push-{datetime.now(UTC):%s}")
+    options = replace(  # a one-off publisher: no session left behind at the broker
+        ingest_options(home, broker, client_id=f"rekam-hq-push-{datetime.now(UTC):%s}"),
+        persistent=False, manual_ack=False, receive_maximum=0)
 
     async def main() -> None:
         async with connect(options) as link:
@@ -283,6 +310,10 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("ingest", cmd_ingest, "store the kits' packets from the broker and ack them")
     p.add_argument("--broker", metavar="URL", help="mqtts://HOST:PORT (default: the one "
                    "recorded by broker-config)")
+    p.add_argument("--instance", default="1", metavar="N",
+                   help="this worker's name among HQ's ingest workers on this host (systemd: "
+                        "%%i of rekam-hq-ingest@N): the broker keeps its session, and queues "
+                        "its share, under it while it restarts; each worker needs its own")
     p.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="counts as JSON when it stops")
     p.add_argument("-v", "--verbose", action="store_true")

@@ -9,8 +9,11 @@ What the rest of the code sees: :class:`ConnectOptions` in, an async context man
 - TLS 1.3 only, client certificate always, server name checked against the broker's cert;
 - ``TCP_NODELAY`` (a 40 ms delayed-ACK stall per publish otherwise) and an optional
   ``TCP_CONGESTION`` per socket (BBR is ~4.5× cubic on a lossy 3G/4G link);
-- persistent sessions for kits (clean start off, session expiry, fixed client id), clean
-  ones for ingest workers on the shared subscription;
+- persistent sessions (clean start off, session expiry, fixed client id) for kits and for
+  ingest workers, which also acknowledge each message themselves (``manual_ack``: PUBACK
+  only once HQ's database holds it; the broker sends an unacknowledged one again when the
+  session reconnects) and bound what the broker sends them unacknowledged
+  (``receive_maximum``);
 - a publish timeout is not "not delivered": it surfaces as :class:`PublishTimeout` and the
   caller relies on HQ's signed ack;
 - aiomqtt/paho log on the ``mqtt`` logger; a refused client certificate only shows as a
@@ -27,6 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -87,6 +91,8 @@ class ConnectOptions:
     will: tuple[str, bytes] | None = None  # (topic, payload), QoS 1
     max_inflight: int = 20
     tcp_congestion: str = ""  # e.g. "bbr"; "" keeps the system default
+    manual_ack: bool = False  # PUBACK received messages only through Connection.ack
+    receive_maximum: int = 0  # QoS 1 messages the broker may send us unacknowledged (0: its)
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class Incoming:
     topic: str
     payload: bytes
     retain: bool
+    mid: int = 0  # the broker's message id (what Connection.ack acknowledges); 0: none
 
 
 def tls_context(files: TlsFiles) -> ssl.SSLContext:
@@ -124,9 +131,11 @@ def _map(exc: BaseException, doing: str) -> TransportError:
 class Connection:
     """One live MQTT session. Made only by :func:`connect`."""
 
-    def __init__(self, client: aiomqtt.Client, options: ConnectOptions) -> None:
+    def __init__(self, client: aiomqtt.Client, options: ConnectOptions,
+                 session_present: bool = False) -> None:
         self._client = client
         self._options = options
+        self.session_present = session_present  # the broker kept our session (CONNACK)
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False,
                       timeout: float | None = None) -> None:
@@ -167,7 +176,21 @@ class Connection:
                 payload = payload.encode()
             elif not isinstance(payload, bytes | bytearray):
                 payload = b"" if payload is None else str(payload).encode()
-            yield Incoming(str(message.topic), bytes(payload), bool(message.retain))
+            yield Incoming(str(message.topic), bytes(payload), bool(message.retain),
+                           int(message.mid) if message.qos else 0)
+
+    def ack(self, message: Incoming) -> None:
+        """PUBACK a message received with ``manual_ack`` (on the event loop's thread). A
+        dropped connection leaves it unacknowledged: the broker sends it again."""
+        if self._options.manual_ack and message.mid:
+            self._client._client.ack(message.mid, 1)
+
+    async def unsubscribe(self, topic: str, *, timeout: float | None = None) -> None:
+        try:
+            await self._client.unsubscribe(topic,
+                                           timeout=timeout or self._options.connect_timeout)
+        except aiomqtt.MqttError as exc:
+            raise _map(exc, f"unsubscribe from {topic}") from None
 
     def queued(self) -> int:
         """Messages received and not yet taken from :meth:`messages`."""
@@ -199,6 +222,8 @@ async def connect(options: ConnectOptions) -> AsyncIterator[Connection]:
     """A fresh client, connected; ConnectFailed when no session could be made."""
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = options.session_expiry if options.persistent else 0
+    if options.receive_maximum:
+        props.ReceiveMaximum = options.receive_maximum
     will = None
     if options.will is not None:
         will = aiomqtt.Will(options.will[0], options.will[1], qos=1, retain=False)
@@ -215,6 +240,17 @@ async def connect(options: ConnectOptions) -> AsyncIterator[Connection]:
     )
     # aiomqtt warns above 10 pending publishes; we keep a bounded window of our own.
     client.pending_calls_threshold = max(10, options.max_inflight * 4)
+    paho = client._client
+    paho.manual_ack_set(options.manual_ack)
+    session: dict[str, bool] = {}
+    on_connect = paho.on_connect
+
+    def _on_connect(*args: Any) -> None:  # remember CONNACK's "session present"
+        session["present"] = bool(getattr(args[2], "session_present", False))
+        if on_connect is not None:
+            on_connect(*args)
+
+    paho.on_connect = _on_connect
     try:
         await client.__aenter__()
     except aiomqtt.MqttError as exc:
@@ -233,7 +269,7 @@ async def connect(options: ConnectOptions) -> AsyncIterator[Connection]:
     _apply_congestion(client, options)
     log.info("connected to %s as %s", options.address, options.client_id)
     try:
-        yield Connection(client, options)
+        yield Connection(client, options, session.get("present", False))
     finally:
         try:
             await asyncio.wait_for(client.__aexit__(None, None, None), timeout=5)

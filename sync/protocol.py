@@ -13,6 +13,7 @@ and therefore its MQTT username; the broker's ACL confines each kit to its own t
     rekam/v1/{device}/down/ack      HQ's signed ack of a packet         HQ → kit  QoS 1
     rekam/v1/{device}/down/worklist HQ's signed worklist (retained)     HQ → kit  QoS 1
     rekam/v1/{device}/down/config   HQ's signed settings (retained)     HQ → kit  QoS 1
+    rekam/v1/hq/online              HQ ingest online since (retained)   HQ → kits QoS 1
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ PREFIX = f"rekam/{VERSION}"
 SHARE_GROUP = "rekam-hq"
 INGEST_FILTER = f"{PREFIX}/+/up/#"
 INGEST_SUBSCRIPTION = f"$share/{SHARE_GROUP}/{INGEST_FILTER}"
+# One retained message for the whole fleet: four levels, so never a device's topic (those
+# have five), and readable by every kit through the broker's ACL.
+ONLINE_TOPIC = f"{PREFIX}/hq/online"
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
 MAX_CHUNK_SIZE = 1024 * 1024  # a frame larger than this is refused, whatever its metadata
@@ -60,6 +64,7 @@ ACK_KIND = "ack"
 STATUS_KIND = "status"
 REPORT_KIND = "report"
 CONFIG_KIND = "config"
+ONLINE_KIND = "online"
 
 
 class Channel(StrEnum):
@@ -313,6 +318,40 @@ def verify_ack(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey],
     if not _SHA256.fullmatch(ack.sha256):
         raise ProtocolError("ack sha256 is not 64 lower-case hex digits")
     return ack
+
+
+# --- HQ ingest online (retained, for every kit) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Online:
+    """An HQ ingest worker (re)connected at ``since`` and now takes packets. Published,
+    retained, by every worker on every connection: it may follow an outage in which the
+    broker dropped or lost messages kits had handed it, so a kit that sees a new ``since``
+    sends its unacknowledged packets again shortly instead of waiting out its ack timeout."""
+
+    since: datetime
+    worker: str = ""
+    session_resumed: bool = False  # the broker kept the worker's share queued meanwhile
+
+    def to_body(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat(), "worker": self.worker,
+                "session_resumed": self.session_resumed}
+
+
+def sign_online(online: Online, key: ed25519.Ed25519PrivateKey) -> bytes:
+    return sign_document(ONLINE_KIND, canonical_json(online.to_body()), key)
+
+
+def verify_online(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey]) -> Online:
+    """An announcement signed by HQ; IntegrityError/DocumentRejected/ProtocolError."""
+    body = _body(data, kind=ONLINE_KIND, trusted=trusted, limit=4096)
+    try:
+        return Online(since=_time(body["since"], "online since"),
+                      worker=str(body.get("worker", ""))[:200],
+                      session_resumed=bool(body.get("session_resumed", False)))
+    except KeyError as exc:
+        raise ProtocolError(f"online body is malformed: {exc}") from None
 
 
 # --- kit status (heartbeat and last will) -------------------------------------------------

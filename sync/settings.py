@@ -34,6 +34,13 @@ class SyncSettings:
     purge_every: float = 600.0
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
+    # For this long after a session ended, reconnect tries are at most reconnect_fast_max
+    # apart: a broker restart costs seconds, not the grown back-off.
+    reconnect_fast_for: float = 600.0
+    reconnect_fast_max: float = 15.0
+    # After HQ announces its ingest online again, how long unacked packets sent before the
+    # announcement wait for their acks (what the broker kept for ingest) before going again.
+    resend_settle: float = 5.0
     once_timeout: float = 300.0  # rekam sync --once: give up waiting for acks after this
     tcp_congestion: str = "bbr"  # per socket; "" keeps the system default (see bench/)
     # Lines of sync.json that were refused (each setting falling back to its default).
@@ -54,6 +61,8 @@ class SyncSettings:
                            ("publish_timeout", 3600), ("connect_timeout", 600),
                            ("heartbeat", 3600), ("poll", 60), ("purge_every", 86400),
                            ("backoff_initial", 600), ("backoff_max", 3600),
+                           ("reconnect_fast_for", 86400), ("reconnect_fast_max", 3600),
+                           ("resend_settle", 600),
                            ("once_timeout", 86400)):
             if not 0 < float(getattr(self, name)) <= most:
                 raise InvalidInput(f"{name} must be more than 0 and at most {most} s")

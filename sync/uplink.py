@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from edge import __version__, readiness
@@ -38,9 +38,16 @@ from edge.kit import Kit
 from edge.kitdb import atomic
 from edge.outbox import OutboxEntry, PacketState
 from sync import downlink
-from sync.errors import ConnectFailed, HqUnreachable, PublishTimeout, TransportError
+from sync.errors import (
+    ConnectFailed,
+    HqUnreachable,
+    NotAuthorized,
+    PublishTimeout,
+    TransportError,
+)
 from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
 from sync.protocol import (
+    ONLINE_TOPIC,
     Channel,
     Chunk,
     Report,
@@ -51,6 +58,7 @@ from sync.protocol import (
     sign_status,
     split_packet,
     topic,
+    verify_online,
 )
 from sync.sdnotify import Notifier
 from sync.settings import SyncSettings
@@ -58,6 +66,7 @@ from sync.settings import SyncSettings
 log = logging.getLogger("rekam.sync")
 
 LAST_GOOD_BROKER = "broker_last_good"
+HQ_ONLINE_SINCE = "hq_online_since"  # the last "ingest online since" HQ announced
 CONFIG_PROBLEMS_REPORTED = "config_problems_reported"
 MARK_SENT_DELAY = 0.02  # seconds: packets published within it are marked sent together
 
@@ -131,6 +140,7 @@ class _Flight:
     count: int
     deadline: float = math.inf  # monotonic; set once every chunk was published
     wait: float = 0.0  # the ack wait it was sent under (see Uplink._ack_wait)
+    early: bool = False  # its deadline was brought forward by HQ's "online" announcement
     done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
     tasks: list[asyncio.Task[bool]] = field(default_factory=list)
 
@@ -205,6 +215,13 @@ class Uplink:
         self._to_mark: list[tuple[str, _Flight]] = []
         self._try_last_good = False
         self._mark_timer: asyncio.TimerHandle | None = None
+        # HQ's "ingest online" announcement: packets sent before it and still unacked are
+        # sent again at _early_at (monotonic), once per announcement, and again only after
+        # HQ acked something (a crash-looping ingest must not make kits re-send every time).
+        self._early_armed = True
+        self._early_at = math.inf
+        self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
+        self._last_session_end = -math.inf
 
     # --- the connection loop -----------------------------------------------------------------
 
@@ -258,7 +275,11 @@ class Uplink:
                         self.stats.connects += 1
                         self._reached(url)
                         self.notifier.connected(str(options.address))
-                        finished = await self._session(link, stop, give_up if once else None)
+                        try:
+                            finished = await self._session(link, stop,
+                                                           give_up if once else None)
+                        finally:
+                            self._last_session_end = self.monotonic()
                 except TransportError as exc:
                     if isinstance(exc, ConnectFailed):
                         self.stats.connect_failures += 1
@@ -282,7 +303,14 @@ class Uplink:
                     break
                 if self.monotonic() - started > 30:
                     backoff.reset()
-                delay = min(backoff.next(), max(0.0, give_up - self.monotonic()))
+                delay = backoff.next()
+                if self.monotonic() - self._last_session_end < self.settings.reconnect_fast_for:
+                    # The broker (or the link) went away moments ago: it is usually back
+                    # within seconds (a restart), so look often for a while; a kit kept
+                    # out for long (no coverage, a refused certificate) backs off to
+                    # backoff_max, so a metered modem is not spent on handshakes.
+                    delay = min(delay, self.settings.reconnect_fast_max)
+                delay = min(delay, max(0.0, give_up - self.monotonic()))
                 self.notifier.retrying(delay, self.stats.last_error)
                 log.info("reconnecting in %.1f s", delay)
                 with suppress(TimeoutError):
@@ -360,6 +388,10 @@ class Uplink:
 
     async def _subscribe(self, link: Link) -> None:
         await link.subscribe(kit_subscription(self.kit.device_id))
+        try:  # the retained announcement arrives at once, and each new one as it is made
+            await link.subscribe(ONLINE_TOPIC)
+        except NotAuthorized as exc:  # a broker ACL older than the announcement
+            log.warning("%s (HQ's restarts then cost the ack timeout)", exc)
         await asyncio.Event().wait()  # only an error ends the session from here
 
     async def _goodbye(self, link: Link) -> None:
@@ -395,10 +427,13 @@ class Uplink:
         now = self.monotonic()
         for packet_id, flight in list(self._flights.items()):
             if flight.deadline <= now:
-                log.info("no ack for packet %s within %.0f s; it will be sent again",
-                         packet_id, flight.wait)
                 del self._flights[packet_id]
                 self._resume.pop(packet_id, None)
+                if flight.early:  # HQ's ingest came back: not a round HQ left unanswered
+                    log.info("packet %s sent again after HQ's ingest came back", packet_id)
+                    continue
+                log.info("no ack for packet %s within %.0f s; it will be sent again",
+                         packet_id, flight.wait)
                 at_current_wait = flight.wait >= self._ack_wait  # not one of an older round
                 if at_current_wait and self._ack_wait < self.settings.ack_timeout_max:
                     # A whole round went unanswered: HQ's ingest is down or cut off.
@@ -411,6 +446,8 @@ class Uplink:
 
     def _next_wait(self) -> float:
         deadlines = [f.deadline for f in self._flights.values() if f.deadline < math.inf]
+        if self._early_at > self.monotonic():
+            deadlines.append(self._early_at)
         wait = self.settings.poll
         if deadlines:
             wait = min(wait, max(0.0, min(deadlines) - self.monotonic()))
@@ -423,8 +460,13 @@ class Uplink:
 
     def _due(self, room: int) -> list[OutboxEntry]:
         skip = len(self._flights) + len(self._parked)
-        entries = self.kit.outbox.pending(
-            resend_after=timedelta(seconds=self._ack_wait), limit=room + skip)
+        wait = self._ack_wait
+        if self._early_cutoff is not None and self.monotonic() >= self._early_at:
+            # Also due: sent before HQ's announcement (in this process or an earlier one)
+            # and not acked since. Sent after it, they wait for the ack timeout as usual.
+            wait = min(wait, max(0.0, (self.kit.clock() - self._early_cutoff).total_seconds()))
+        entries = self.kit.outbox.pending(resend_after=timedelta(seconds=wait),
+                                          limit=room + skip)
         return [e for e in entries
                 if e.packet_id not in self._flights and e.packet_id not in self._parked][:room]
 
@@ -537,6 +579,9 @@ class Uplink:
         acks: list[bytes] = []
         reports: list[Report] = []
         for message in batch:
+            if message.topic == ONLINE_TOPIC:
+                self._online(message.payload)
+                continue
             try:
                 device, channel = parse_topic(message.topic)
             except RekamError as exc:
@@ -565,6 +610,7 @@ class Uplink:
                 self._resume.pop(packet_id, None)
             if outcome.acked or outcome.repeated:
                 self._ack_wait = self.settings.ack_timeout  # HQ is listening again
+                self._early_armed = True
             for ack in outcome.rejected:
                 self.stats.rejected_by_hq += 1
                 self._flights.pop(ack.packet_id, None)
@@ -579,6 +625,37 @@ class Uplink:
                 self._acks_in.set()
         for report in reports:
             await self._publish_report(link, report)
+
+    def _online(self, payload: bytes) -> None:
+        """HQ's ingest announced itself online (retained, so also on every connect). A new
+        announcement may follow an outage in which the broker lost or dropped what the kit
+        handed it (ingest down past its session, a broker crash): every packet sent before
+        it and not acked within ``resend_settle`` seconds (time for what the broker kept to
+        be stored and acked) is sent again, instead of after the ack timeout."""
+        try:
+            online = verify_online(payload, trusted=self.kit.trusted_hq_keys())
+        except RekamError as exc:
+            log.warning("ignored an HQ online announcement: %s", exc)
+            return
+        since = online.since.isoformat()
+        if self.kit.state.get(HQ_ONLINE_SINCE) == since:
+            return  # the retained one again
+        with atomic(self.kit.conn):
+            self.kit.state.set(HQ_ONLINE_SINCE, since)
+        if not self._early_armed:
+            log.info("HQ ingest online since %s, but HQ acked nothing since the last early "
+                     "re-send: unacked packets wait for their ack timeout", since)
+            return
+        self._early_armed = False
+        now = self.monotonic()
+        self._early_at = now + self.settings.resend_settle
+        self._early_cutoff = self.kit.clock()
+        for flight in self._flights.values():
+            if self._early_at < flight.deadline < math.inf:
+                flight.deadline, flight.early = self._early_at, True
+        log.info("HQ ingest online since %s (%s): unacked packets go again in %.0f s",
+                 since, online.worker or "?", self.settings.resend_settle)
+        self._wake()
 
     # --- status, reports, purge ----------------------------------------------------------
 

@@ -13,7 +13,16 @@ from edge.config import KitConfig, KitPaths
 from edge.kit import Kit, install_bundle
 from edge.operators import KdfParams
 from edge.provisioning import open_bundle
-from sync.protocol import AckStatus, Channel, Chunk, Status, sign_status, split_packet, topic
+from sync.protocol import (
+    ONLINE_TOPIC,
+    AckStatus,
+    Channel,
+    Chunk,
+    Status,
+    sign_status,
+    split_packet,
+    topic,
+)
 
 KELURAHAN = "32.75.01.1001"
 
@@ -421,12 +430,17 @@ def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env
         def __init__(self) -> None:
             self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
             self.published: list[tuple[str, bytes]] = []
+            self.pubacked: list[int] = []  # mids PUBACKed to the broker
 
         async def subscribe(self, name, *, timeout=None):
             pass
 
         async def publish(self, name, payload, *, retain=False, timeout=None):
-            self.published.append((name, payload))
+            if name != ONLINE_TOPIC:  # the worker's "online" announcement
+                self.published.append((name, payload))
+
+        def ack(self, message):
+            self.pubacked.append(message.mid)
 
         async def messages(self):
             while True:
@@ -453,22 +467,27 @@ def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env
         task = asyncio.create_task(ingest_module.run_ingest(
             ingestor, options, stop, connector=connector, on_ready=ready.set))
         await ready.wait()
-        frames = [Incoming(up, f, False) for f in _frames(first)]
+        frames = [Incoming(up, f, False, mid) for mid, f in enumerate(_frames(first), 1)]
         for frame in frames[:2]:
             link.inbox.put_nowait(frame)
+        await asyncio.sleep(0.05)
+        assert link.pubacked == []  # held in memory: not yet HQ's, so not the broker's to drop
         await until(lambda: store.chunks_pending() == 2)  # quiet link: held, then written
+        await until(lambda: sorted(link.pubacked) == [1, 2])  # ... and only then PUBACKed
         assert link.published == []
         for frame in frames[2:]:
             link.inbox.put_nowait(frame)
         await until(lambda: len(link.published) == 1)  # after the commit
         assert _ack(ingestor, a, link.published[0]).status is AckStatus.STORED
         assert store.packet_data(first.packet_id) == first.data
-        for frame in _frames(second)[:3]:
-            link.inbox.put_nowait(Incoming(up, frame, False))
+        assert sorted(link.pubacked) == [f.mid for f in frames]
+        for mid, frame in enumerate(_frames(second)[:3], 100):
+            link.inbox.put_nowait(Incoming(up, frame, False, mid))
         await until(lambda: link.inbox.empty())
         stop.set()
         await task
         assert store.chunks_pending() == 3  # what was received is kept across the stop
+        assert sorted(link.pubacked)[-3:] == [100, 101, 102]
 
     asyncio.run(main())
 
