@@ -16,9 +16,14 @@ session. For each message:
     a kit's signed word on a worklist or config: keep it.
 
 Anything malformed, oversized, unsigned, badly signed, misrouted or from an unknown kit is
-refused with a reason, counted, and kept in ``dead_letters``; no input crashes ingest. If
-the database itself fails, the message is not acked: the kit sends it again after its ack
-timeout (paho acks the broker before we commit, so that re-send is what recovers it).
+refused with a reason, counted, and kept in ``dead_letters``; no input crashes ingest.
+
+Crashes and restarts cost seconds and lose nothing (sync/PROTOCOL.md): each worker keeps a
+persistent session under a stable id (``--instance``) and PUBACKs a message only once the
+database holds it, so the broker keeps a dead worker's share and unacknowledged messages for
+its next process; a database that goes away means no ack for the batch, a wait for the
+database and the batch again from the broker; and every connection announces the worker on
+``rekam/v1/hq/online`` (retained) so kits re-send at once what a lost broker state dropped.
 """
 
 from __future__ import annotations
@@ -211,7 +216,8 @@ class Ingestor:
         ones or they arrive out of order (a twin worker is given the others, or the kit's
         link dropped), when the rest is in the table already, when held too long, on any
         batch without ``hold`` and on :meth:`flush`. Nothing is acked before its packet is
-        committed, so held chunks lost in a crash cost only a re-send."""
+        committed, and held chunks are not in :attr:`Prepared.settled` (not PUBACKed), so
+        held chunks lost in a crash come again from the broker."""
         now = self.clock()
         prepared = Prepared(now)
         out = prepared.out
@@ -636,6 +642,7 @@ async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.
                     await _consume(link, ingestor, worker, stop, batch_size)
             except DatabaseUnavailable as exc:
                 ingestor.reset()
+                ingestor._count("db_unavailable")
                 log.error("%s; nothing of the batch was acknowledged: waiting for the "
                           "database, then taking it again from the broker", exc)
                 await _wait_for_database(ingestor, worker, stop)

@@ -221,6 +221,7 @@ class Uplink:
         self._early_armed = True
         self._early_at = math.inf
         self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
+        self._early_ids: set[str] = set()  # expired early, to send whatever their sent_at
         self._last_session_end = -math.inf
 
     # --- the connection loop -----------------------------------------------------------------
@@ -431,6 +432,7 @@ class Uplink:
                 self._resume.pop(packet_id, None)
                 if flight.early:  # HQ's ingest came back: not a round HQ left unanswered
                     log.info("packet %s sent again after HQ's ingest came back", packet_id)
+                    self._early_ids.add(packet_id)
                     continue
                 log.info("no ack for packet %s within %.0f s; it will be sent again",
                          packet_id, flight.wait)
@@ -467,8 +469,17 @@ class Uplink:
             wait = min(wait, max(0.0, (self.kit.clock() - self._early_cutoff).total_seconds()))
         entries = self.kit.outbox.pending(resend_after=timedelta(seconds=wait),
                                           limit=room + skip)
-        return [e for e in entries
-                if e.packet_id not in self._flights and e.packet_id not in self._parked][:room]
+        chosen = [e for e in entries
+                  if e.packet_id not in self._flights and e.packet_id not in self._parked]
+        while self._early_ids and len(chosen) < room:  # went out as HQ came back (marked
+            packet_id = self._early_ids.pop()           # sent after the announcement)
+            with suppress(NotFound):
+                entry = self.kit.outbox.get(packet_id)
+                if (entry.state in (PacketState.SEALED, PacketState.SENT)
+                        and packet_id not in self._flights
+                        and all(e.packet_id != packet_id for e in chosen)):
+                    chosen.append(entry)
+        return chosen[:room]
 
     async def _sender(self, link: Link) -> None:
         slots = asyncio.Semaphore(self.settings.max_inflight)
@@ -556,6 +567,8 @@ class Uplink:
         deadline = self.monotonic() + self._ack_wait
         for _, flight in batch:  # the ack clock runs even if the mark below fails
             flight.deadline, flight.wait = deadline, self._ack_wait
+            if flight.early:  # begun before HQ's "online" announcement
+                flight.deadline = min(deadline, max(self._early_at, self.monotonic()))
         with atomic(self.kit.conn):
             for packet_id, flight in batch:
                 self.stats.packets_sent += 1  # every chunk of it was published
@@ -651,7 +664,9 @@ class Uplink:
         self._early_at = now + self.settings.resend_settle
         self._early_cutoff = self.kit.clock()
         for flight in self._flights.values():
-            if self._early_at < flight.deadline < math.inf:
+            if flight.deadline == math.inf:  # still going out: early once it is marked sent
+                flight.early = True
+            elif self._early_at < flight.deadline:
                 flight.deadline, flight.early = self._early_at, True
         log.info("HQ ingest online since %s (%s): unacked packets go again in %.0f s",
                  since, online.worker or "?", self.settings.resend_settle)

@@ -307,3 +307,58 @@ def test_settings_out_of_range_in_config_json_are_reported_to_hq_once(kit):
         assert "lockout_minutes must be from 1 to 1440, not 0" in report.detail
         reopened.state.set("config_problems_reported", report.detail)
         assert _uplink(reopened, ScriptedLink(None)).config_problems_report() is None
+
+
+def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every_restart(
+        kit, hq_home):
+    """HQ's ingest comes back and announces it (retained "online since"): packets sent
+    before and still unacked go again after ``resend_settle``, not after the (doubling) ack
+    timeout, and that early round does not grow the back-off. An ingest that announces
+    again without having acked anything meanwhile (a crash loop) gets no second early round:
+    a metered modem is not spent on every restart."""
+    from sync.protocol import ONLINE_TOPIC, Online, sign_online
+
+    packets = [make_packet(kit, 3000) for _ in range(2)]
+    for p in packets:
+        kit.outbox.add(p)
+    link = ScriptedLink(hq_home.keys())
+    link.suback.set()
+    link.hq_silent = True
+    signing = hq_home.keys().signing
+
+    def announce(at: datetime) -> None:
+        link.inbox.put_nowait(Incoming(ONLINE_TOPIC, sign_online(Online(at, "w1"), signing),
+                                       True))
+
+    @asynccontextmanager
+    async def connector(_options):  # type: ignore[no-untyped-def]
+        yield link
+
+    settings = SyncSettings(**{**FAST, "ack_timeout": 30.0, "ack_timeout_max": 60.0,
+                               "poll": 0.02, "resend_settle": 0.2})
+    uplink = Uplink(kit, settings, connector=connector)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: all(len(link.sends(p.packet_id)) == 1 for p in packets))
+        first = datetime.now(UTC)
+        announce(first)
+        await _until(lambda: all(len(link.sends(p.packet_id)) == 2 for p in packets))
+        assert uplink._ack_wait == 30.0  # an early round is not an unanswered one
+        announce(first)  # the same retained announcement again (a reconnect): nothing
+        announce(datetime.now(UTC))  # a new one, but HQ acked nothing since: nothing
+        await asyncio.sleep(0.6)
+        assert all(len(link.sends(p.packet_id)) == 2 for p in packets)
+        link.hq_silent = False  # HQ acks again: the next announcement counts
+        kit.outbox.add(extra := make_packet(kit, 3000))
+        uplink.send_now()
+        await _until(lambda: kit.outbox.get(extra.packet_id).state.value == "purged")
+        link.hq_silent = True
+        announce(datetime.now(UTC))
+        await _until(lambda: all(len(link.sends(p.packet_id)) == 3 for p in packets))
+        stop.set()
+        await run
+
+    asyncio.run(main())
+    assert kit.state.get("hq_online_since") is not None
