@@ -11,11 +11,13 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
 from edge.cli_support import OneLineParser, command_parser, print_json, print_table, run
-from edge.keys import write_private, write_public
+from edge.errors import AlreadyExists, InvalidInput
+from edge.keys import write_private
 from hq.db import make_engine
 from hq.home import HqHome, hq_default_home
 
@@ -159,23 +161,59 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_worklist(args: argparse.Namespace) -> int:
-    from hq.worklists import make_worklist
+    from hq.worklists import make_worklist, plan_from_register, worklist_from_register
 
     home = _home(args)
+    engine = _engine(home)
+    if args.source is None and args.schedule:
+        raise InvalidInput("--schedule goes with --from CSV; a worklist from the register "
+                           "takes the kit's visits from rekam-hq schedule")
+    if not (args.output or args.push or args.dry_run):
+        raise InvalidInput("say where the worklist goes: -o FILE (for USB), --push (over "
+                           "MQTT), or both; --dry-run only counts")
+    if args.output and Path(args.output).exists() and not args.force and not args.dry_run:
+        raise AlreadyExists(f"{args.output} exists; --force overwrites it")
     started = time.perf_counter()
-    result = make_worklist(_engine(home), home.keys(), args.device, Path(args.source),
-                           days=args.days,
-                           schedule_path=Path(args.schedule) if args.schedule else None)
-    write_public(Path(args.output), result.data)
-    visits = f"{result.visits} visits, " if args.schedule else ""
+    if args.source is None and args.dry_run:
+        plan = plan_from_register(engine, args.device)
+        print(f"worklist for {args.device} (dry run, no version used): "
+              f"{len(plan.residents)} residents still to record, {len(plan.visits)} visits")
+        _print_visits(plan.per_visit)
+        return 0
+    if args.source is None:
+        result = worklist_from_register(engine, home.keys(), args.device, days=args.days)
+    else:
+        if args.dry_run:
+            raise InvalidInput("--dry-run counts a worklist from the register; drop --from")
+        result = make_worklist(engine, home.keys(), args.device, Path(args.source),
+                               days=args.days,
+                               schedule_path=Path(args.schedule) if args.schedule else None)
+    if args.output:
+        write_private(Path(args.output), result.data)
+    visits = f"{result.visits} visits, " if (args.schedule or args.source is None) else ""
+    where = f" -> {args.output}" if args.output else ""
     print(f"worklist v{result.version} for {args.device}: {result.residents} residents, "
           f"{visits}"
           f"expires {result.expires_at:%Y-%m-%d}, {len(result.data) / 1024:.0f} KB, signed "
-          f"({time.perf_counter() - started:.1f} s) -> {args.output}")
+          f"({time.perf_counter() - started:.1f} s){where}")
+    _print_visits(result.per_visit)
     if result.skipped_other_kelurahan:
         print(f"  skipped {result.skipped_other_kelurahan} residents of other kelurahan",
               file=sys.stderr)
+    if args.push:
+        from hq.sync_cli import publish_worklist
+
+        print("  " + publish_worklist(home, args.broker, args.device, result.data))
     return 0
+
+
+def _print_visits(per_visit: Sequence[tuple[Any, int]]) -> None:
+    from edge import regions
+
+    for visit, count in per_visit:
+        print(f"  {visit.date:%d-%m-%Y} {visit.time or '':<11} {visit.place}, "
+              f"{regions.get(visit.kelurahan).name} RW {', '.join(visit.rws)}: "
+              f"{count} to record")
 
 
 EXIT_FLAGGED = 4  # `rekam-hq open`: opened, but HQ flags it for review
@@ -293,14 +331,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("list", cmd_device_list, "list registered kits", dev_sub)
     p.add_argument("--json", action="store_true")
 
-    p = add("worklist", cmd_worklist, "sign a kit's worklist from a SIAK-like CSV")
+    p = add("worklist", cmd_worklist, "sign a kit's worklist: from the register and the "
+            "kit's schedule (residents still to record in the RWs of its coming visits), or "
+            "from a SIAK-like CSV")
     p.add_argument("device")
-    p.add_argument("--from", dest="source", required=True, metavar="FILE.csv")
-    p.add_argument("--days", type=int, default=30, help="days until it expires (default 30)")
+    p.add_argument("--from", dest="source", metavar="FILE.csv",
+                   help="an ad-hoc list instead of the register (the kit's kelurahan only)")
+    p.add_argument("--days", type=int, default=30,
+                   help="days until it expires (default 30; from the register, never before "
+                        "the end of the last visit)")
     p.add_argument("--schedule", metavar="VISITS.csv",
-                   help="the kit's visits: columns tanggal, tempat, rw[, kode_kelurahan, "
-                        "catatan]; the operator's service point screen offers today's")
-    p.add_argument("-o", "--output", required=True)
+                   help="with --from: the kit's visits: columns tanggal, tempat, rw[, "
+                        "kode_kelurahan, catatan, waktu]")
+    p.add_argument("-o", "--output", help="write it (0600) for a USB stick")
+    p.add_argument("--push", action="store_true",
+                   help="send it to the kit over MQTT (retained until the kit takes it)")
+    p.add_argument("--broker", help="with --push: mqtts://HOST:PORT (default: HQ's config)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count the residents and visits; sign nothing, use no version")
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("open", cmd_open, "verify and decrypt a sealed packet, check it, print its "
             "manifest and what HQ flags (exit 4 when flagged)")

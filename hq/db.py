@@ -378,6 +378,34 @@ invitation_marks = Table(  # what the Satgas Pamor reported for a letter, oldest
 )
 
 
+# --- Visit schedules (hq/schedules.py) ---------------------------------------------------------
+
+visits = Table(  # where and when a kit serves residents: a service point on a day
+    "visits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("time", String(16), nullable=False, default=""),  # "08.00-15.00", or ""
+    Column("place", Text, nullable=False),
+    Column("kelurahan", String(13), nullable=False),
+    Column("kind", String(20), nullable=False),  # balai-rw | sekolah | kunjungan-rumah
+    Column("staff", Text, nullable=False, default=""),  # names, comma-separated
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Index("visits_device_date", "device_id", "date"),
+    Index("visits_date", "date"),
+)
+
+visit_rws = Table(  # the RWs a visit serves (their residents are its worklist and letters)
+    "visit_rws",
+    metadata,
+    Column("visit_id", Integer, ForeignKey("visits.id"), primary_key=True),
+    Column("rw", String(3), primary_key=True),
+)
+
+
 def make_engine(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on HQ's database, brought to this release's schema first
     (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from edge import regions
@@ -105,7 +105,12 @@ def _device(row: object) -> Device:
 
 def get_device(engine: Engine, device_id: str) -> Device:
     with engine.connect() as conn:
-        row = conn.execute(select(devices).where(devices.c.device_id == device_id)).first()
+        return get_device_in(conn, device_id)
+
+
+def get_device_in(conn: Connection, device_id: str) -> Device:
+    """:func:`get_device` in the caller's transaction."""
+    row = conn.execute(select(devices).where(devices.c.device_id == device_id)).first()
     if row is None:
         raise NotFound(f"device {device_id!r} is not registered; see: rekam-hq device list")
     return _device(row)

@@ -201,6 +201,74 @@ def cmd_regions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _who(args: argparse.Namespace) -> str:
+    from hq.register import _user
+
+    return str(args.by or _user())
+
+
+def cmd_schedule_add(args: argparse.Namespace) -> int:
+    from edge.residents import parse_date
+    from hq.schedules import Visit, add_visit, clean_text, parse_kind, parse_rws, parse_staff
+    from hq.schedules import parse_time as parse_hours
+
+    try:
+        day = parse_date(args.date.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"--date: {exc}") from None
+    visit = Visit(
+        device_id=args.kit, date=day, place=clean_text(args.place, "--place"),
+        kelurahan=regions.find(args.kelurahan, "kelurahan").code, rws=parse_rws(args.rw),
+        time=parse_hours(args.time or ""), kind=parse_kind(args.kind or ""),
+        staff=parse_staff(args.staff or []),
+        note=clean_text(args.note or "", "--note", required=False))
+    added = add_visit(_engine(args), visit, by=_who(args))
+    print(f"visit {added.id} scheduled: {_visit_line(added)}")
+    return 0
+
+
+def _visit_line(v: Any) -> str:
+    kel = regions.get(v.kelurahan).name
+    staff = f"; petugas {', '.join(v.staff)}" if v.staff else ""
+    hours = f" {v.time}" if v.time else ""
+    return (f"{v.device_id} {v.date:%d-%m-%Y}{hours} at {v.place} ({v.kind}), {kel} "
+            f"RW {', '.join(v.rws)}{staff}")
+
+
+def cmd_schedule_import(args: argparse.Namespace) -> int:
+    from hq.schedules import import_schedule
+
+    result = import_schedule(_engine(args), Path(args.file), kit=args.kit, by=_who(args))
+    for v in result.added:
+        print(f"visit {v.id} scheduled: {_visit_line(v)}")
+    print(f"{len(result.added)} visits scheduled"
+          + (f", {result.already} already were" if result.already else ""))
+    return 0
+
+
+def cmd_schedule_list(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from hq.register import wib_day
+    from hq.schedules import list_visits
+
+    since = None if args.all else wib_day(datetime.now(UTC))
+    found = list_visits(_engine(args), device_id=args.kit, since=since,
+                        kelurahan=kelurahan_code(args.kelurahan))
+    if args.json:
+        print_json([v.to_dict() for v in found])
+        return 0
+    print_table(["id", "kit", "tanggal", "waktu", "tempat", "jenis", "kelurahan", "RW",
+                 "petugas"], [
+        (v.id, v.device_id, f"{v.date:%d-%m-%Y}", v.time or "-", v.place, v.kind,
+         regions.get(v.kelurahan).name, ",".join(v.rws), ", ".join(v.staff) or "-")
+        for v in found])
+    if not found:
+        print("no visits" + ("" if args.all else " from today on (--all shows past ones)"),
+              file=sys.stderr)
+    return 0
+
+
 def _area_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kecamatan", metavar="K", help="code or name")
     p.add_argument("--kelurahan", metavar="K", help="code or name")
@@ -237,6 +305,33 @@ def add_commands(add: SubcommandAdder) -> None:
     p = add("search", cmd_search, "find residents by NIK, KK number or name", sub)
     p.add_argument("text", nargs="+")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    sched = add("schedule", None, "the kits' visits: where a kit stands on which day")
+    sub = sched.add_subparsers(dest="schedule_command", required=True, metavar="ACTION",
+                               parser_class=OneLineParser)
+    p = add("add", cmd_schedule_add, "schedule one visit of a kit", sub)
+    p.add_argument("--kit", required=True, metavar="KIT")
+    p.add_argument("--date", required=True, help="DD-MM-YYYY or YYYY-MM-DD, today or later")
+    p.add_argument("--place", required=True, help='e.g. "Balai RW 005"')
+    p.add_argument("--kelurahan", required=True, metavar="K", help="code or name")
+    p.add_argument("--rw", required=True, metavar="N[,N...]", help="the RWs it serves")
+    p.add_argument("--time", metavar="08.00-15.00")
+    p.add_argument("--kind", metavar="KIND", help="balai-rw (default), sekolah, "
+                   "kunjungan-rumah")
+    p.add_argument("--staff", action="append", metavar="NAME[,NAME...]",
+                   help="the staff HQ assigns to this service point")
+    p.add_argument("--note", help="a note the operator sees")
+    p.add_argument("--by", metavar="NAME", help="who schedules (default: the login name)")
+    p = add("import", cmd_schedule_import, "schedule visits from a CSV (the Excel form)", sub)
+    p.add_argument("file", help="columns tanggal, tempat, rw[, kode_kelurahan, waktu, jenis, "
+                   "petugas, catatan, kit]")
+    p.add_argument("--kit", metavar="KIT", help="the kit, when the file has no kit column")
+    p.add_argument("--by", metavar="NAME")
+    p = add("list", cmd_schedule_list, "visits from today on", sub)
+    p.add_argument("--kit", metavar="KIT")
+    p.add_argument("--kelurahan", metavar="K")
+    p.add_argument("--all", action="store_true", help="past visits too")
     p.add_argument("--json", action="store_true")
 
     p = add("regions", cmd_regions, "Kota Bekasi's kecamatan and kelurahan, codes and names")

@@ -236,17 +236,23 @@ def _publish_retained(home: HqHome, broker: str | None, name: str, payload: byte
     asyncio.run(main())
 
 
+def publish_worklist(home: HqHome, broker: str | None, device_id: str, data: bytes) -> str:
+    """Send a signed worklist to its kit, retained; returns what to tell the user."""
+    from sync.protocol import Channel, topic
+
+    name = topic(device_id, Channel.WORKLIST)
+    _publish_retained(home, broker, name, data)
+    return (f"worklist published (retained) on {name}; the kit stages it and its next "
+            "operator login applies it")
+
+
 def cmd_push_worklist(args: argparse.Namespace) -> int:
     from edge.signing import parse_document
-    from sync.protocol import Channel, topic
 
     data = Path(args.file).read_bytes()
     if parse_document(data).kind != "worklist":
         raise InvalidInput(f"{args.file} is not a signed worklist")
-    name = topic(args.device, Channel.WORKLIST)
-    _publish_retained(_home(args), args.broker, name, data)
-    print(f"worklist published (retained) on {name}; the kit stages it and its next "
-          "operator login applies it")
+    print(publish_worklist(_home(args), args.broker, args.device, data))
     return 0
 
 

@@ -1,21 +1,33 @@
-"""Building a kit's signed worklist from a SIAK-like CSV export."""
+"""Building a kit's signed worklist: from the register and the kit's schedule (the usual
+way), or from a SIAK-like CSV (ad-hoc lists).
+
+From the register a kit carries only the residents still to record (belum rekam,
+diundang) in the RWs of its coming visits: a kit never holds a whole kelurahan it will not
+visit. Every worklist HQ signs is recorded (:func:`hq.issued.record_worklist`: version,
+who was on it), which the vault's checks and a lost kit's breach report read.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_, select
 
+from edge.clock import WIB
 from edge.errors import InvalidInput
-from edge.residents import read_csv
+from edge.residents import MaritalStatus, Resident, Sex, read_csv
+from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
-from hq.devices import get_device, next_worklist_version
+from hq.db import residents
+from hq.devices import Device, get_device, next_worklist_version
 from hq.home import HqKeys
 from hq.invitations import invitation_code
 from hq.issued import record_worklist
-from hq.schedules import read_schedule
+from hq.register import TO_RECORD, wib_day
+from hq.schedules import Visit, list_visits, read_schedule
 
 
 @dataclass(frozen=True)
@@ -26,41 +38,118 @@ class WorklistResult:
     skipped_other_kelurahan: int
     expires_at: datetime
     visits: int = 0
+    per_visit: tuple[tuple[Visit, int], ...] = ()  # register worklists: residents per visit
+
+
+@dataclass(frozen=True)
+class WorklistPlan:
+    """What a worklist from the register would carry (``--dry-run`` shows it)."""
+
+    device: Device
+    visits: tuple[Visit, ...]
+    residents: tuple[Resident, ...]
+    per_visit: tuple[tuple[Visit, int], ...]
+
+
+def _with_codes(keys: HqKeys, residents_: Iterable[Resident], source: str) -> list[Resident]:
+    coded = []
+    codes: dict[str, str] = {}
+    for resident in residents_:
+        code = invitation_code(keys.invitation_secret, resident.nik)
+        if codes.setdefault(code, resident.nik) != resident.nik:
+            raise InvalidInput(
+                f"NIK {resident.nik} appears twice in {source}, or shares invitation "
+                f"code {code} with NIK {codes[code]}"
+            )
+        coded.append(replace(resident, invitation_code=code))
+    return coded
+
+
+def _issue(engine: Engine, keys: HqKeys, device: Device, residents_: Sequence[Resident],
+           schedule: Sequence[ScheduleEntry], expires: datetime, now: datetime
+           ) -> tuple[int, bytes]:
+    """Sign the kit's next worklist version and record who is on it."""
+    version = next_worklist_version(engine, device.device_id)
+    data = build_worklist(
+        device_id=device.device_id, version=version, issued_at=now, expires_at=expires,
+        kelurahan=sorted(device.kelurahan), residents=residents_, schedule=schedule,
+        signing_key=keys.signing,
+    )
+    # Who this kit now carries: HQ checks the NIKs of its packets against it, and a lost
+    # kit's breach report lists them.
+    record_worklist(engine, device.device_id, version, now, expires, residents_)
+    return version, data
 
 
 def make_worklist(
     engine: Engine, keys: HqKeys, device_id: str, csv_path: Path, *, days: int = 30,
     schedule_path: Path | None = None,
 ) -> WorklistResult:
-    """Residents of the kit's kelurahan only: a kit carries no more personal data than its
-    schedule needs. Every row, and every visit of the schedule (a CSV, see
-    :mod:`hq.schedules`), is validated before anything is signed."""
+    """From a CSV: the residents of the kit's kelurahan only. Every row, and every visit of
+    the schedule (a CSV, see :mod:`hq.schedules`), is validated before anything is signed."""
     device = get_device(engine, device_id)
     wanted = set(device.kelurahan)
     schedule = read_schedule(schedule_path, sorted(wanted)) if schedule_path else []
-    residents = []
+    chosen = []
     skipped = 0
-    codes: dict[str, str] = {}
     for resident in read_csv(csv_path):
         if resident.kelurahan not in wanted:
             skipped += 1
             continue
-        code = invitation_code(keys.invitation_secret, resident.nik)
-        if codes.setdefault(code, resident.nik) != resident.nik:
-            raise InvalidInput(
-                f"NIK {resident.nik} appears twice in {csv_path.name}, or shares invitation "
-                f"code {code} with NIK {codes[code]}"
-            )
-        residents.append(replace(resident, invitation_code=code))
+        chosen.append(resident)
+    coded = _with_codes(keys, chosen, csv_path.name)
     now = datetime.now(UTC)
-    version = next_worklist_version(engine, device_id)
     expires = now + timedelta(days=days)
-    data = build_worklist(
-        device_id=device_id, version=version, issued_at=now, expires_at=expires,
-        kelurahan=sorted(wanted), residents=residents, schedule=schedule,
-        signing_key=keys.signing,
-    )
-    # Who this kit now carries: HQ checks the NIKs of its packets against it, and a lost
-    # kit's breach report lists them.
-    record_worklist(engine, device_id, version, now, expires, residents)
-    return WorklistResult(data, version, len(residents), skipped, expires, len(schedule))
+    version, data = _issue(engine, keys, device, coded, schedule, expires, now)
+    return WorklistResult(data, version, len(coded), skipped, expires, len(schedule))
+
+
+def plan_from_register(engine: Engine, device_id: str, *, today: date | None = None
+                       ) -> WorklistPlan:
+    """The kit's visits from ``today`` (WIB) on, and the residents still to record in
+    their RWs, in walking order. InvalidInput when the kit has no visit ahead."""
+    device = get_device(engine, device_id)
+    day = today or wib_day(datetime.now(UTC))
+    coming = tuple(list_visits(engine, device_id=device_id, since=day))
+    if not coming:
+        raise InvalidInput(f"kit {device_id} has no visit scheduled from {day:%d-%m-%Y} on; "
+                           "schedule one first: rekam-hq schedule add --kit "
+                           f"{device_id} --date ... --place ... --kelurahan ... --rw ...")
+    areas = sorted({(v.kelurahan, rw) for v in coming for rw in v.rws})
+    r = residents.c
+    query = (select(r.nik, r.no_kk, r.name, r.sex, r.birth_place, r.birth_date,
+                    r.marital_status, r.address, r.rt, r.rw, r.kelurahan, r.kecamatan)
+             .where(r.status.in_([s.value for s in TO_RECORD]),
+                    or_(*(and_(r.kelurahan == k, r.rw == rw) for k, rw in areas)))
+             .order_by(r.kelurahan, r.rw, r.rt, r.address, r.name, r.nik))
+    with engine.connect() as conn:
+        found = tuple(Resident(
+            nik=row.nik, no_kk=row.no_kk, name=row.name, sex=Sex(row.sex),
+            birth_place=row.birth_place, birth_date=row.birth_date,
+            marital_status=MaritalStatus(row.marital_status), address=row.address,
+            rt=row.rt, rw=row.rw, kelurahan=row.kelurahan, kecamatan=row.kecamatan)
+            for row in conn.execute(query))
+    by_area: dict[tuple[str, str], int] = {}
+    for resident in found:
+        key = (resident.kelurahan, resident.rw)
+        by_area[key] = by_area.get(key, 0) + 1
+    per_visit = tuple((v, sum(by_area.get((v.kelurahan, rw), 0) for rw in v.rws))
+                      for v in coming)
+    return WorklistPlan(device, coming, found, per_visit)
+
+
+def worklist_from_register(engine: Engine, keys: HqKeys, device_id: str, *, days: int = 30,
+                           today: date | None = None) -> WorklistResult:
+    """Sign the kit's worklist from the register and its schedule (see
+    :func:`plan_from_register`). It expires ``days`` from now, and never before the end
+    of its last visit's day (WIB)."""
+    plan = plan_from_register(engine, device_id, today=today)
+    coded = _with_codes(keys, plan.residents, "the register")
+    schedule = [e for v in plan.visits for e in v.entries()]
+    now = datetime.now(UTC)
+    last = max(v.date for v in plan.visits)
+    end_of_last = datetime.combine(last + timedelta(days=1), time(0), WIB).astimezone(UTC)
+    expires = max(now + timedelta(days=days), end_of_last)
+    version, data = _issue(engine, keys, plan.device, coded, schedule, expires, now)
+    return WorklistResult(data, version, len(coded), 0, expires, len(plan.visits),
+                          plan.per_visit)

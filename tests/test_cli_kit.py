@@ -175,8 +175,8 @@ def test_a_visit_schedule_from_an_excel_csv_reaches_the_kit(world, capsys):
     ("31-11-2026;Balai RW 005;5", "line 2, column tanggal: 31-11-2026 is not a date"),
     ("25-11-2026;;5", "line 2, column tempat: empty"),
     ("25-11-2026;Balai;RW5", "line 2, column rw: 'RW5' is not an RW number"),
-    ("25-11-2026;Balai;5;32.75.01.1002", "column kode_kelurahan: 32.75.01.1002 is not "
-                                         "served by this kit"),
+    ("25-11-2026;Balai;5;32.75.01.1002", "column kode_kelurahan: 32.75.01.1002 (Margahayu) "
+                                         "is not served by this kit"),
 ])
 def test_a_bad_visit_is_named_and_nothing_is_written(world, capsys, row, error):
     visits = world.tmp / "jadwal.csv"

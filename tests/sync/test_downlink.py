@@ -160,3 +160,42 @@ def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(n
     assert hq_main(["push", "config", "kit-a", "lockout_minutes=15", "--home",
                     str(net.hq.root), "--broker", net.broker.url, "--no-publish"]) == 0
     assert "config v2 for kit-a" in capsys.readouterr().out
+
+
+def test_a_worklist_from_the_register_is_pushed_and_staged(net, tmp_path, monkeypatch, capsys):
+    """rekam-hq worklist KIT --push: built from the register and the schedule, published
+    retained, staged by the kit's daemon, applied at the next login."""
+    from edge.residents import write_csv
+    from edge.synth import generate_residents
+    from hq.cli import main as hq_main
+
+    net.add_kit("kit-a")
+    monkeypatch.setenv("REKAM_HQ_HOME", str(net.hq.root))
+    people = list(generate_residents([KELURAHAN], 60, 8, today=date.today()))
+    write_csv(tmp_path / "wajib.csv", people)
+    assert hq_main(["residents", "import", str(tmp_path / "wajib.csv")]) == 0
+    rw = max({p.rw for p in people}, key=lambda r: sum(p.rw == r for p in people))
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    assert hq_main(["schedule", "add", "--kit", "kit-a", "--date", tomorrow.isoformat(),
+                    "--place", f"Balai RW {rw}", "--kelurahan", KELURAHAN, "--rw", rw]) == 0
+    capsys.readouterr()
+    assert hq_main(["worklist", "kit-a", "--push", "--broker", net.broker.url]) == 0
+    out = capsys.readouterr().out
+    wanted = sum(p.rw == rw for p in people)
+    assert f"worklist v1 for kit-a: {wanted} residents, 1 visits" in out
+    assert "published (retained)" in out
+
+    async def stage() -> None:
+        async with net.running_ingest():
+            with net.kit("kit-a") as kit:
+                stop = asyncio.Event()
+                daemon = asyncio.create_task(Uplink(kit, net.settings("kit-a")).run(stop))
+                await _until(lambda: any(r["result"] == "staged" for r in _reports(net)))
+                stop.set()
+                await daemon
+
+    asyncio.run(stage())
+    with net.kit("kit-a") as kit:
+        kit.operators.add("siti", "Siti", "supervisor", PIN, by=None)
+        assert kit.apply_pending_worklist(kit.login("siti", PIN)) == wanted
+        assert kit.status().roster_version == 1
