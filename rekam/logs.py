@@ -96,7 +96,8 @@ def show_logs(*, since: str | None, follow: bool, lines: int = 200,
                 proc.terminate()
         problem = proc.stderr.read().strip()
     if proc.returncode not in (0, None, -15) and problem:
-        raise InvalidInput(f"journalctl: {problem.splitlines()[0]}")
+        if "No data available" not in problem:  # journalctl's word for "no such unit yet"
+            raise InvalidInput(f"journalctl: {problem.splitlines()[0]}")
     if not shown and not follow:
         print("no Rekam entries in the journal" + (f" since {since}" if since else ""),
               file=sys.stderr)

@@ -74,3 +74,15 @@ def test_a_multi_line_message_keeps_its_lines_under_the_header() -> None:
     lines = render({"__REALTIME_TIMESTAMP": "0", "_SYSTEMD_UNIT": "rekam-firstboot.service",
                     "MESSAGE": "first\nsecond"}, 80)
     assert lines[0].endswith("firstboot first") and lines[1].strip() == "second"
+
+
+def test_a_journal_without_rekam_units_says_so(tmp_path, monkeypatch, capsys) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "journalctl"  # what journalctl says when no unit matches the pattern
+    fake.write_text('#!/bin/sh\necho "Failed to add filter for units: No data available" >&2\n'
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    assert kit_main(["logs"]) == 0
+    assert capsys.readouterr().err.strip() == "no Rekam entries in the journal"
