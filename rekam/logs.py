@@ -95,9 +95,10 @@ def show_logs(*, since: str | None, follow: bool, lines: int = 200,
             if proc.poll() is None:
                 proc.terminate()
         problem = proc.stderr.read().strip()
-    if proc.returncode not in (0, None, -15) and problem:
-        if "No data available" not in problem:  # journalctl's word for "no such unit yet"
-            raise InvalidInput(f"journalctl: {problem.splitlines()[0]}")
+    # "No data available" is journalctl's word for "no such unit in the journal yet".
+    if proc.returncode not in (0, None, -15) and problem and \
+            "No data available" not in problem:
+        raise InvalidInput(f"journalctl: {problem.splitlines()[0]}")
     if not shown and not follow:
         print("no Rekam entries in the journal" + (f" since {since}" if since else ""),
               file=sys.stderr)
