@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -26,12 +27,23 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from edge import regions
 from edge.clock import WIB
+from edge.errors import NotFound
 from edge.invitation_token import encode_token
+from edge.keys import write_private
 from hq.db import invitation_prints, invitation_series, invitations, residents
 from hq.home import HqKeys
-from hq.letters import Letter, LetterSettings, Visit
-from hq.register import Coverage, RegisterResident, Status, change_status
+from hq.letters import Batch, Letter, LetterSettings, Visit, render, walking_key
+from hq.register import (
+    TO_RECORD,
+    Coverage,
+    Filters,
+    RegisterResident,
+    Status,
+    change_status,
+    list_residents,
+)
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
@@ -259,3 +271,93 @@ def list_invitations(
         query = query.limit(limit)
     with engine.connect() as conn:
         return [InvitationRow(*tuple(row)) for row in conn.execute(query)]
+
+
+# --- a print run: which residents, which visit, the PDF --------------------------------------
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a print run covers: per RW (in order) its visit and its residents still to
+    record, in walking order; and the RWs with such residents but no visit to invite to."""
+
+    kelurahan: str
+    batches: list[tuple[Visit, list[RegisterResident]]]
+    without_visit: dict[str, int]
+
+    @property
+    def letters(self) -> int:
+        return sum(len(people) for _, people in self.batches)
+
+
+def plan_run(engine: Engine, *, kelurahan: str, rw: str | None = None,
+             schedule_date: date | None = None, today: date) -> RunPlan:
+    """The residents of ``kelurahan`` (and ``rw``) still to record (belum rekam, diundang),
+    each invited to their RW's visit: the one on ``schedule_date``, or else the next one
+    from ``today`` on. Home visits (kunjungan rumah) are arranged person by person, not by
+    letter, and are left out. NotFound says what is missing: residents, or a visit."""
+    from hq.schedules import list_visits
+
+    name = regions.get(kelurahan).name
+    area = f"Kelurahan {name}" + (f" RW {rw}" if rw else "")
+    when = f"on {schedule_date:%d-%m-%Y}" if schedule_date else f"from {today:%d-%m-%Y} on"
+    per_rw: dict[str, Visit] = {}
+    for v in list_visits(engine, kelurahan=kelurahan, since=schedule_date or today,
+                         until=schedule_date):
+        if v.kind == "kunjungan-rumah":
+            continue
+        for served in v.rws:
+            per_rw.setdefault(served, Visit(v.date, v.place, v.time, v.kelurahan, served))
+    people: dict[str, list[RegisterResident]] = {}
+    for resident in list_residents(engine, Filters(kelurahan=kelurahan, rw=rw,
+                                                   statuses=TO_RECORD)):
+        people.setdefault(resident.rw, []).append(resident)
+    if not people:
+        raise NotFound(f"no residents still to record (belum rekam, diundang) in {area}")
+    hint = (f"add one: rekam-hq schedule add --kit KIT --date DATE --place TEXT "
+            f"--kelurahan {kelurahan} --rw N")
+    if rw is not None and rw not in per_rw:
+        raise NotFound(f"{area} has no visit scheduled {when}; {hint.replace('N', rw)}")
+    batches = [(per_rw[key], sorted(found, key=lambda r: walking_key(r.rw, r.rt, r.address,
+                                                                     r.name)))
+               for key, found in sorted(people.items()) if key in per_rw]
+    without = {key: len(found) for key, found in sorted(people.items()) if key not in per_rw}
+    if not batches:
+        raise NotFound(f"no visit scheduled {when} for the RWs of {area} with residents "
+                       f"still to record (RW {', '.join(without)}); {hint}")
+    return RunPlan(kelurahan, batches, without)
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    letters: int
+    new: int
+    pages: int
+    invited: int  # residents who became "diundang"
+    per_rw: list[tuple[str, date, int]]  # RW, visit date, letters
+
+
+def print_run(
+    engine: Engine, keys: HqKeys, settings: LetterSettings, plan: RunPlan, *,
+    output: Path, now: datetime, by: str, slips: bool = False, rw: str | None = None,
+    schedule_date: date | None = None, valid_days: int = VALID_DAYS,
+    progress: Callable[[int], None] | None = None,
+) -> PrintResult:
+    """Number (or find again) the plan's letters, typeset them into ``output`` (0600: it
+    holds names and addresses), then record the print. A failure before the file is
+    written records no print and marks nobody invited; the numbers it took are kept and
+    reused by the next run."""
+    wanted = [(resident, visit) for visit, people in plan.batches for resident in people]
+    issued = issue(engine, keys, settings, wanted, now=now, by=by, valid_days=valid_days)
+    batches, start = [], 0
+    for visit, people in plan.batches:
+        batches.append(Batch(visit, [x.letter for x in issued[start:start + len(people)]]))
+        start += len(people)
+    rendered = render(batches, settings, slips=slips, when=now, progress=progress)
+    write_private(output, rendered.pdf)
+    invited = record_print(
+        engine, issued, now=now, by=by, kelurahan=plan.kelurahan, rw=rw,
+        schedule_date=schedule_date, slips=slips, pages=rendered.pages,
+        file=str(output.resolve()), sha256=hashlib.sha256(rendered.pdf).hexdigest())
+    return PrintResult(len(issued), sum(x.new for x in issued), rendered.pages, invited,
+                       [(v.rw, v.date, len(p)) for v, p in plan.batches])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.cli_support import OneLineParser, SubcommandAdder, fail, print_json, print_table
+from edge.clock import WIB
 from edge.errors import InvalidInput
 from hq.home import HqHome, hq_default_home
 from hq.register_cli import kelurahan_code
@@ -39,6 +40,62 @@ def _rw(text: str | None) -> str | None:
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# --- print ----------------------------------------------------------------------------------
+
+
+def cmd_print(args: argparse.Namespace) -> int:
+    import time
+
+    from edge.residents import parse_date
+    from hq.invitations import VALID_DAYS, plan_run, print_run
+    from hq.letters import LetterSettings
+    from hq.progress import Progress
+
+    if not args.kelurahan or not args.output:
+        raise InvalidInput("say which kelurahan and where the PDF goes: rekam-hq invitations "
+                           "--kelurahan K -o FILE.pdf (or an ACTION: mark, list)")
+    kelurahan = kelurahan_code(args.kelurahan)
+    assert kelurahan is not None
+    rw = _rw(args.rw)
+    try:
+        schedule_date = parse_date(args.schedule_date) if args.schedule_date else None
+    except ValueError as exc:
+        raise InvalidInput(f"--schedule-date: {exc}") from None
+    valid_days = VALID_DAYS if args.valid_days is None else args.valid_days
+    if not 0 <= valid_days <= 366:
+        raise InvalidInput("--valid-days: from 0 to 366 days after the visit")
+    output = Path(args.output)
+    if output.is_dir():
+        raise InvalidInput(f"-o {output}: a directory; give a file name such as rw005.pdf")
+    home = _home(args)
+    keys, settings = home.keys(), LetterSettings.from_config(home.config())
+    engine = _engine(args)
+    now = datetime.now(UTC)
+    plan = plan_run(engine, kelurahan=kelurahan, rw=rw, schedule_date=schedule_date,
+                    today=now.astimezone(WIB).date())
+    if plan.without_visit:
+        left = sum(plan.without_visit.values())
+        rws = ", ".join(f"{rw} ({n})" for rw, n in plan.without_visit.items())
+        print(f"no letters for {_n(left, 'resident')} still to record in RWs with no visit "
+              f"scheduled: RW {rws} (rekam-hq schedule add ... --rw N)", file=sys.stderr)
+    started = time.perf_counter()
+    what = "slips" if args.slips else "letters"
+    with Progress(f"typesetting {what}", plan.letters, unit=what) as progress:
+        result = print_run(engine, keys, settings, plan, output=output, now=now,
+                           by=_user(args.by), slips=args.slips, rw=rw,
+                           schedule_date=schedule_date, valid_days=valid_days,
+                           progress=lambda done: progress.update(done, count=done))
+    elapsed = time.perf_counter() - started
+    for served, day, count in result.per_rw:
+        print(f"  RW {served}: {_n(count, 'letter')}, visit {day:%d-%m-%Y}")
+    reprinted = result.letters - result.new
+    print(f"{_n(result.letters, 'invitation')} ({result.new} new, {reprinted} printed again "
+          f"with their numbers) on {_n(result.pages, 'page')}, {result.invited} residents "
+          f"now diundang ({elapsed:.1f} s, {elapsed * 1000 / result.letters:.0f} ms a "
+          f"letter) -> {output}")
+    return 0
 
 
 # --- mark -----------------------------------------------------------------------------------
@@ -120,9 +177,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def add_commands(add: SubcommandAdder) -> None:
-    inv = add("invitations", None, "invitation letters: list them, and what the Satgas Pamor "
-                                   "report on delivering them")
-    sub = inv.add_subparsers(dest="invitations_command", required=True, metavar="ACTION",
+    inv = add("invitations", cmd_print,
+              "print invitation letters (A4 PDF) for the residents still to record; list "
+              "them; enter what the Satgas Pamor report (mark)")
+    inv.add_argument("--kelurahan", metavar="K", help="code or name")
+    inv.add_argument("--rw", metavar="N", help="only this RW (default: every RW with a visit)")
+    inv.add_argument("--schedule-date", metavar="DATE",
+                     help="the visits on this day (default: each RW's next visit)")
+    inv.add_argument("-o", "--output", metavar="FILE.pdf")
+    inv.add_argument("--slips", action="store_true",
+                     help="four cut-out invitations per A4 sheet instead of letters")
+    inv.add_argument("--valid-days", type=int, metavar="N",
+                     help="days after the visit the letter is accepted (default 30)")
+    inv.add_argument("--by", metavar="NAME", help="who prints (default: the login name)")
+    sub = inv.add_subparsers(dest="invitations_command", required=False, metavar="ACTION",
                              parser_class=OneLineParser)
     p = add("mark", cmd_mark, "what happened to a letter: delivered, not-found, moved, died, "
                               "refused (moved and died update the resident's status)", sub)

@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -203,7 +204,8 @@ def _name_size(name: str, sizes: tuple[float, float, float]) -> float:
     return sizes[0] if n <= 34 else sizes[1] if n <= 60 else sizes[2]
 
 
-def _qr_svg(token: str) -> str:
+def qr_svg(token: str) -> str:
+    """The QR code of a token as SVG text (runs in worker processes: keep it importable)."""
     import segno
 
     # Level M, boosted when the version has room; alphanumeric mode (the token is made for
@@ -220,7 +222,7 @@ def _place_names(kelurahan: str) -> tuple[str, str]:
     return region.name, regions.kecamatan_of(region.code).name
 
 
-def _letter_data(letter: Letter, settings: LetterSettings, *, qr: bool) -> dict[str, Any]:
+def _letter_data(letter: Letter, settings: LetterSettings, qr: str) -> dict[str, Any]:
     kelurahan, kecamatan = _place_names(letter.kelurahan)
     name = clean(letter.name)
     visit = letter.visit
@@ -239,7 +241,7 @@ def _letter_data(letter: Letter, settings: LetterSettings, *, qr: bool) -> dict[
         "visit_place": f"{clean(visit.place)}, Kelurahan {visit_kelurahan}",
         "code": letter.invitation_code,
         "valid_until": tanggal(letter.valid_until),
-        "qr": _qr_svg(letter.token) if qr else _BLANK_SVG,
+        "qr": qr,
     }
 
 
@@ -252,9 +254,13 @@ def _natural(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", text))
 
 
-def walking_order(letters: Iterable[Letter]) -> list[Letter]:
+def walking_key(rw: str, rt: str, address: str, name: str) -> tuple[Any, ...]:
     """RW, RT, then address (house numbers in numeric order), then name: one round."""
-    return sorted(letters, key=lambda x: (x.rw, x.rt, _natural(x.address), _natural(x.name)))
+    return (rw, rt, _natural(address), _natural(name))
+
+
+def walking_order(letters: Iterable[Letter]) -> list[Letter]:
+    return sorted(letters, key=lambda x: walking_key(x.rw, x.rt, x.address, x.name))
 
 
 def _cover_data(batch: Batch, letters: list[dict[str, Any]],
@@ -276,14 +282,17 @@ def _cover_data(batch: Batch, letters: list[dict[str, Any]],
 
 
 def build_document(parts: Sequence[tuple[Batch, bool, Sequence[Letter]]],
-                   settings: LetterSettings, *, slips: bool = False, qr: bool = True
-                   ) -> dict[str, Any]:
+                   settings: LetterSettings, *, slips: bool = False,
+                   codes: Iterator[str] | None = None) -> dict[str, Any]:
     """The JSON data the template lays out for one chunk of a print run: for each part, an
     RW's batch, whether its cover sheet is in this chunk, and the letters that are.
-    ``qr=False`` (the benchmark's baseline) puts a blank square where each code goes."""
+    ``codes`` gives the letters' QR codes (SVG) in order; None makes them here, one by one.
+    """
     groups = []
     for batch, with_cover, letters in parts:
-        data = [_letter_data(letter, settings, qr=qr) for letter in letters]
+        data = [_letter_data(letter, settings,
+                             qr_svg(letter.token) if codes is None else next(codes))
+                for letter in letters]
         cover = None
         if with_cover:
             cover = _cover_data(batch, [_letter_row(x, settings) for x in batch.letters],
@@ -321,7 +330,8 @@ def typeset(document: Mapping[str, Any], *, when: datetime | None = None) -> byt
     compiler = typst.Compiler(template(), ignore_system_fonts=True,
                               sys_inputs={"data": json.dumps(document, ensure_ascii=False)})
     try:
-        pdf = compiler.compile(format="pdf", timestamp=when, pdf_tags=False)
+        pdf = compiler.compile(format="pdf", pdf_tags=False,
+                               timestamp=None if when is None else when.replace(microsecond=0))
     except typst.TypstError as exc:  # a bug of ours, never the data: say where
         raise RuntimeError(f"typesetting the letters failed: {exc.message} "
                            f"{exc.diagnostic}") from exc
@@ -367,6 +377,16 @@ def chunks(batches: Sequence[Batch], size: int = CHUNK, *, slips: bool = False
         yield current
 
 
+@contextmanager
+def _qr_codes(tokens: Sequence[str], qr: bool) -> Iterator[Iterator[str]]:
+    """The tokens' QR codes as SVG, in order, made as they are needed. segno is pure Python
+    and choosing each code's mask by the standard's penalty rules (8 masks scored) is most
+    of a letter's cost: it runs here while Typst sets the previous run in its thread.
+    (Worker processes for it gained nothing measurable on a 2-CPU machine that Typst
+    already keeps busy, and made every caller need a ``__main__`` guard.)"""
+    yield map(qr_svg, tokens) if qr else iter([_BLANK_SVG] * len(tokens))
+
+
 @dataclass(frozen=True)
 class Rendered:
     pdf: bytes
@@ -382,7 +402,9 @@ def render(batches: Sequence[Batch], settings: LetterSettings, *, slips: bool = 
 
     runs: list[bytes] = []
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="typst") as typesetter:
+    tokens = [letter.token for batch in batches for letter in batch.letters]
+    with (_qr_codes(tokens, qr) as codes,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="typst") as typesetter):
         pending: deque[tuple[Future[bytes], int]] = deque()
 
         def finish_oldest() -> None:
@@ -394,7 +416,7 @@ def render(batches: Sequence[Batch], settings: LetterSettings, *, slips: bool = 
                 progress(done)
 
         for parts in chunks(batches, size, slips=slips):
-            document = build_document(parts, settings, slips=slips, qr=qr)
+            document = build_document(parts, settings, slips=slips, codes=codes)
             pending.append((typesetter.submit(typeset, document, when=when),
                             sum(len(p[2]) for p in parts)))
             if len(pending) > 1:  # one run in Typst, the next one being prepared
