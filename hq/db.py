@@ -406,6 +406,19 @@ visit_rws = Table(  # the RWs a visit serves (their residents are its worklist a
 )
 
 
+coverage_kelurahan_daily = Table(  # coverage_daily summed per day and kelurahan
+    # Kept by database triggers on coverage_daily (hq/monitoring/rollup.py, created by
+    # migration 0008), so every writer of coverage_daily keeps it without knowing it. The
+    # kota, kecamatan and kelurahan figures read it: 56 rows a day instead of every RT's.
+    "coverage_kelurahan_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kelurahan", String(13), primary_key=True),
+    Column("must_record", Integer, nullable=False, default=0),
+    Column("recorded", Integer, nullable=False, default=0),
+)
+
+
 def make_engine(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on HQ's database, brought to this release's schema first
     (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, and_, case, func, select
 
 from edge import regions
 from edge.errors import InvalidInput, NotFound
-from hq.db import coverage_daily
+from hq.db import coverage_daily, coverage_kelurahan_daily
 
 LEVELS = ("kota", "kecamatan", "kelurahan", "rw", "rt")
 
@@ -71,6 +71,13 @@ class Area:
 KOTA = Area("kota", regions.KOTA_BEKASI)
 
 
+def _table(level: str) -> Any:
+    """The per-kelurahan rollup (kept by triggers, hq/monitoring/rollup.py) answers every
+    level down to the kelurahan; RWs and RTs read the per-RT deltas of one kelurahan."""
+    return coverage_kelurahan_daily if level in ("kota", "kecamatan", "kelurahan") \
+        else coverage_daily
+
+
 def area_of(code: str, rw: str = "", rt: str = "") -> Area:
     """The area for a code (and RW, RT): NotFound for a code that is not in Kota Bekasi."""
     region = regions.get(code)
@@ -98,7 +105,6 @@ class Figures:
     recorded: int  # recorded by the end of the period
     must_record_start: int  # the base the day before the period began
     recorded_start: int
-    days: int = 0  # days with any change in the period
 
     @property
     def coverage(self) -> float | None:
@@ -182,7 +188,7 @@ def figures(engine: Engine, within: Area, level: str, period: Period) -> list[Fi
     row of that area), in code order. Areas with no resident ever are left out."""
     if LEVELS.index(level) < LEVELS.index(within.level):
         raise InvalidInput(f"cannot list {level} figures inside a {within.level}")
-    c = coverage_daily.c
+    c = _table(level).c
     group = _group(c, level)
     before = c.day < period.start if period.start else None
     zero = 0
@@ -194,8 +200,6 @@ def figures(engine: Engine, within: Area, level: str, period: Period) -> list[Fi
         if before is not None else func.sum(zero),
         func.coalesce(func.sum(case((before, c.recorded), else_=zero)), zero)
         if before is not None else func.sum(zero),
-        func.count(func.distinct(case((c.day >= period.start, c.day))))
-        if period.start else func.count(func.distinct(c.day)),
     ).where(and_(c.day <= period.end, *_within(c, within)))
     if group:
         q = q.group_by(*group).order_by(*group)
@@ -207,7 +211,7 @@ def figures(engine: Engine, within: Area, level: str, period: Period) -> list[Fi
         if r[n] is None:  # no rows at all (the kota with an empty register)
             continue
         f = Figures(_area(level, r[:n]) if n else within, int(r[n]), int(r[n + 1]),
-                    int(r[n + 2] or 0), int(r[n + 3] or 0), int(r[n + 4] or 0))
+                    int(r[n + 2] or 0), int(r[n + 3] or 0))
         if f.must_record or f.recorded or f.must_record_start:
             out.append(f)
     return out
@@ -233,7 +237,7 @@ class Point:
 def series(engine: Engine, area: Area, period: Period, *, weekly: bool = False) -> list[Point]:
     """Coverage of ``area`` at the end of each day (or ISO week, Monday first) of the
     period, with what was recorded in it. Days with no change carry the day before."""
-    c = coverage_daily.c
+    c = _table(area.level).c
     q = (select(c.day, func.sum(c.must_record), func.sum(c.recorded))
          .where(and_(c.day <= period.end, *_within(c, area))).group_by(c.day).order_by(c.day))
     with engine.connect() as conn:
@@ -271,7 +275,7 @@ def _weekly(points: Iterable[Point]) -> list[Point]:
 def data_span(engine: Engine, area: Area = KOTA) -> tuple[date, date] | None:
     """The first and last day with any change in ``area`` (None: the register is empty
     there)."""
-    c = coverage_daily.c
+    c = _table(area.level).c
     with engine.connect() as conn:
         first, last = conn.execute(select(func.min(c.day), func.max(c.day))
                                    .where(*_within(c, area))).one()

@@ -184,3 +184,21 @@ def test_clerks_download_the_report_of_their_area_viewers_do_not(world):
     assert c.get("/report/32.75.csv").status_code == 404  # the whole city: not its area
     viewer = client(engine, "camat")
     assert viewer.get("/report/32.75.02.csv").status_code == 404
+
+
+def test_the_kelurahan_rollup_follows_every_change_to_the_register(world):
+    from datetime import UTC, datetime
+
+    from monitoring_world import record_one
+
+    from hq.monitoring import rollup
+
+    engine, _ = world
+    with engine.connect() as conn:
+        assert rollup.check(conn) == []
+    record_one(engine, KELURAHAN[2], "001", datetime(2026, 12, 2, 3, tzinfo=UTC))
+    with engine.begin() as conn:
+        assert rollup.check(conn) == []
+        conn.exec_driver_sql("DELETE FROM coverage_daily WHERE day = '2026-12-02'")
+        assert rollup.check(conn) == []
+        conn.rollback()
