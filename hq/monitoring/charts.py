@@ -77,3 +77,33 @@ def progress(points: Sequence[coverage.Point], target: float, *, weekly: bool) -
     ax.set_title("Kemajuan terhadap target", loc="left", fontweight="bold")
     fig.autofmt_xdate()
     return _svg(fig)
+
+
+def funnel(total: Any, labels: dict[str, str]) -> str:
+    """The invitations funnel: letters made, printed, delivered, attended; the other
+    delivery marks beside it."""
+    plt = _pyplot()
+    steps = [("Surat dibuat", total.letters, BLUE), ("Dicetak", total.printed, BLUE),
+             ("Diterima warga", total.delivered, BLUE),
+             ("Hadir dan terekam", total.attended, GREEN)]
+    others = [(labels[m], n) for m, n in total.marks.items() if m != "delivered" and n]
+    others.append(("Belum ada kabar", total.unmarked))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.0, 2.4),
+                                  gridspec_kw={"width_ratios": [2, 1]})
+    names = [s[0] for s in steps]
+    values = [s[1] for s in steps]
+    bars = ax.barh(names, values, color=[s[2] for s in steps])
+    ax.invert_yaxis()
+    top = max(values) or 1
+    for bar, v in zip(bars, values):
+        ax.text(v + top * 0.01, bar.get_y() + bar.get_height() / 2,
+                f"{v:,}".replace(",", ".") + (f"  ({100 * v / top:.0f} %)" if top else ""),
+                va="center", fontsize=7)
+    ax.set_xlim(0, top * 1.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax2.barh([o[0] for o in others], [o[1] for o in others], color=GREY)
+    ax2.invert_yaxis()
+    ax2.set_title("tanda lain", fontsize=8, loc="left")
+    ax2.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _svg(fig)

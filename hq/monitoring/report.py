@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from edge import regions
 from edge.errors import InvalidInput, NotFound
-from hq.monitoring import coverage
+from hq.monitoring import coverage, invitations
 from hq.monitoring.kits import KitState, kit_states
 
 BY = ("kota", "kecamatan", "kelurahan", "rw")
@@ -49,6 +49,8 @@ class Evaluation:
     weekly: bool
     kits: list[KitState] = field(default_factory=list)
     target: float = TARGET
+    funnel: invitations.Funnel | None = None
+    funnel_rows: list[invitations.Funnel] = field(default_factory=list)
 
 
 def _area(kecamatan: str | None, kelurahan: str | None) -> coverage.Area:
@@ -97,8 +99,10 @@ def evaluate(engine: Engine, *, by: str, kecamatan: str | None = None,
         if within.level in ("kota", "kecamatan") else []
     points = coverage.series(engine, within, coverage.Period(first, end), weekly=weekly)
     kits = kit_states(engine, area=None if within.level == "kota" else within.code)
+    funnel = invitations.total(engine, within, period)
+    funnel_rows = invitations.funnel(engine, within, by, period)
     return Evaluation(now or datetime.now(UTC), period, first, within, by, total, rows, kec,
-                      kel, points, weekly, kits)
+                      kel, points, weekly, kits, funnel=funnel, funnel_rows=funnel_rows)
 
 
 # --- rows as the flat formats carry them --------------------------------------------------------
@@ -149,6 +153,8 @@ def to_json(ev: Evaluation) -> bytes:
                       "sudah_rekam": p.recorded, "direkam": p.recorded_that_day}
                      for p in ev.series],
         "per_minggu": ev.weekly,
+        "undangan": None if ev.funnel is None else {
+            "jumlah": ev.funnel.to_dict(), "baris": [f.to_dict() for f in ev.funnel_rows]},
         "kit": [{"kit": k.device_id, "keadaan": k.state, "antrean": k.queue_depth,
                  "paket": k.packets, "latihan": k.training,
                  "laporan_terakhir": k.last_heartbeat.isoformat() if k.last_heartbeat
@@ -265,6 +271,29 @@ def to_xlsx(ev: Evaluation) -> bytes:
         line.set_x_axis({"date_axis": True, "num_format": "dd-mm"})
         progress.insert_chart(1, 7, line)
 
+    if ev.funnel is not None and ev.funnel.letters:
+        inv = book.add_worksheet("Undangan")
+        heads = ["Kode", "Wilayah", "RW", "Surat dibuat", "Dicetak",
+                 *(MARK_LABELS[m] for m in invitations.MARKS), "Belum ada kabar",
+                 "Hadir dan terekam", "Hadir / dibuat"]
+        inv.write_row(0, 0, heads, head)
+        for r, g in enumerate(ev.funnel_rows, start=1):
+            a = g.area
+            inv.write_string(r, 0, a.code)
+            inv.write_string(r, 1, a.name if a.level != "rw" else
+                             f"{regions.get(a.code).name} RW {a.rw}")
+            inv.write_string(r, 2, a.rw)
+            values = [g.letters, g.printed, *(g.marks.get(m, 0) for m in invitations.MARKS),
+                      g.unmarked, g.attended]
+            for col, v in enumerate(values, start=3):
+                inv.write_number(r, col, v, num)
+            inv.write_number(r, len(heads) - 1, g.attended / g.letters if g.letters else 0,
+                             pct)
+        inv.freeze_panes(1, 0)
+        inv.autofilter(0, 0, max(1, len(ev.funnel_rows)), len(heads) - 1)
+        inv.set_column(0, 1, 18)
+        inv.set_column(2, len(heads) - 1, 12)
+
     kits = book.add_worksheet("Kit")
     kits.write_row(0, 0, ["Kit", "Kelurahan", "Keadaan", "Laporan terakhir", "Antrean paket",
                           "Paket diterima", "Latihan"], head)
@@ -293,6 +322,9 @@ def _state_id(k: KitState) -> str:
 
 
 # --- PDF --------------------------------------------------------------------------------------
+
+MARK_LABELS = {"delivered": "Diterima", "not-found": "Tidak ditemukan", "moved": "Pindah",
+               "died": "Meninggal", "refused": "Menolak"}
 
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
           "September", "Oktober", "November", "Desember")
@@ -368,6 +400,16 @@ def pdf_document(ev: Evaluation) -> dict[str, Any]:
                   if k.last_heartbeat else "—", _id_num(k.queue_depth or 0),
                   _id_num(k.packets), "ya" if k.training else ""] for k in ev.kits],
         "weekly": ev.weekly,
+        "funnel": None if ev.funnel is None or not ev.funnel.letters else {
+            "chart": charts.funnel(ev.funnel, MARK_LABELS),
+            "rows": [[g.area.name if g.area.level != "rw" else
+                      f"{regions.get(g.area.code).name} RW {g.area.rw}",
+                      _id_num(g.letters), _id_num(g.printed), _id_num(g.delivered),
+                      _id_num(g.printed - g.delivered - g.unmarked), _id_num(g.unmarked),
+                      _id_num(g.attended)] for g in ev.funnel_rows],
+            "letters": _id_num(ev.funnel.letters), "attended": _id_num(ev.funnel.attended),
+            "delivered": _id_num(ev.funnel.delivered),
+        },
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from edge.clock import WIB
-from hq.monitoring import coverage
+from hq.monitoring import coverage, invitations
 from hq.register import TO_RECORD, Filters, RegisterResident, list_residents
 
 TARGET = 0.95  # the programme's target coverage (the dashed line on progress charts)
@@ -30,7 +30,10 @@ def area_view(engine: Engine, area: coverage.Area, period: coverage.Period) -> d
     weekly = (period.end - start).days > 62
     points = coverage.series(engine, area, coverage.Period(start, period.end), weekly=weekly)
     residents = not_recorded(engine, area) if area.level in ("rw", "rt") else []
+    funnel_area = area if area.level != "rt" else coverage.Area("rw", area.code, area.rw)
+    funnel = invitations.total(engine, funnel_area, period)
     return {
+        "funnel": funnel, "marks": invitations.MARKS,
         "total": total, "children": children, "child_level": level, "points": points,
         "weekly": weekly, "residents": residents, "listed_max": MAX_LISTED,
         "children_chart": children_chart(children),

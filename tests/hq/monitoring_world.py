@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from edge.synth import write_synthetic_csv
-from hq.db import residents
+from hq.db import invitations, residents
 from hq.register import Status, change_status, import_residents
 
 KELURAHAN = ("32.75.01.1001", "32.75.01.1002", "32.75.02.1001")
@@ -44,7 +44,40 @@ def build(engine: Engine, tmp: Path, *, count: int = 300, seed: int = 7) -> dict
         for nik in died:
             change_status(conn, nik, Status.MENINGGAL, at=IMPORTED + timedelta(days=7),
                           by="clerk", source="import")
+    invite(engine, niks[: int(n * 0.5)] + niks[int(n * 0.64): int(n * 0.8)], rng)
     return {"must_record": n - len(moved) - len(died), "recorded": len(recorded)}
+
+
+MARK_SHARES = (("delivered", 0.7), ("not-found", 0.05), ("moved", 0.02), ("refused", 0.01))
+
+
+def invite(engine: Engine, niks: list[str], rng: random.Random) -> None:
+    """Letters for these residents, made the day after the import for a visit on day 3,
+    90 % printed, and the Satgas Pamor's marks on most of the printed ones (as
+    hq.invitations and hq.delivery keep them)."""
+    r = residents.c
+    made = IMPORTED + timedelta(hours=20)
+    with engine.begin() as conn:
+        rows = conn.execute(select(r.id, r.kelurahan, r.rw).where(r.nik.in_(niks))).all()
+        values = []
+        for seq, (rid, kel, rw) in enumerate(rows, start=1):
+            printed = rng.random() < 0.9
+            mark, roll, edge = None, rng.random(), 0.0
+            for name, share in MARK_SHARES:
+                edge += share
+                if printed and roll < edge:
+                    mark = name
+                    break
+            values.append({
+                "number": f"470/{seq:05d}/Disdukcapil/2026", "year": 2026, "seq": seq,
+                "resident_id": rid, "invitation_code": f"CODE{seq:06d}", "kelurahan": kel,
+                "rw": rw, "visit_date": date(2026, 11, 4), "visit_place": f"Balai RW {rw}",
+                "visit_time": "08.00-15.00", "letter_date": date(2026, 11, 2),
+                "expires_at": made + timedelta(days=30), "created_at": made,
+                "created_by": "clerk", "printed_at": made if printed else None,
+                "printed_by": "clerk" if printed else None, "prints": 1 if printed else 0,
+                "delivery": mark, "delivery_at": made + timedelta(days=1) if mark else None})
+        conn.execute(invitations.insert(), values)
 
 
 def record_one(engine: Engine, kelurahan: str, rw: str, at: datetime) -> str:

@@ -202,3 +202,22 @@ def test_the_kelurahan_rollup_follows_every_change_to_the_register(world):
         conn.exec_driver_sql("DELETE FROM coverage_daily WHERE day = '2026-12-02'")
         assert rollup.check(conn) == []
         conn.rollback()
+
+
+def test_the_invitations_funnel_adds_up_and_shows_on_the_page(world):
+    from hq.monitoring import invitations
+
+    engine, _ = world
+    period = coverage.Period(None, END)
+    kota = invitations.total(engine, coverage.KOTA, period)
+    rows = invitations.funnel(engine, coverage.KOTA, "kelurahan", period)
+    assert kota.letters == sum(r.letters for r in rows) > 0
+    assert kota.letters >= kota.printed >= kota.delivered + sum(
+        v for m, v in kota.marks.items() if m != "delivered")
+    assert kota.printed == sum(kota.marks.values()) + kota.unmarked
+    assert kota.attended == sum(r.attended for r in rows) > 0
+    # letters for visits after the period are not counted
+    assert invitations.total(engine, coverage.KOTA,
+                             coverage.Period(None, date(2026, 11, 3))).letters == 0
+    page = client(engine, "admin").get("/area/32.75?to=2026-12-01").text
+    assert 'id="funnel"' in page and "Hadir dan terekam" in page

@@ -49,14 +49,17 @@ def test_csv_is_utf8_with_bom_and_adds_up(home, capsysbinary):
 
 
 def test_json_carries_the_period_and_the_series(home, capsys):
-    assert run("--by", "rw", "--kelurahan", "Margahayu", "--from", "05-11-2026", "--to",
+    assert run("--by", "rw", "--kelurahan", "Margahayu", "--from", "01-11-2026", "--to",
                "10-11-2026", "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["periode"] == {"dari": "2026-11-05", "sampai": "2026-11-10"}
+    assert data["periode"] == {"dari": "2026-11-01", "sampai": "2026-11-10"}
     assert data["wilayah"]["nama"] == "Margahayu" and data["per"] == "rw"
     assert all(r["code"] == KELURAHAN[1] and r["rw"] for r in data["baris"])
-    assert len(data["kemajuan"]) == 6
+    assert len(data["kemajuan"]) == 10
     assert sum(r["recorded"] for r in data["baris"]) == data["jumlah"]["recorded"]
+    funnel = data["undangan"]
+    assert funnel["jumlah"]["letters"] == sum(r["letters"] for r in funnel["baris"]) > 0
+    assert 0 < funnel["jumlah"]["attended"] <= funnel["jumlah"]["letters"]
 
 
 def test_table_prints_the_total(home, capsys):
@@ -72,7 +75,8 @@ def test_xlsx_has_typed_cells_formats_frozen_headers_filters_and_charts(home, tm
     assert run("--by", "kelurahan", "--to", "2026-12-01", "--format", "xlsx", "-o",
                str(out)) == 0
     book = load_workbook(out)
-    assert {"Ringkasan", "Kecamatan", "Kelurahan", "Kemajuan", "Kit"} <= set(book.sheetnames)
+    assert {"Ringkasan", "Kecamatan", "Kelurahan", "Kemajuan", "Undangan", "Kit"} <= set(
+        book.sheetnames)
     sheet = book["Kelurahan"]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     assert isinstance(sheet["D2"].value, int) and sheet["F2"].number_format == "0.0%"
@@ -95,6 +99,7 @@ def test_pdf_is_the_evaluation_report_in_bahasa_indonesia(home, tmp_path):
     assert "Ringkasan" in text[1] and "Cakupan perekaman" in text[1]
     assert any("Cakupan per kelurahan" in t and "Margahayu" in t for t in text)
     assert any("Kit perekaman" in t for t in text)
+    assert any("Undangan" in t and "Satgas Pamor" in t for t in text)
     assert len(pdf) >= 5
 
 
