@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -118,3 +118,29 @@ def summary(kits: list[KitState]) -> dict[str, int]:
     for k in kits:
         counts[k.state] += 1
     return counts
+
+
+def output_per_day(engine: Engine, *, days: int = 7, area: str | None = None,
+                   now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
+    """Packets each kit's enrolments reached HQ in, per WIB day over the last ``days``
+    days (one packet per enrolment; operators are inside the sealed packets, so the
+    vault's records give them per operator). Returns the days and each kit's counts."""
+    from edge.clock import WIB
+
+    now = now or datetime.now(UTC)
+    today = now.astimezone(WIB).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=WIB)
+    p = packets.c
+    counts: dict[str, list[int]] = {}
+    with engine.connect() as conn:
+        for device_id, received in conn.execute(
+                select(p.device_id, p.received_at).where(p.received_at >= since)):
+            day = _aware(received).astimezone(WIB).date()  # type: ignore[union-attr]
+            i = (day - first).days
+            if 0 <= i < days:
+                counts.setdefault(device_id, [0] * days)[i] += 1
+    if area:
+        kits = {k.device_id for k in kit_states(engine, area=area, now=now)}
+        counts = {k: v for k, v in counts.items() if k in kits}
+    return [first + timedelta(days=i) for i in range(days)], counts

@@ -357,9 +357,12 @@ class Pages:
         session = session_of(request)
         area = None if session.user.scope.whole_city else session.user.scope.code
         kits = await run_in_threadpool(kit_queries.kit_states, self.engine, area=area)
+        days, output = await run_in_threadpool(
+            lambda: kit_queries.output_per_day(self.engine, area=area))
         template = "kits_table.html" if _fragment(request) else "kits.html"
         return self.render(request, template, {
-            "kits": kits, "summary": kit_queries.summary(kits), "page": "kits"})
+            "kits": kits, "summary": kit_queries.summary(kits), "page": "kits",
+            "days": days, "output": output})
 
     async def kits_data(self, request: Request) -> Response:
         session = session_of(request)

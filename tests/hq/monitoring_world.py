@@ -88,3 +88,33 @@ def record_one(engine: Engine, kelurahan: str, rw: str, at: datetime) -> str:
             residents.c.status == Status.BELUM_REKAM.value).limit(1)).scalar_one()
         change_status(conn, nik, Status.TEREKAM, at=at, by="kit-01", source="packet")
     return str(nik)
+
+
+def add_kits(engine: Engine, now: datetime) -> None:
+    """Two kits as ingest leaves them: kit-01 (Margahayu) heard a minute ago with a
+    readiness summary and three packets today; kit-02 (Bintara) silent for three days."""
+    import json
+
+    from hq.db import device_status, devices, packets
+
+    with engine.begin() as conn:
+        for dev, kel, heard, readiness in (
+                ("kit-01", KELURAHAN[1], now - timedelta(minutes=1),
+                 {"checked_at": (now - timedelta(hours=2)).isoformat(), "ready": True,
+                  "devices": {"camera": "ok"}, "paper": "low"}),
+                ("kit-02", KELURAHAN[2], now - timedelta(days=3), None)):
+            conn.execute(devices.insert().values(
+                device_id=dev, kelurahan=kel, broker="", signing_public="x" * 43,
+                signing_key_id="k" * 16, cert_pem="", created_at=now - timedelta(days=30),
+                worklist_version=1, status="active"))
+            body = {"state": "online", "audit_head": {"seq": 7, "hash": "ab" * 32},
+                    "readiness": readiness}
+            conn.execute(device_status.insert().values(
+                device_id=dev, state="online", at=heard, session="s", received_at=heard,
+                queue_depth=2, oldest_queued=None, free_disk_mb=9000,
+                software_version="0.1.0", roster_version=1, body=json.dumps(body)))
+        conn.execute(packets.insert(), [{
+            "packet_id": f"p{i}", "device_id": "kit-01", "sha256": "0" * 64, "size": 1,
+            "device_key_id": "k", "hq_key_id": "h", "suite": "s",
+            "created_at": now.isoformat(), "received_at": now - timedelta(minutes=5 + i),
+            "state": "stored", "deliveries": 1, "data": b"x"} for i in range(3)])

@@ -5,10 +5,10 @@ their area."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
-from monitoring_world import KELURAHAN, build
+from monitoring_world import KELURAHAN, add_kits, build
 from starlette.testclient import TestClient
 
 from hq.db import make_engine
@@ -57,6 +57,7 @@ def world(request, tmp_path_factory):
         url = f"sqlite:///{tmp / 'hq.db'}"
     engine = make_engine(url)
     expected = build(engine, tmp)
+    add_kits(engine, datetime.now(UTC))
     auth.add_user(engine, "admin", "admin", PASSWORD)
     auth.add_user(engine, "lurah", "viewer", PASSWORD, kelurahan=KELURAHAN[1])
     auth.add_user(engine, "camat", "viewer", PASSWORD, kecamatan="32.75.02")
@@ -221,3 +222,16 @@ def test_the_invitations_funnel_adds_up_and_shows_on_the_page(world):
                              coverage.Period(None, date(2026, 11, 3))).letters == 0
     page = client(engine, "admin").get("/area/32.75?to=2026-12-01").text
     assert 'id="funnel"' in page and "Hadir dan terekam" in page
+
+
+def test_kits_page_shows_state_readiness_and_output_per_day(world):
+    engine, _ = world
+    page = client(engine, "admin").get("/kits").text
+    assert "kit-01" in page and "kit-02" in page
+    assert "diam 3 hari" in page  # silent for days
+    assert "daring" in page and "#7 abababababab" in page  # the audit head
+    row = re.search(r"<tr><td>kit-01.*?</tr>", page, re.S).group(0)  # type: ignore[union-attr]
+    assert ">3<" in row  # three packets today
+    data = client(engine, "lurah").get("/api/kits").json()  # Margahayu: only its kit
+    assert [k["device_id"] for k in data] == ["kit-01"]
+    assert data[0]["readiness"]["paper"] == "low"
