@@ -185,6 +185,7 @@ class Pages:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         assert self.templates.env.autoescape  # names and addresses are data, never markup
         self.templates.env.globals["area_name"] = _area_name
+        self.templates.env.globals["wib"] = _wib
 
     def render(self, request: Request, name: str, context: dict[str, Any],
                status_code: int = 200) -> Response:
@@ -364,6 +365,26 @@ class Pages:
             "kits": kits, "summary": kit_queries.summary(kits), "page": "kits",
             "days": days, "output": output})
 
+    async def readiness_page(self, request: Request) -> Response:
+        from hq.monitoring import ahead
+
+        session = session_of(request)
+        area = None if session.user.scope.whole_city else session.user.scope.code
+        visits = await run_in_threadpool(lambda: ahead.visits_ahead(
+            self.engine, area=area, today=views.today()))
+        template = "readiness_table.html" if _fragment(request) else "readiness.html"
+        return self.render(request, template, {"visits": visits, "days": ahead.DAYS_AHEAD,
+                                               "page": "readiness"})
+
+    async def readiness_data(self, request: Request) -> Response:
+        from hq.monitoring import ahead
+
+        session = session_of(request)
+        area = None if session.user.scope.whole_city else session.user.scope.code
+        visits = await run_in_threadpool(lambda: ahead.visits_ahead(
+            self.engine, area=area, today=views.today()))
+        return JSONResponse([v.to_dict() for v in visits])
+
     async def kits_data(self, request: Request) -> Response:
         session = session_of(request)
         area = None if session.user.scope.whole_city else session.user.scope.code
@@ -439,6 +460,21 @@ def _safe_next(target: str) -> str:
             or "\\" in target:
         return "/"
     return target
+
+
+def _wib(value: datetime | str | None) -> str:
+    """A time as Bekasi reads it: 05-12-2026 08.04 (WIB)."""
+    from edge.clock import WIB
+
+    if not value:
+        return "—"
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return "—"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(WIB).strftime("%d-%m-%Y %H.%M")
 
 
 def _area_name(code: str) -> str:
@@ -567,6 +603,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/report/{code}.{fmt}", pages.report_download),
         Route("/kits", pages.kits_page),
         Route("/api/kits", pages.kits_data),
+        Route("/readiness", pages.readiness_page),
+        Route("/api/readiness", pages.readiness_data),
         Route("/users", pages.users_page),
         Route("/events", pages.events),
         Route("/favicon.ico", lambda request: Response(status_code=204)),

@@ -118,3 +118,23 @@ def add_kits(engine: Engine, now: datetime) -> None:
             "device_key_id": "k", "hq_key_id": "h", "suite": "s",
             "created_at": now.isoformat(), "received_at": now - timedelta(minutes=5 + i),
             "state": "stored", "deliveries": 1, "data": b"x"} for i in range(3)])
+
+
+def add_visits(engine: Engine, now: datetime, today: date) -> None:
+    """Tomorrow kit-01 serves Margahayu RW 001 with staff and its worklist on board (on
+    track); the day after, kit-02 (silent) serves Bintara RW 002 with no staff and no
+    worklist (at risk)."""
+    from hq.db import visit_rws, visits, worklist_issues
+
+    with engine.begin() as conn:
+        for vid, dev, kel, rw, day, staff in (
+                (1, "kit-01", KELURAHAN[1], "001", today + timedelta(days=1), "Ani, Budi"),
+                (2, "kit-02", KELURAHAN[2], "002", today + timedelta(days=2), "")):
+            conn.execute(visits.insert().values(
+                id=vid, device_id=dev, date=day, time="08.00-15.00",
+                place=f"Balai RW {rw}", kelurahan=kel, kind="balai-rw", staff=staff, note="",
+                created_at=now - timedelta(hours=3), created_by="clerk"))
+            conn.execute(visit_rws.insert().values(visit_id=vid, rw=rw))
+        conn.execute(worklist_issues.insert().values(
+            device_id="kit-01", version=1, issued_at=now - timedelta(hours=2),
+            expires_at=now + timedelta(days=30), residents=40))

@@ -8,11 +8,12 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from monitoring_world import KELURAHAN, add_kits, build
+from monitoring_world import KELURAHAN, add_kits, add_visits, build
 from starlette.testclient import TestClient
 
 from hq.db import make_engine
 from hq.monitoring import coverage
+from hq.monitoring.views import today
 from hq.web import auth
 from hq.web.app import Settings, create_app
 
@@ -58,6 +59,7 @@ def world(request, tmp_path_factory):
     engine = make_engine(url)
     expected = build(engine, tmp)
     add_kits(engine, datetime.now(UTC))
+    add_visits(engine, datetime.now(UTC), today())
     auth.add_user(engine, "admin", "admin", PASSWORD)
     auth.add_user(engine, "lurah", "viewer", PASSWORD, kelurahan=KELURAHAN[1])
     auth.add_user(engine, "camat", "viewer", PASSWORD, kecamatan="32.75.02")
@@ -235,3 +237,20 @@ def test_kits_page_shows_state_readiness_and_output_per_day(world):
     data = client(engine, "lurah").get("/api/kits").json()  # Margahayu: only its kit
     assert [k["device_id"] for k in data] == ["kit-01"]
     assert data[0]["readiness"]["paper"] == "low"
+
+
+def test_readiness_of_the_service_points_ahead(world):
+    engine, _ = world
+    page = client(engine, "admin").get("/readiness").text
+    assert "Balai RW 001" in page and "Balai RW 002" in page
+    data = client(engine, "admin").get("/api/readiness").json()
+    first, second = data
+    assert first["device_id"] == "kit-01" and not first["at_risk"]
+    assert first["worklist"] == "applied" and first["staff"] == ["Ani", "Budi"]
+    assert first["readiness"]["ready"] is True
+    assert second["at_risk"] and set(second["risks"]) >= {
+        "worklist_none", "kit_silent", "no_check", "no_staff"}
+    assert "BERISIKO" in page and "belum ada petugas" in page
+    # a Lurah sees only the visits in its kelurahan
+    own = client(engine, "lurah").get("/api/readiness").json()
+    assert [v["kelurahan"] for v in own] == [KELURAHAN[1]]
