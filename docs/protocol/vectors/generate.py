@@ -57,10 +57,12 @@ from sync.protocol import (  # noqa: E402
     Ack,
     AckStatus,
     ConfigUpdate,
+    Online,
     Report,
     Status,
     build_config,
     sign_ack,
+    sign_online,
     sign_report,
     sign_status,
     split_packet,
@@ -188,6 +190,7 @@ def signed_documents_vector() -> dict[str, Any]:
                     detail="lockout_minutes")
     config = ConfigUpdate(DEVICE_ID, 2, WHEN, WHEN + timedelta(days=7),
                           {"lockout_minutes": "30"})
+    online = Online(WHEN, worker="rekam-hq-ingest-hq1-1", session_resumed=True)
     docs = [
         ("status: a heartbeat", "status", online.to_body(), device,
          sign_status(online, device)),
@@ -198,6 +201,8 @@ def signed_documents_vector() -> dict[str, Any]:
         ("ack: rejected, with its reason", "ack", rejected.to_body(), hq,
          sign_ack(rejected, hq)),
         ("config", "config", config.to_body(), hq, build_config(config, hq)),
+        ("online: an ingest worker's announcement", "online", online.to_body(), hq,
+         sign_online(online, hq)),
     ]
     return {
         "description": "Signed documents (format rekam-signed/1): body, the bytes the "
