@@ -139,12 +139,28 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
        env={"REKAM_PIN": SUPERVISOR_PIN, "REKAM_NEW_PIN": OPERATOR_PIN})
     sh("rekam", "operator", "list")
 
+    local_rws = sorted({r["rw"] for r in rows if r["kode_kelurahan"] == KELURAHAN})
+    today = datetime.now(WIB).date()  # the service point's day, in Bekasi's time zone
+
+    step("HQ's register: the residents who must record, the kit's visits, and the "
+         "invitation letters the Satgas Pamor deliver")
+    sh("rekam-hq", "residents", "import", str(csv_path))
+    for i, rw in enumerate(local_rws[:3]):
+        sh("rekam-hq", "schedule", "add", "--kit", DEVICE, "--date",
+           f"{today + timedelta(days=i):%d-%m-%Y}", "--place", f"Balai RW {rw}",
+           "--kelurahan", "Bekasijaya", "--rw", str(int(rw)), "--time", "08.00-15.00")
+    first_rw = str(int(local_rws[0]))
+    letters = DEMO / f"undangan-rw{int(first_rw):03d}.pdf"
+    sh("rekam-hq", "invitations", "--kelurahan", "Bekasijaya", "--rw", first_rw, "-o",
+       str(letters))
+    print(f"  open {letters}: a cover sheet for the RT/RW heads, then one A4 letter per "
+          "resident with a signed QR code (no NIK in it); --slips prints 4 per sheet")
+    sh("rekam-hq", "invitations", "list", "--limit", "3")
+
     step("HQ signs the kit's worklist and visit schedule; the kit verifies and imports it "
          "(encrypted at rest)")
     worklist = DEMO / f"{DEVICE}-v1.worklist"
     visits = DEMO / "jadwal.csv"
-    local_rws = sorted({r["rw"] for r in rows if r["kode_kelurahan"] == KELURAHAN})
-    today = datetime.now(WIB).date()  # the service point's day, in Bekasi's time zone
     visits.write_text("tanggal;tempat;rw;catatan\n" + "".join(
         f"{today + timedelta(days=i):%d-%m-%Y};{place} {rw};{rw};{note}\n"
         for i, (rw, place, note) in enumerate(zip(
