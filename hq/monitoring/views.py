@@ -21,7 +21,8 @@ def today() -> date:
     return datetime.now(WIB).date()
 
 
-def area_view(engine: Engine, area: coverage.Area, period: coverage.Period) -> dict[str, Any]:
+def area_view(engine: Engine, area: coverage.Area, period: coverage.Period,
+              language: str = "id") -> dict[str, Any]:
     total = coverage.total(engine, area, period)
     level = area.child_level
     children = coverage.figures(engine, area, level, period) if level else []
@@ -37,7 +38,7 @@ def area_view(engine: Engine, area: coverage.Area, period: coverage.Period) -> d
         "total": total, "children": children, "child_level": level, "points": points,
         "weekly": weekly, "residents": residents, "listed_max": MAX_LISTED,
         "children_chart": children_chart(children),
-        "progress_chart": progress_chart(points, TARGET),
+        "progress_chart": progress_chart(points, TARGET, language),
         "target": TARGET,
     }
 
@@ -70,14 +71,16 @@ def children_chart(rows: list[coverage.Figures]) -> dict[str, Any]:
     }
 
 
-def progress_chart(points: list[coverage.Point], target: float) -> dict[str, Any]:
+def progress_chart(points: list[coverage.Point], target: float,
+                   language: str = "id") -> dict[str, Any]:
     labels = [p.day.isoformat() for p in points]
+    names = ("cakupan %", "target %") if language == "id" else ("coverage %", "target %")
     return {
         "type": "line",
         "data": {"labels": labels, "datasets": [
-            {"label": "cakupan %", "data": [_pct(p.coverage) for p in points],
+            {"label": names[0], "data": [_pct(p.coverage) for p in points],
              "borderColor": "#0b5cad", "pointRadius": 0, "tension": 0},
-            {"label": "target %", "data": [round(100 * target, 1)] * len(points),
+            {"label": names[1], "data": [round(100 * target, 1)] * len(points),
              "borderColor": "#b3261e", "borderDash": [6, 4], "pointRadius": 0},
         ]},
         "options": {"scales": {"y": {"min": 0, "max": 100}}},

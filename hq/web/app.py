@@ -287,7 +287,8 @@ class Pages:
         area = self._area(request)
         period = _period(request)
         scope = session_of(request).user.scope
-        data = await run_in_threadpool(views.area_view, self.engine, area, period)
+        data = await run_in_threadpool(views.area_view, self.engine, area, period,
+                                       language_of(request))
         template = "area_figures.html" if _fragment(request) else "area.html"
         return self.render(request, template, {
             **data, "area": area, "period": period, "page": "coverage",
