@@ -126,7 +126,10 @@ def _verify(root: Path, unit: Unit) -> list[str]:
     printed = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     if done.returncode != 0 and not printed:
         printed = [f"exit {done.returncode}"]
-    return [f"systemd-analyze verify {unit.name}: {ln}" for ln in printed]
+    # Its lines name the unit file they are about (often another unit this one pulls in),
+    # so the same line from several verifications is reported once.
+    return [f"systemd-analyze verify: {ln}" if unit.name in ln or "/" in ln
+            else f"systemd-analyze verify {unit.name}: {ln}" for ln in printed]
 
 
 def _parse(entry: str, args: list[str]) -> str | None:
