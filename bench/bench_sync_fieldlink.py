@@ -107,7 +107,8 @@ def main() -> None:
             ingest_log = (root / "ingest.log").open("wb")
             procs.append(subprocess.Popen(
                 netns("rk-hq", sys.executable, "-m", "hq.cli", "ingest", "--home",
-                      str(rig.hq.root), "--broker", f"mqtts://{HQ_ADDR}:{PORT}"),
+                      str(rig.hq.root), "--broker", f"mqtts://{HQ_ADDR}:{PORT}",
+                      "--no-vault"),
                 stdout=subprocess.DEVNULL, stderr=ingest_log, cwd=str(HERE.parent)))
             while b"subscribed" not in (root / "ingest.log").read_bytes():
                 time.sleep(0.1)

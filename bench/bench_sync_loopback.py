@@ -163,7 +163,7 @@ class Rig:
             log = (self.root / f"ingest-{i}.log").open("wb")
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "hq.cli", "ingest", "--home", str(self.hq.root),
-                 "--broker", self.url, "--json"], stdout=subprocess.PIPE, stderr=log))
+                 "--broker", self.url, "--json", "--no-vault"], stdout=subprocess.PIPE, stderr=log))
         self._wait_logs([f"ingest-{i}.log" for i in range(workers)], b"subscribed")
         return procs
 

@@ -62,6 +62,7 @@ packets = Table(  # sealed packets as received: ciphertext only; the vault opens
     Column("state", String(16), nullable=False, default="stored"),
     Column("deliveries", Integer, nullable=False, default=1),  # 2+ = sent again, acked again
     Column("data", LargeBinary, nullable=False),
+    Index("packets_state", "state", "received_at"),  # the vault's queue: state "stored"
 )
 
 packet_chunks = Table(  # chunks of packets still being reassembled (durable across restarts)
@@ -416,6 +417,60 @@ coverage_kelurahan_daily = Table(  # coverage_daily summed per day and kelurahan
     Column("kelurahan", String(13), primary_key=True),
     Column("must_record", Integer, nullable=False, default=0),
     Column("recorded", Integer, nullable=False, default=0),
+)
+
+
+# --- The vault (hq/vault.py) and its review queue (hq/review.py) -------------------------------
+#
+# ``enrolments`` is what the vault keeps in clear of each packet it opened: who (NIK,
+# resident), when, where (kit, operator, service point, the resident's area), quality and
+# flags; the biometrics stay in ``packets`` as ciphertext. ``reviews`` is the supervisor's
+# queue: every enrolment the vault would not accept by itself, and every packet it could
+# not open, with the decision, who took it, when and why.
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("packet_id", String(64), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("nik", String(16), nullable=False),  # "" when the packet could not be read
+    Column("resident_id", Integer, ForeignKey("residents.id")),  # None: not on the register
+    Column("operator_id", String(64), nullable=False),
+    Column("service_point", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),  # sealed at the kit
+    Column("day", Date, nullable=False),  # recorded_at's day in WIB
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("kelurahan", String(13), nullable=False),  # the resident's area (else the kit's)
+    Column("rw", String(3), nullable=False, default=""),
+    Column("rt", String(3), nullable=False, default=""),
+    Column("training", Boolean, nullable=False),  # from a kit registered for training
+    Column("simulated", Boolean, nullable=False),  # some capture from a simulated device
+    # accepted | review | rejected | training | unreadable
+    Column("state", String(16), nullable=False),
+    Column("accepted_at", DateTime(timezone=True)),  # by the vault, or a supervisor
+    Column("flags", Text, nullable=False, default="[]"),  # JSON [{code, message, field}]
+    Column("quality", Text, nullable=False, default="{}"),  # JSON, see hq.vault.quality_summary
+    Index("enrolments_day", "day", "kelurahan"),
+    Index("enrolments_device_day", "device_id", "day"),
+    Index("enrolments_nik", "nik"),
+    Index("enrolments_state", "state"),
+    Index("enrolments_accepted", "accepted_at"),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("packet_id", String(64), ForeignKey("enrolments.packet_id"), nullable=False,
+           unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("flags", Text, nullable=False),  # JSON, as in enrolments
+    Column("state", String(16), nullable=False),  # open | accepted | rejected
+    Column("status_before", String(32)),  # the resident's status to restore on reject
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(64)),
+    Column("reason", Text),
+    Index("reviews_state", "state", "id"),
 )
 
 

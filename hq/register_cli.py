@@ -269,6 +269,80 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vault_run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from hq.inspect import hq_sbi_trust
+    from hq.progress import Progress
+    from hq.vault import Vault, VaultCounts, run_vault
+
+    home = _home(args)
+    vault = Vault(_engine(args), home.keys(), batch=args.batch,
+                  sbi_trust=hq_sbi_trust(home.config()))
+    stop = threading.Event()
+    if not args.once:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        log = logging.getLogger("rekam.hq.vault")
+        log.info("vault: waiting for stored packets (Ctrl+C stops)")
+        total = run_vault(vault, poll=args.poll, stop=stop,
+                          on_batch=lambda c: log.info("vault: %s", c))
+        print(f"vault stopped: {total}", file=sys.stderr)
+        return 0
+    pending = vault.pending()
+    done = VaultCounts()
+    with Progress("opening packets", pending or None, unit="packets") as progress:
+
+        def on_batch(counts: VaultCounts) -> None:
+            done.add(counts)
+            progress.update(done.opened + done.skipped, count=done.opened)
+
+        total = run_vault(vault, once=True, stop=stop, on_batch=on_batch)
+    print(f"vault: {total}")
+    return 0
+
+
+def cmd_review_list(args: argparse.Namespace) -> int:
+    from hq.review import list_reviews
+
+    items = list_reviews(_engine(args), include_decided=args.all)
+    if args.json:
+        print_json([i.to_dict() for i in items])
+        return 0
+    if not items:
+        print("nothing waits for review" if not args.all else "no reviews yet",
+              file=sys.stderr)
+        return 0
+    for i in items:
+        who = f"{i.nik} {i.name}".strip() or "(unreadable packet)"
+        print(f"review {i.id} [{i.state}]  {who}  kit {i.device_id}, operator "
+              f"{i.operator_id or '-'}, {i.recorded_at:%Y-%m-%d %H:%M} UTC  (packet "
+              f"{i.packet_id})")
+        for f in i.flags:
+            print(f"    {f['code']}: {f['message']}")
+        if i.decided_by:
+            print(f"    decided by {i.decided_by} on {i.decided_at:%Y-%m-%d %H:%M} UTC: "
+                  f"{i.reason}")
+    print(f"{sum(i.state == 'open' for i in items)} waiting; decide with: rekam-hq review "
+          "decide ID accept|reject --reason TEXT", file=sys.stderr)
+    return 0
+
+
+def cmd_review_decide(args: argparse.Namespace) -> int:
+    from hq.review import decide
+
+    result = decide(_engine(args), args.id, args.decision, reason=args.reason, by=_who(args))
+    after = (f"; resident {result.nik} is now {result.resident_status.label}"
+             if result.resident_status else
+             (f"; NIK {result.nik} is not on the register" if result.nik else ""))
+    print(f"review {result.review_id}: {result.decision}ed{after}")
+    return 0
+
+
 def _area_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kecamatan", metavar="K", help="code or name")
     p.add_argument("--kelurahan", metavar="K", help="code or name")
@@ -333,6 +407,28 @@ def add_commands(add: SubcommandAdder) -> None:
     p.add_argument("--kelurahan", metavar="K")
     p.add_argument("--all", action="store_true", help="past visits too")
     p.add_argument("--json", action="store_true")
+
+    vault = add("vault", None, "open the stored packets: mark residents terekam, or put the "
+                "enrolment up for review")
+    sub = vault.add_subparsers(dest="vault_command", required=True, metavar="ACTION",
+                               parser_class=OneLineParser)
+    p = add("run", cmd_vault_run, "open packets as they arrive (--once: those stored now)",
+            sub)
+    p.add_argument("--once", action="store_true", help="open what is stored now, then stop")
+    p.add_argument("--batch", type=int, default=50, help=argparse.SUPPRESS)
+    p.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+
+    rev = add("review", None, "the enrolments waiting for a supervisor's decision")
+    sub = rev.add_subparsers(dest="review_command", required=True, metavar="ACTION",
+                             parser_class=OneLineParser)
+    p = add("list", cmd_review_list, "what waits, and why", sub)
+    p.add_argument("--all", action="store_true", help="decided ones too")
+    p.add_argument("--json", action="store_true")
+    p = add("decide", cmd_review_decide, "accept or reject one (kept: who, when, why)", sub)
+    p.add_argument("id", type=int)
+    p.add_argument("decision", choices=("accept", "reject"))
+    p.add_argument("--reason", required=True, metavar="TEXT")
+    p.add_argument("--by", metavar="NAME", help="who decides (default: the login name)")
 
     p = add("regions", cmd_regions, "Kota Bekasi's kecamatan and kelurahan, codes and names")
     p.add_argument("--kecamatan", metavar="K", help="only this kecamatan (code or name)")

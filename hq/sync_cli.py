@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,7 +64,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     home = _home(args)
     keys = home.keys()
     options = ingest_options(home, args.broker, instance=args.instance)
-    ingestor = Ingestor(_engine_when_up(home), keys)
+    engine = _engine_when_up(home)
+    ingestor = Ingestor(engine, keys)
+    stop_vault = threading.Event()
+    vault_thread = None
+    if not args.no_vault:
+        vault_thread = threading.Thread(target=_vault_beside_ingest, name="vault",
+                                        args=(engine, keys, home.config(), stop_vault),
+                                        daemon=True)
+        vault_thread.start()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -74,13 +83,35 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             loop.call_later(args.seconds, stop.set)
         await run_ingest(ingestor, options, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        stop_vault.set()
+        if vault_thread is not None:
+            vault_thread.join(timeout=60)
     counts = dict(ingestor.counts)
     print(json.dumps(counts, sort_keys=True) if args.json else
           "ingest stopped: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                                 or "nothing received"), file=sys.stderr if not args.json
           else sys.stdout)
     return 0
+
+
+def _vault_beside_ingest(engine: Any, keys: Any, config: dict[str, Any],
+                         stop: threading.Event) -> None:
+    """The vault in a thread of ``rekam-hq ingest``: opens what ingest stores, logging each
+    batch; a failure is logged and the loop goes on (ingest must keep acking)."""
+    from hq.inspect import hq_sbi_trust
+    from hq.vault import Vault, run_vault
+
+    log = logging.getLogger("rekam.hq.vault")
+    vault = Vault(engine, keys, sbi_trust=hq_sbi_trust(config))
+    while not stop.is_set():
+        try:
+            run_vault(vault, stop=stop, on_batch=lambda c: log.info("vault: %s", c))
+        except Exception:
+            log.exception("vault: a batch failed; trying again in 10 s")
+            stop.wait(10)
 
 
 def _engine_when_up(home: HqHome) -> Any:
@@ -320,6 +351,9 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="this worker's name among HQ's ingest workers on this host (systemd: "
                         "%%i of rekam-hq-ingest@N): the broker keeps its session, and queues "
                         "its share, under it while it restarts; each worker needs its own")
+    p.add_argument("--no-vault", action="store_true",
+                   help="do not open the stored packets here (a separate rekam-hq vault run "
+                        "does it)")
     p.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="counts as JSON when it stops")
     p.add_argument("-v", "--verbose", action="store_true")

@@ -89,7 +89,8 @@ def test_power_loss_mid_enrolment_and_mid_sync_loses_nothing_sealed(
            "TMPDIR": str(tmpdir)}
     logs = tmp_path / "logs"
     logs.mkdir()
-    ingest = subprocess.Popen([_bin("rekam-hq"), "ingest", "--broker", broker.url], env=env,
+    ingest = subprocess.Popen([_bin("rekam-hq"), "ingest", "--broker", broker.url,
+                               "--no-vault"], env=env,
                               stdout=subprocess.DEVNULL,
                               stderr=(logs / "ingest.log").open("wb"))
     seed = int(os.environ.get("REKAM_POWER_LOSS_SEED", str(random.randrange(1 << 30))))

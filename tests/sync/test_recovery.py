@@ -47,7 +47,8 @@ class IngestProcess:
 
     def __init__(self, net, log: Path) -> None:  # type: ignore[no-untyped-def]
         self.cmd = [sys.executable, "-m", "hq.cli", "ingest", "--home", str(net.hq.root),
-                    "--broker", net.broker.url, "--instance", "1"]
+                    "--broker", net.broker.url, "--instance", "1",
+                    "--no-vault"]  # ingest alone: the vault has its own tests
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
