@@ -57,12 +57,15 @@ class Progress:
         elif kind is None and time.monotonic() - self._started >= self.interval:
             self._line(final=True)
 
-    def update(self, done: float, *, count: int | None = None) -> None:
+    def update(self, done: float, *, count: int | None = None,
+               total: float | None = None) -> None:
         self.done = done
         if count is not None:
             self.count = count
+        if total is not None:
+            self.total = total
         if self._rich is not None:
-            self._rich.update(self._task, completed=done, count=self.count)
+            self._rich.update(self._task, completed=done, count=self.count, total=self.total)
             return
         now = time.monotonic()
         if now - self._last_line >= self.interval:

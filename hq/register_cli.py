@@ -343,6 +343,34 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from edge.residents import parse_date
+    from hq.export import export_enrolments
+    from hq.progress import Progress
+
+    try:
+        since = parse_date(args.since.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"--since: {exc}") from None
+    home = _home(args)
+    out = Path(args.output)
+    with Progress(f"exporting to {out}", None, unit="enrolments") as progress:
+
+        def on_progress(n: int, total: int) -> None:
+            progress.update(n, count=n, total=total)
+
+        result = export_enrolments(_engine(args), home.keys(), since, out,
+                                   on_progress=on_progress)
+    print(f"{len(result.written)} enrolments written to {out}, {result.unchanged} already "
+          f"there unchanged (accepted since {since:%d-%m-%Y})")
+    for packet_id, why in result.failed:
+        print(f"error: enrolment {packet_id} not exported: {why}", file=sys.stderr)
+    if result.written:
+        print("  the folders hold plain biometrics (0700/0600): hand them to the national "
+              "system, then delete them; HQ keeps the sealed packets", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def _area_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kecamatan", metavar="K", help="code or name")
     p.add_argument("--kelurahan", metavar="K", help="code or name")
@@ -429,6 +457,13 @@ def add_commands(add: SubcommandAdder) -> None:
     p.add_argument("decision", choices=("accept", "reject"))
     p.add_argument("--reason", required=True, metavar="TEXT")
     p.add_argument("--by", metavar="NAME", help="who decides (default: the login name)")
+
+    p = add("export", cmd_export, "the accepted enrolments for the national system, one "
+            "folder each (face JPEG, ISO/IEC 19794 finger and iris records, signature, "
+            "manifest.json)")
+    p.add_argument("--since", required=True, metavar="DATE",
+                   help="enrolments accepted on or after this day (DD-MM-YYYY or YYYY-MM-DD)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
 
     p = add("regions", cmd_regions, "Kota Bekasi's kecamatan and kelurahan, codes and names")
     p.add_argument("--kecamatan", metavar="K", help="only this kecamatan (code or name)")

@@ -7,11 +7,18 @@ import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hq_home import both
-from hq_world import KELURAHAN, craft, full_manifest, make_world, sealed, with_sbi_evidence
+from hq_world import (
+    FINGERS,
+    KELURAHAN,
+    craft,
+    full_manifest,
+    make_world,
+    sealed,
+    with_sbi_evidence,
+)
 from sqlalchemy import func, select
 
 from edge.keys import SealingPrivateKey
@@ -222,4 +229,60 @@ def test_vault_and_review_commands(world, trust, monkeypatch, capsys, tmp_path):
     assert "now terekam" in capsys.readouterr().out
     assert main(["residents", "list", "--status", "terekam", "--json"]) == 0
     assert {r["nik"] for r in json.loads(capsys.readouterr().out)} == set(world.niks[5:7])
-    assert Path(tmp_path / "providers.pem").exists()
+    out = tmp_path / "ekspor"
+    assert main(["export", "--since", f"{datetime.now(UTC):%d-%m-%Y}", "-o", str(out)]) == 0
+    assert "2 enrolments written" in capsys.readouterr().out
+    assert main(["export", "--since", f"{datetime.now(UTC):%Y-%m-%d}", "-o", str(out)]) == 0
+    assert "0 enrolments written" in capsys.readouterr().out and len(list(out.iterdir())) == 2
+    assert main(["export", "--since", "kemarin", "-o", str(out)]) == 1
+    assert "--since" in capsys.readouterr().err
+
+
+@both
+def test_the_export_for_the_national_system_is_complete_documented_and_idempotent(
+        world, trust, tmp_path):
+    from hq.export import EXPORT_FORMAT, export_enrolments
+    from hq.iso19794 import read_image
+
+    nik = world.niks[7]
+    manifest, files = with_sbi_evidence(*full_manifest(world.kit, nik, backend="sbi"))
+    packet_id = store(world, sealed(world.kit, manifest, files))
+    flagged = store(world, recording(world, world.niks[8], backend="sim"))
+    run_vault(Vault(world.engine, world.keys, sbi_trust=trust), once=True)
+    out = tmp_path / "ekspor"
+    today = datetime.now(UTC).date()
+    result = export_enrolments(world.engine, world.keys, today, out)
+    assert result.written == [packet_id] and not result.failed  # not the one in review
+    folder = out / packet_id
+    assert folder.stat().st_mode & 0o777 == 0o700
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(["face.jpg", "signature.png", "manifest.json",
+                            *(f"finger_{f}.fir" for f in FINGERS),
+                            "iris_right.iir", "iris_left.iir"])
+    assert all((folder / n).stat().st_mode & 0o777 == 0o600 for n in names)
+    by_capture = {c.file: files[c.file] for c in manifest.captures}
+    assert (folder / "face.jpg").read_bytes() == by_capture["face.jpeg"]
+    record = (folder / "finger_left_index.fir").read_bytes()
+    assert record.startswith(b"FIR\x00020\x00")
+    assert read_image(record) == by_capture["finger_left_index.jp2"]
+    assert read_image((folder / "iris_left.iir").read_bytes()) == by_capture["iris_left.jp2"]
+    doc = json.loads((folder / "manifest.json").read_text())
+    assert doc["format"] == EXPORT_FORMAT and doc["nik"] == nik
+    assert doc["accepted"]["by"] == "vault" and doc["recorded"]["kit"] == "kit-a"
+    assert doc["resident"]["kode_kelurahan"] == KELURAHAN
+    listed = {f["file"]: f["sha256"] for f in doc["files"]}
+    assert set(listed) == set(names) - {"manifest.json"}
+    assert all(hashlib.sha256((folder / n).read_bytes()).hexdigest() == h
+               for n, h in listed.items())
+
+    # Again: nothing changes. After a supervisor accepts the other, it comes along.
+    again = export_enrolments(world.engine, world.keys, today, out)
+    assert again.written == [] and again.unchanged == 1
+    (item,) = list_reviews(world.engine)
+    decide(world.engine, item.id, "accept", reason="diperiksa ulang", by="siti")
+    third = export_enrolments(world.engine, world.keys, today, out)
+    assert third.written == [flagged] and third.unchanged == 1
+    doc = json.loads((out / flagged / "manifest.json").read_text())
+    assert doc["accepted"]["by"] == "siti" and doc["accepted"]["review"]["reason"] == \
+        "diperiksa ulang"
+    assert sorted(p.name for p in out.iterdir()) == sorted([packet_id, flagged])
