@@ -35,9 +35,10 @@ def step(title: str) -> None:
 
 
 def sh(*argv: str, env: dict[str, str] | None = None, capture: bool = False,
-       check: bool = True) -> str:
+       check: bool = True, show: bool = True) -> str:
     shown = " ".join(a if " " not in a else repr(a) for a in argv)
-    print(f"$ {shown}", flush=True)
+    if show:
+        print(f"$ {shown}", flush=True)
     full_env = {**os.environ, **(env or {})}
     result = subprocess.run([_bin(argv[0]), *argv[1:]], env=full_env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -145,10 +146,13 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     step("HQ's register: the residents who must record, the kit's visits, and the "
          "invitation letters the Satgas Pamor deliver")
     sh("rekam-hq", "residents", "import", str(csv_path))
-    for i, rw in enumerate(local_rws[:3]):
+    for i in range(3):  # three days, two RWs each
+        rws = local_rws[2 * i:2 * i + 2]
         sh("rekam-hq", "schedule", "add", "--kit", DEVICE, "--date",
-           f"{today + timedelta(days=i):%d-%m-%Y}", "--place", f"Balai RW {rw}",
-           "--kelurahan", "Bekasijaya", "--rw", str(int(rw)), "--time", "08.00-15.00")
+           f"{today + timedelta(days=i):%d-%m-%Y}", "--place", f"Balai RW {rws[0]}",
+           "--kelurahan", "Bekasijaya", "--rw", ",".join(str(int(rw)) for rw in rws),
+           "--time", "08.00-15.00", "--staff", "Budi Santoso,Siti Rahmawati")
+    sh("rekam-hq", "schedule", "list")
     first_rw = str(int(local_rws[0]))
     letters = DEMO / f"undangan-rw{int(first_rw):03d}.pdf"
     sh("rekam-hq", "invitations", "--kelurahan", "Bekasijaya", "--rw", first_rw, "-o",
@@ -157,21 +161,17 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
           "resident with a signed QR code (no NIK in it); --slips prints 4 per sheet")
     sh("rekam-hq", "invitations", "list", "--limit", "3")
 
-    step("HQ signs the kit's worklist and visit schedule; the kit verifies and imports it "
+    step("HQ builds the kit's worklist from the register and its visits: only residents "
+         "still to record, only in the scheduled RWs; the kit verifies and imports it "
          "(encrypted at rest)")
     worklist = DEMO / f"{DEVICE}-v1.worklist"
-    visits = DEMO / "jadwal.csv"
-    visits.write_text("tanggal;tempat;rw;catatan\n" + "".join(
-        f"{today + timedelta(days=i):%d-%m-%Y};{place} {rw};{rw};{note}\n"
-        for i, (rw, place, note) in enumerate(zip(
-            local_rws, ("Balai RW", "Balai RW", "Posyandu RW"),
-            ("pukul 08.00-15.00", "bawa undangan dan KK", "pukul 09.00-14.00")))),
-        encoding="utf-8-sig")
-    sh("rekam-hq", "worklist", DEVICE, "--from", str(csv_path), "--schedule", str(visits),
-       "-o", str(worklist))
+    sh("rekam-hq", "worklist", DEVICE, "--dry-run")
+    sh("rekam-hq", "worklist", DEVICE, "-o", str(worklist))
+    print("  (rekam-hq worklist ... --push sends it over MQTT instead; the kit stages it)")
     op_env = {"REKAM_OPERATOR": "budi", "REKAM_PIN": OPERATOR_PIN}
     sh("rekam", "roster", "import", str(worklist), env=op_env)
-    local = [r for r in rows if r["kode_kelurahan"] == KELURAHAN]
+    scheduled = set(local_rws[:6])
+    local = [r for r in rows if r["kode_kelurahan"] == KELURAHAN and r["rw"] in scheduled]
     surname = local[0]["nama"].split()[-1]
     sh("rekam", "roster", "search", surname.lower()[:5], "--limit", "5", env=op_env)
 
@@ -188,23 +188,62 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     first = sh("rekam", "outbox", "--json", capture=True)
     import json
 
-    packet_id = json.loads(first)["packets"][0]["packet_id"]
-    packet_file = DEMO / f"{packet_id}.rkp"
-    sh("rekam", "outbox", "export", packet_id, "-o", str(packet_file))
+    packet_ids = [p["packet_id"] for p in json.loads(first)["packets"]]
+    packet_file = DEMO / f"{packet_ids[0]}.rkp"
+    sh("rekam", "outbox", "export", packet_ids[0], "-o", str(packet_file))
 
-    step("At HQ the vault checks the kit's signature, opens the packet and checks it")
+    step("At HQ, 'rekam-hq open' checks one packet by hand: the kit's signature, "
+         "decryption, and every check")
     sh("rekam-hq", "open", str(packet_file), "--extract", str(DEMO / "opened"), check=False)
     print(f"  images written to {DEMO / 'opened'} (0600); HQ flags the simulated captures "
           "(exit 4): they never pass for a real recording")
 
     if broker_args:
-        step("The kit syncs: sealed packets go to HQ, HQ acks each one signed, the kit purges")
+        step("The kit syncs: sealed packets go to HQ, HQ acks each one signed, the kit "
+             "purges; the vault (a thread of ingest) opens them")
         sh("rekam", "config", "set", "ack_grace_hours", "0", "--by", "siti",
            env={"REKAM_PIN": SUPERVISOR_PIN})
         sh("rekam", "sync", "--once")
         sh("rekam", "outbox")
         sh("rekam-hq", "devices")
-        sh("rekam-hq", "packets", "--limit", "5")
+    else:
+        step("No broker: the packets go to HQ on a USB stick; HQ stores them as ingest would")
+        files = []
+        for packet_id in packet_ids:
+            path = DEMO / "usb" / f"{packet_id}.rkp"
+            path.parent.mkdir(exist_ok=True)
+            sh("rekam", "outbox", "export", packet_id, "-o", str(path), capture=True,
+               show=False)
+            files.append(str(path))
+        sh("rekam-hq", "packets", "add", *files)
+
+    step("The vault opens every stored packet and matches it against the register; "
+         "simulated captures from a production kit wait for a supervisor")
+    sh("rekam-hq", "vault", "run", "--once")
+    sh("rekam-hq", "packets", "--limit", "3")
+    listing = sh("rekam-hq", "review", "list", "--json", capture=True)
+    waiting = json.loads(listing)
+    if waiting:
+        print(f"  {len(waiting)} enrolments wait; the first, in words:")
+        for flag in waiting[0]["flags"]:
+            print(f"    {flag['code']}: {flag['message']}")
+        step("The supervisor decides (each decision kept: who, when, why); in this demo "
+             "she accepts the simulated recordings")
+        for i, item in enumerate(waiting):
+            sh("rekam-hq", "review", "decide", str(item["id"]), "accept", "--reason",
+               "demo: perangkat simulasi", "--by", "siti", capture=i > 0, show=i == 0)
+        if len(waiting) > 1:
+            print(f"  ... and {len(waiting) - 1} more decisions like it")
+
+    step("The residents recorded: terekam on the register, with their history")
+    sh("rekam-hq", "residents", "list", "--status", "terekam", "--kelurahan", "Bekasijaya")
+    sh("rekam-hq", "residents", "show", niks[0])
+
+    step("The accepted enrolments for the national system: one folder each")
+    export_dir = DEMO / "ekspor"
+    sh("rekam-hq", "export", "--since", f"{today:%d-%m-%Y}", "-o", str(export_dir))
+    print(f"  {export_dir}/<packet>/: face.jpg, signature.png, finger_*.fir and iris_*.iir "
+          "(ISO/IEC 19794-4/-6 records), manifest.json (docs/export.md)")
 
     step("Is the kit ready for tomorrow? (devices, disk, clock, keys, roster, link to HQ)")
     sh("rekam", "doctor", "--sim", check=False)
