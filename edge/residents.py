@@ -452,8 +452,14 @@ def write_csv(
                         f"resident {resident.nik} has invitation code "
                         f"{resident.invitation_code}: write with invitation_codes=True"
                     )
-                record = resident.to_record()
-                writer.writerow([record.get(c, "") for c in columns])
+                # The columns of to_record(), without building a dict per row.
+                row = [resident.nik, resident.no_kk, resident.name, resident.sex.value,
+                       resident.birth_place, resident.birth_date.isoformat(),
+                       resident.marital_status.value, resident.address, resident.rt,
+                       resident.rw, resident.kelurahan, resident.kecamatan]
+                if invitation_codes:
+                    row.append(resident.invitation_code)
+                writer.writerow(row)
                 count += 1
             fh.flush()
             os.fsync(fh.fileno())

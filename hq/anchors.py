@@ -13,11 +13,12 @@ old copy. Alerts are kept in ``device_alerts`` and shown by ``rekam-hq devices``
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from hq.db import audit_heads, device_alerts
 from hq.packets import _insert_ignore
@@ -43,17 +44,18 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def record_head(engine: Engine, device_id: str, head: dict[str, Any] | None, at: datetime,
-                source: str, now: datetime) -> list[Alert]:
+def record_head(db: Engine | Connection, device_id: str, head: dict[str, Any] | None,
+                at: datetime, source: str, now: datetime) -> list[Alert]:
     """Keep a claimed audit head (``{"seq", "hash"}``, already checked) of ``device_id``
-    made at the kit's time ``at``; the alerts it raises (also stored)."""
+    made at the kit's time ``at``; the alerts it raises (also stored). Given a connection,
+    in the caller's transaction (the vault files a batch of packets in one)."""
     if head is None:
         return []
     seq, digest = int(head["seq"]), str(head["hash"])
     at = _aware(at).astimezone(UTC)  # SQLite keeps no zone: compare in UTC throughout
     a = audit_heads.c
     alerts: list[Alert] = []
-    with engine.begin() as conn:
+    with db.begin() if isinstance(db, Engine) else nullcontext(db) as conn:
         same = conn.execute(select(a.hash, a.source).where(a.device_id == device_id,
                                                            a.seq == seq)).first()
         if same is not None and same[0] != digest:

@@ -31,6 +31,7 @@ from edge.errors import InvalidInput, RekamError
 from edge.keys import write_private
 from edge.packet import SAFE_NAME, Manifest, OpenedPacket, open_packet, read_header
 from hal.sbi_evidence import SbiTrust
+from hq.anchors import record_head
 from hq.db import enrolments, packets, residents, reviews
 from hq.devices import get_device
 from hq.home import HqKeys
@@ -199,8 +200,11 @@ class Vault:
 
     def _open(self, row: Any, source: _RememberingSource) -> _Opened:
         try:
+            # The audit anchor is kept in the batch's transaction (_file), not committed
+            # packet by packet.
             inspection = inspect_packet(self.engine, self.keys, bytes(row.data),
-                                        residents=source, sbi_trust=self.sbi_trust)
+                                        residents=source, sbi_trust=self.sbi_trust,
+                                        record_anchor=False)
         except RekamError as exc:
             return _Opened(row.packet_id, row.device_id, row.created_at, None, str(exc))
         return _Opened(row.packet_id, row.device_id, row.created_at, inspection)
@@ -228,7 +232,7 @@ class Vault:
         manifest = inspection.manifest
         raw = inspection.raw_manifest if isinstance(inspection.raw_manifest, dict) else {}
         nik = manifest.nik if manifest else str(raw.get("nik", ""))[:16]
-        flags = flags_json(inspection)
+        flags = flags_json(inspection) + self._anchor(conn, item, manifest, now)
         training = any(f["code"] == FlagCode.TRAINING.value for f in flags)
         simulated = manifest is not None and any(c.device_backend == "sim"
                                                  for c in manifest.captures)
@@ -264,6 +268,21 @@ class Vault:
                           coverage=coverage)
         self._review(conn, item.packet_id, flags, now, status_before=before)
         return "review"
+
+    @staticmethod
+    def _anchor(conn: Connection, item: _Opened, manifest: Manifest | None, now: datetime
+                ) -> list[dict[str, Any]]:
+        """hq.inspect's audit-anchor check, in the batch's transaction."""
+        if manifest is None:
+            return []
+        try:
+            alerts = record_head(conn, item.device_id, manifest.audit_head,
+                                 _when(manifest.sealed_at, now), f"packet {item.packet_id}",
+                                 now)
+        except RekamError:
+            return []
+        return [{"code": FlagCode.AUDIT_ANCHOR.value, "message": a.detail,
+                 "field": "audit_head"} for a in alerts]
 
     @staticmethod
     def _resident(conn: Connection, nik: str) -> Any:
