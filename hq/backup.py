@@ -294,9 +294,15 @@ def _pg_restore(url: str, backup_file: Path) -> None:
     run()
 
 
+# Rollups the target's own triggers fill as their source tables' rows are copied in
+# (hq/monitoring/rollup.py): copying them as well would count every row twice.
+KEPT_BY_TRIGGERS = ("coverage_kelurahan_daily", "enrolment_daily")
+
+
 def _copy_tables(backup_file: Path, url: str) -> None:
     """A SQLite backup into another database: bring a private copy of it to this release's
-    schema, create the same schema in the target, then copy every table's rows."""
+    schema, create the same schema in the target, then copy every table's rows (the
+    rollups are rebuilt by the target's triggers as their sources arrive)."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="rekam-restore-") as tmp:
@@ -309,7 +315,7 @@ def _copy_tables(backup_file: Path, url: str) -> None:
             meta.reflect(source)
             with source.connect() as src, dest.begin() as dst:
                 for table in meta.sorted_tables:
-                    if table.name == ALEMBIC_TABLE:
+                    if table.name in (ALEMBIC_TABLE, *KEPT_BY_TRIGGERS):
                         continue
                     target_table = _reflect_one(dest, table.name)
                     _copy_rows(src, dst, table, target_table)

@@ -474,6 +474,22 @@ reviews = Table(
 )
 
 
+enrolment_daily = Table(  # enrolments counted per day, area, kit, operator and verdict
+    # Kept by database triggers on enrolments (hq/monitoring/rollup.py, created by migration
+    # 0010), so the vault and review decisions keep it without knowing it: each operator's
+    # and each kit's output per day for any period reads a few thousand rows, never the
+    # million enrolments. ``kelurahan`` is the enrolment's ("" when HQ could not read it).
+    "enrolment_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kelurahan", String(13), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("operator_id", String(64), primary_key=True),
+    Column("state", String(16), primary_key=True),  # as in enrolments
+    Column("recordings", Integer, nullable=False, default=0),
+)
+
+
 def make_engine(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on HQ's database, brought to this release's schema first
     (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""

@@ -107,3 +107,35 @@ def funnel(total: Any, labels: dict[str, str]) -> str:
     ax2.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return _svg(fig)
+
+
+AMBER, PURPLE = "#b26a00", "#6a3fb5"
+
+
+def output_per_day(days: Sequence[Any], tallies: Sequence[Any], *, weekly: bool) -> str:
+    """Recordings per day (or week) by the vault's verdict, stacked; training kits'
+    practice drawn apart as a line, never stacked with the real ones."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 2.8))
+    bottom = [0] * len(days)
+    width = 5 if weekly else 0.8
+    for name, label, color in (("accepted", "diterima", GREEN),
+                               ("review", "menunggu tinjauan", AMBER),
+                               ("rejected", "ditolak", RED),
+                               ("unreadable", "tidak terbaca", GREY)):
+        values = [getattr(t, name) for t in tallies]
+        if any(values):
+            ax.bar(list(days), values, bottom=bottom, color=color, width=width, label=label)
+            bottom = [b + v for b, v in zip(bottom, values)]
+    practice = [(d, t.training) for d, t in zip(days, tallies) if t.training]
+    if practice:
+        ax.scatter([d for d, _ in practice], [n for _, n in practice], color=PURPLE,
+                   marker="D", s=14, zorder=3, label="latihan (tidak dihitung)")
+    ax.set_ylabel("perekaman per " + ("minggu" if weekly else "hari"))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=5, fontsize=7,
+              frameon=False)
+    ax.set_title("Perekaman per " + ("minggu" if weekly else "hari") + " menurut putusan vault",
+                 loc="left", fontweight="bold")
+    fig.autofmt_xdate()
+    return _svg(fig)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -43,6 +43,7 @@ class KitState:
     audit_head: dict[str, Any] | None
     packets: int
     last_packet_at: datetime | None
+    waiting: int = 0  # packets stored but not opened by the vault yet
     training: bool = False
     readiness: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -87,6 +88,9 @@ def kit_states(engine: Engine, *, area: str | None = None,
     with engine.connect() as conn:
         stats = {r[0]: (int(r[1]), r[2]) for r in conn.execute(
             select(p.device_id, func.count(), func.max(p.received_at)).group_by(p.device_id))}
+        waiting = {r[0]: int(r[1]) for r in conn.execute(
+            select(p.device_id, func.count()).where(p.state == "stored")
+            .group_by(p.device_id))}
         rows = conn.execute(
             select(d.device_id, d.kelurahan, d.status, s.state, s.at, s.received_at,
                    s.queue_depth, s.oldest_queued, s.free_disk_mb, s.software_version,
@@ -108,6 +112,7 @@ def kit_states(engine: Engine, *, area: str | None = None,
             silent_for=age, queue_depth=r[6], oldest_queued=r[7], free_disk_mb=r[8],
             software_version=r[9] or "", roster_version=r[10],
             audit_head=body.get("audit_head"), packets=count, last_packet_at=_aware(last),
+            waiting=waiting.get(r[0], 0),
             training=bool(body.get("training", False)),
             readiness=readiness if isinstance(readiness, dict) else None))
     return kits
@@ -118,29 +123,3 @@ def summary(kits: list[KitState]) -> dict[str, int]:
     for k in kits:
         counts[k.state] += 1
     return counts
-
-
-def output_per_day(engine: Engine, *, days: int = 7, area: str | None = None,
-                   now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
-    """Packets each kit's enrolments reached HQ in, per WIB day over the last ``days``
-    days (one packet per enrolment; operators are inside the sealed packets, so the
-    vault's records give them per operator). Returns the days and each kit's counts."""
-    from edge.clock import WIB
-
-    now = now or datetime.now(UTC)
-    today = now.astimezone(WIB).date()
-    first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=WIB)
-    p = packets.c
-    counts: dict[str, list[int]] = {}
-    with engine.connect() as conn:
-        for device_id, received in conn.execute(
-                select(p.device_id, p.received_at).where(p.received_at >= since)):
-            day = _aware(received).astimezone(WIB).date()  # type: ignore[union-attr]
-            i = (day - first).days
-            if 0 <= i < days:
-                counts.setdefault(device_id, [0] * days)[i] += 1
-    if area:
-        kits = {k.device_id for k in kit_states(engine, area=area, now=now)}
-        counts = {k: v for k, v in counts.items() if k in kits}
-    return [first + timedelta(days=i) for i in range(days)], counts

@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 
 from edge import regions
 from edge.errors import InvalidInput, NotFound
-from hq.monitoring import coverage, invitations
+from hq.monitoring import coverage, invitations, output
 from hq.monitoring.kits import KitState, kit_states
+from hq.monitoring.text import shown
 
 BY = ("kota", "kecamatan", "kelurahan", "rw")
 TARGET = 0.95
@@ -51,6 +52,7 @@ class Evaluation:
     target: float = TARGET
     funnel: invitations.Funnel | None = None
     funnel_rows: list[invitations.Funnel] = field(default_factory=list)
+    output: output.Output | None = None  # each kit's and operator's recordings per day
 
 
 def _area(kecamatan: str | None, kelurahan: str | None) -> coverage.Area:
@@ -101,8 +103,10 @@ def evaluate(engine: Engine, *, by: str, kecamatan: str | None = None,
     kits = kit_states(engine, area=None if within.level == "kota" else within.code)
     funnel = invitations.total(engine, within, period)
     funnel_rows = invitations.funnel(engine, within, by, period)
+    made = output.output(engine, within, first, end)
     return Evaluation(now or datetime.now(UTC), period, first, within, by, total, rows, kec,
-                      kel, points, weekly, kits, funnel=funnel, funnel_rows=funnel_rows)
+                      kel, points, weekly, kits, funnel=funnel, funnel_rows=funnel_rows,
+                      output=made)
 
 
 # --- rows as the flat formats carry them --------------------------------------------------------
@@ -156,11 +160,23 @@ def to_json(ev: Evaluation) -> bytes:
         "undangan": None if ev.funnel is None else {
             "jumlah": ev.funnel.to_dict(), "baris": [f.to_dict() for f in ev.funnel_rows]},
         "kit": [{"kit": k.device_id, "keadaan": k.state, "antrean": k.queue_depth,
-                 "paket": k.packets, "latihan": k.training,
+                 "paket": k.packets, "kit_latihan": k.training,
                  "laporan_terakhir": k.last_heartbeat.isoformat() if k.last_heartbeat
-                 else None} for k in ev.kits],
+                 else None, "perekaman": _kit_output(ev, k.device_id).tally.to_dict()}
+                for k in ev.kits],
+        "perekaman": None if ev.output is None else {
+            **ev.output.to_dict(),
+            "per_hari": [{"tanggal": day.isoformat(), "kit": kit, "operator": op,
+                          "putusan": state, "jumlah": n}
+                         for day, kit, op, state, n in ev.output.daily]},
     }
     return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+
+
+def _kit_output(ev: Evaluation, device_id: str) -> output.OutputRow:
+    found = ev.output.kit(device_id) if ev.output else None
+    days = len(ev.output.days) if ev.output else 0
+    return found or output.OutputRow(device_id, "", [0] * days, [0] * days, is_kit=True)
 
 
 # --- Excel ------------------------------------------------------------------------------------
@@ -295,23 +311,53 @@ def to_xlsx(ev: Evaluation) -> bytes:
         inv.set_column(2, len(heads) - 1, 12)
 
     kits = book.add_worksheet("Kit")
-    kits.write_row(0, 0, ["Kit", "Kelurahan", "Keadaan", "Laporan terakhir", "Antrean paket",
-                          "Paket diterima", "Latihan"], head)
+    tally_heads = ["Direkam", "Diterima", "Menunggu tinjauan", "Ditolak", "Tidak terbaca",
+                   "Latihan (tidak dihitung)"]
+    kit_heads = ["Kit", "Kelurahan", "Keadaan", "Laporan terakhir", "Antrean paket",
+                 "Paket diterima", "Kit latihan", *tally_heads]
+    kits.write_row(0, 0, kit_heads, head)
+    stamp = book.add_format({"num_format": "dd-mm-yyyy hh:mm"})
     for r, k in enumerate(ev.kits, start=1):
         kits.write_string(r, 0, k.device_id)
         kits.write_string(r, 1, ", ".join(k.kelurahan))
         kits.write_string(r, 2, _state_id(k))
         if k.last_heartbeat:
-            kits.write_datetime(r, 3, k.last_heartbeat.replace(tzinfo=None),
-                                book.add_format({"num_format": "dd-mm-yyyy hh:mm"}))
+            kits.write_datetime(r, 3, k.last_heartbeat.astimezone(_wib()).replace(tzinfo=None),
+                                stamp)
         kits.write_number(r, 4, k.queue_depth or 0, num)
         kits.write_number(r, 5, k.packets, num)
         kits.write_boolean(r, 6, k.training)
-    kits.freeze_panes(1, 0)
-    kits.autofilter(0, 0, max(1, len(ev.kits)), 6)
-    kits.set_column(0, 6, 18)
+        for col, value in enumerate(_tally_values(_kit_output(ev, k.device_id).tally), start=7):
+            kits.write_number(r, col, value, num)
+    kits.freeze_panes(1, 1)
+    kits.autofilter(0, 0, max(1, len(ev.kits)), len(kit_heads) - 1)
+    kits.set_column(0, len(kit_heads) - 1, 16)
+
+    # Each operator's output per day: one row per day, kit and operator (a pivot table's
+    # source: Excel sums it by operator, kit, week or verdict).
+    ops = book.add_worksheet("Operator per hari")
+    op_heads = ["Tanggal", "Kit", "Operator", *tally_heads]
+    ops.write_row(0, 0, op_heads, head)
+    per_day: dict[tuple[date, str, str], output.Tally] = {}
+    for d, kit, operator, state, n in (ev.output.daily if ev.output else []):
+        per_day.setdefault((d, kit, operator), output.Tally()).add(state, n)
+    for r, ((d, kit, operator), tally) in enumerate(sorted(per_day.items()), start=1):
+        ops.write_datetime(r, 0, datetime.combine(d, datetime.min.time()), day)
+        ops.write_string(r, 1, kit)
+        ops.write_string(r, 2, shown(operator) if operator else "(tidak terbaca)")
+        for col, value in enumerate(_tally_values(tally), start=3):
+            ops.write_number(r, col, value, num)
+    ops.freeze_panes(1, 0)
+    ops.autofilter(0, 0, max(1, len(per_day)), len(op_heads) - 1)
+    ops.set_column(0, 0, 12)
+    ops.set_column(1, 2, 18)
+    ops.set_column(3, len(op_heads) - 1, 13)
     book.close()
     return out.getvalue()
+
+
+def _tally_values(t: output.Tally) -> list[int]:
+    return [t.recorded, t.accepted, t.review, t.rejected, t.unreadable, t.training]
 
 
 def _state_id(k: KitState) -> str:
@@ -395,10 +441,14 @@ def pdf_document(ev: Evaluation) -> dict[str, Any]:
                                *((("RW", ev.rows),) if ev.by == "rw" else ()))
             if rows
         ] or [{"title": f"Cakupan {ev.within.name}", "rows": _table([ev.total], None)}],
-        "kits": [[k.device_id, ", ".join(regions.get(c).name for c in k.kelurahan),
+        "kits": [[breakable(k.device_id) + (" (LATIHAN)" if k.training else ""),
+                  ", ".join(regions.get(c).name for c in k.kelurahan),
                   _state_id(k), k.last_heartbeat.astimezone(_wib()).strftime("%d-%m-%Y %H.%M")
                   if k.last_heartbeat else "—", _id_num(k.queue_depth or 0),
-                  _id_num(k.packets), "ya" if k.training else ""] for k in ev.kits],
+                  _id_num(_kit_output(ev, k.device_id).tally.recorded),
+                  _id_num(_kit_output(ev, k.device_id).tally.training) if
+                  _kit_output(ev, k.device_id).tally.training else "—"] for k in ev.kits],
+        "output": _pdf_output(ev),
         "weekly": ev.weekly,
         "funnel": None if ev.funnel is None or not ev.funnel.letters else {
             "chart": charts.funnel(ev.funnel, MARK_LABELS),
@@ -410,6 +460,68 @@ def pdf_document(ev: Evaluation) -> dict[str, Any]:
             "letters": _id_num(ev.funnel.letters), "attended": _id_num(ev.funnel.attended),
             "delivered": _id_num(ev.funnel.delivered),
         },
+    }
+
+
+def breakable(text: str, every: int = 14) -> str:
+    """An id as the PDF shows it: made safe (:func:`shown`), and a run of more than
+    ``every`` characters with no space or hyphen in it (where lines break anyway) given an
+    invisible break opportunity every ``every`` characters, so it wraps inside its table
+    cell instead of running over the next one. Ids as kits make them are left as they
+    are (a reader can search the PDF for them)."""
+    out, run = [], 0
+    for ch in shown(text):
+        if run >= every:
+            out.append("\u200b")
+            run = 0
+        out.append(ch)
+        run = 0 if ch in " -" else run + 1
+    return "".join(out)
+
+
+def _avg(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}".replace(".", ",")
+
+
+def _pdf_output(ev: Evaluation) -> dict[str, Any] | None:
+    """The "kits and operators" section: what each kit and operator recorded in the period,
+    a chart per day (per week beyond two months), and the last seven days per operator."""
+    from hq.monitoring import charts
+
+    made = ev.output
+    if made is None or not (made.total.recorded or made.total.training):
+        return None
+    tallies: dict[date, output.Tally] = {}
+    for d, _kit, _op, state, n in made.daily:
+        key = d - timedelta(days=d.weekday()) if ev.weekly else d
+        tallies.setdefault(key, output.Tally()).add(state, n)
+    keys = sorted({(d - timedelta(days=d.weekday())) if ev.weekly else d for d in made.days})
+    recent = made.days[-7:]
+    t = made.total
+
+    def row(o: output.OutputRow) -> list[str]:
+        return [_id_num(o.days_active), _id_num(o.tally.recorded), _id_num(o.tally.accepted),
+                _id_num(o.tally.review), _id_num(o.tally.rejected)]
+
+    return {
+        "recorded": _id_num(t.recorded), "accepted": _id_num(t.accepted),
+        "review": _id_num(t.review), "rejected": _id_num(t.rejected),
+        "unreadable": _id_num(t.unreadable), "training": _id_num(t.training),
+        "has_training": t.training > 0, "has_unreadable": t.unreadable > 0,
+        "chart": charts.output_per_day(keys, [tallies.get(k, output.Tally()) for k in keys],
+                                       weekly=ev.weekly),
+        "kits": [[breakable(k.device_id), *row(k), _id_num(k.tally.unreadable),
+                  _id_num(k.tally.training) if k.tally.training else "—",
+                  _avg(k.per_active_day)] for k in made.kits],
+        "operators": [[breakable(o.operator_id) or "—", breakable(o.device_id), *row(o),
+                       _avg(o.per_active_day), _id_num(o.best_day),
+                       _id_num(o.tally.training) if o.tally.training else "—"]
+                      for o in made.operators],
+        "recent_days": [d.strftime("%d-%m") for d in recent],
+        "recent": [[breakable(o.operator_id) or "—", breakable(o.device_id),
+                    *(_id_num(n) if n else "·" for n in o.per_day[-7:]),
+                    _id_num(sum(o.per_day[-7:]))]
+                   for o in made.operators if any(o.per_day[-7:])],
     }
 
 

@@ -1,4 +1,5 @@
-"""The per-kelurahan rollup of the register's coverage deltas, kept by the database itself.
+"""Rollups kept by the database itself: the register's coverage deltas per kelurahan, and
+the vault's enrolments per day, area, kit, operator and verdict.
 
 ``coverage_daily`` has a row per day and RT (about 17,000 RTs in Kota Bekasi): the city's
 figures from it read hundreds of thousands of rows. ``coverage_kelurahan_daily`` holds the
@@ -7,13 +8,18 @@ update and delete of ``coverage_daily`` — in the same transaction as the chang
 writes it (imports, the vault, review decisions), on SQLite and PostgreSQL alike.
 :func:`create` installs the triggers and fills the rollup from what is there (migration
 0008); :func:`check` compares the two tables (tests, and after a restore).
+
+``enrolment_daily`` counts ``enrolments`` per (day, kelurahan, kit, operator, state) the
+same way (:func:`create_enrolments`, migration 0010): a row's insert adds one, its delete
+takes one away, and an update (a review decided) moves one from the old key to the new.
+Each operator's output per day over any period then reads a few thousand rows.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from hq.db import coverage_daily, coverage_kelurahan_daily
+from hq.db import coverage_daily, coverage_kelurahan_daily, enrolment_daily, enrolments
 
 _UPSERT = """INSERT INTO coverage_kelurahan_daily {alias}(day, kelurahan, must_record, recorded)
 VALUES ({row}.day, {row}.kelurahan, {sign}{row}.must_record, {sign}{row}.recorded)
@@ -85,3 +91,78 @@ def check(conn: Connection) -> list[tuple[object, ...]]:
     return [(key[0], key[1], kept.get(key), sums.get(key))
             for key in sorted(set(sums) | set(kept))
             if kept.get(key, (0, 0)) != sums.get(key, (0, 0))]
+
+
+# --- enrolments per day, area, kit, operator and verdict --------------------------------------
+
+_KEY = ("day", "kelurahan", "device_id", "operator_id", "state")
+
+_ENROLMENT_UPSERT = """INSERT INTO enrolment_daily {alias}({keys}, recordings)
+VALUES ({values}, {sign}1)
+ON CONFLICT ({keys}) DO UPDATE SET recordings = {target}recordings + excluded.recordings"""
+
+_PG_ENROLMENT_FUNCTION = """CREATE OR REPLACE FUNCTION enrolment_rollup() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        {old};
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        {new};
+    END IF;
+    RETURN NULL;
+END
+$$"""
+
+
+def _enrolment_upsert(row: str, sign: str, *, pg: bool) -> str:
+    return _ENROLMENT_UPSERT.format(
+        alias="AS d " if pg else "", keys=", ".join(_KEY),
+        values=", ".join(f"{row}.{k}" for k in _KEY), sign=sign, target="d." if pg else "")
+
+
+def create_enrolments(conn: Connection) -> None:
+    """Install the triggers on enrolments and fill enrolment_daily from what is there."""
+    keys = ", ".join(_KEY)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_ENROLMENT_FUNCTION.format(
+            old=_enrolment_upsert("OLD", "-", pg=True), new=_enrolment_upsert("NEW", "", pg=True)))
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER enrolment_rollup AFTER INSERT OR DELETE OR UPDATE OF {keys} ON "
+            "enrolments FOR EACH ROW EXECUTE FUNCTION enrolment_rollup()")
+    else:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER enrolment_rollup_insert AFTER INSERT ON enrolments BEGIN "
+            + _enrolment_upsert("NEW", "", pg=False) + "; END")
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER enrolment_rollup_update AFTER UPDATE OF {keys} ON enrolments "
+            "BEGIN " + _enrolment_upsert("OLD", "-", pg=False) + "; "
+            + _enrolment_upsert("NEW", "", pg=False) + "; END")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER enrolment_rollup_delete AFTER DELETE ON enrolments BEGIN "
+            + _enrolment_upsert("OLD", "-", pg=False) + "; END")
+    conn.exec_driver_sql("DELETE FROM enrolment_daily")
+    conn.exec_driver_sql(
+        f"INSERT INTO enrolment_daily ({keys}, recordings) "
+        f"SELECT {keys}, COUNT(*) FROM enrolments GROUP BY {keys}")
+
+
+def drop_enrolments(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS enrolment_rollup ON enrolments")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS enrolment_rollup()")
+    else:
+        for name in ("insert", "update", "delete"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS enrolment_rollup_{name}")
+
+
+def check_enrolments(conn: Connection) -> list[tuple[object, ...]]:
+    """(key, rollup, count) wherever enrolment_daily disagrees with enrolments."""
+    e, d = enrolments.c, enrolment_daily.c
+    counted = {tuple(r[:5]): int(r[5]) for r in conn.execute(
+        select(*(e[k] for k in _KEY), func.count()).group_by(*(e[k] for k in _KEY)))}
+    kept = {tuple(r[:5]): int(r[5]) for r in conn.execute(
+        select(*(d[k] for k in _KEY), d.recordings))}
+    return [(key, kept.get(key), counted.get(key))
+            for key in sorted(set(counted) | set(kept), key=str)
+            if kept.get(key, 0) != counted.get(key, 0)]

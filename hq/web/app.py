@@ -26,7 +26,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -52,6 +52,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from edge.errors import InvalidInput, NotFound
 from hq.monitoring import coverage, views
 from hq.monitoring import kits as kit_queries
+from hq.monitoring import output as output_queries
+from hq.monitoring.text import shown
 from hq.web import auth, i18n
 from hq.web.i18n import DEFAULT, LANGUAGES, translate
 
@@ -60,6 +62,7 @@ SESSION_COOKIE = "__Host-rekam-session"
 LOGIN_COOKIE = "__Host-rekam-login"
 LANG_COOKIE = "__Host-rekam-lang"
 PUBLIC = ("/login", "/static/", "/lang", "/favicon.ico")
+OUTPUT_DAYS = 7  # the kits page's recordings per day
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -186,6 +189,7 @@ class Pages:
         assert self.templates.env.autoescape  # names and addresses are data, never markup
         self.templates.env.globals["area_name"] = _area_name
         self.templates.env.globals["wib"] = _wib
+        self.templates.env.globals["shown"] = shown
 
     def render(self, request: Request, name: str, context: dict[str, Any],
                status_code: int = 200) -> Response:
@@ -359,12 +363,39 @@ class Pages:
         session = session_of(request)
         area = None if session.user.scope.whole_city else session.user.scope.code
         kits = await run_in_threadpool(kit_queries.kit_states, self.engine, area=area)
-        days, output = await run_in_threadpool(
-            lambda: kit_queries.output_per_day(self.engine, area=area))
+        first, last = output_queries.last_days(OUTPUT_DAYS)
+        made = await run_in_threadpool(output_queries.output, self.engine,
+                                       _scope_area(session), first, last)
+        # kits serving the area, and any other kit that recorded one of its residents
+        rows = [made.kit(k.device_id) or output_queries.OutputRow(
+            k.device_id, "", [0] * len(made.days), [0] * len(made.days), is_kit=True)
+            for k in kits]
+        listed = {k.device_id for k in kits}
+        rows += [k for k in made.kits if k.device_id not in listed]
         template = "kits_table.html" if _fragment(request) else "kits.html"
         return self.render(request, template, {
             "kits": kits, "summary": kit_queries.summary(kits), "page": "kits",
-            "days": days, "output": output})
+            "output": made, "kit_rows": rows,
+            "training_kits": {k.device_id for k in kits if k.training}})
+
+    async def output_data(self, request: Request) -> Response:
+        """Each kit's and operator's recordings per day (``?from=&to=``, at most a year;
+        default the last 7 days), within the account's area."""
+        session = session_of(request)
+        last = output_queries.last_days(1)[1]
+        try:
+            start = request.query_params.get("from")
+            end = request.query_params.get("to")
+            last = date.fromisoformat(end) if end else last
+            first = date.fromisoformat(start) if start else \
+                last - timedelta(days=OUTPUT_DAYS - 1)
+        except ValueError:
+            raise HTTPException(400, "period") from None
+        if first > last or (last - first).days > 366:
+            raise HTTPException(400, "period")
+        made = await run_in_threadpool(output_queries.output, self.engine,
+                                       _scope_area(session), first, last)
+        return JSONResponse(made.to_dict())
 
     async def readiness_page(self, request: Request) -> Response:
         from hq.monitoring import ahead
@@ -439,6 +470,13 @@ def _period(request: Request) -> coverage.Period:
                                date.fromisoformat(end) if end else views.today())
     except (ValueError, InvalidInput):
         raise HTTPException(400, "period") from None
+
+
+def _scope_area(session: auth.Session) -> coverage.Area:
+    """The account's whole area as a drill-down area (the kota, a kecamatan or a
+    kelurahan)."""
+    scope = session.user.scope
+    return coverage.KOTA if scope.whole_city else coverage.Area(scope.level, scope.code)
 
 
 def _iso(day: date | None) -> str | None:
@@ -604,6 +642,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/report/{code}.{fmt}", pages.report_download),
         Route("/kits", pages.kits_page),
         Route("/api/kits", pages.kits_data),
+        Route("/api/output", pages.output_data),
         Route("/readiness", pages.readiness_page),
         Route("/api/readiness", pages.readiness_data),
         Route("/users", pages.users_page),

@@ -97,8 +97,16 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_not_ready": "pemeriksaan terakhir: belum siap",
         "risk_check_stale": "pemeriksaan kesiapan lebih dari 3 hari lalu",
         "risk_paper_out": "kertas struk habis", "risk_no_staff": "belum ada petugas",
-        "output_title": "Perekaman per kit per hari (paket diterima HQ, 7 hari terakhir)",
-        "output_note": "Satu paket per perekaman, menurut hari diterima HQ (WIB).",
+        "output_title": "Perekaman per kit per hari ({days} hari terakhir)",
+        "operators_title": "Perekaman per operator per hari ({days} hari terakhir)",
+        "output_note": "Perekaman yang sudah dibuka vault, menurut hari perekaman (WIB) "
+                       "dan wilayah warga: diterima, menunggu tinjauan, ditolak, atau tidak "
+                       "terbaca. Rekaman kit latihan dihitung terpisah dan tidak pernah "
+                       "masuk angka cakupan. Operator dinamai bersama kitnya.",
+        "operator": "Operator", "no_output": "Belum ada perekaman dalam hari-hari ini.",
+        "out_total": "Jumlah", "out_accepted": "Diterima", "out_review": "Menunggu tinjauan",
+        "out_rejected": "Ditolak", "out_training": "Latihan",
+        "waiting_vault": "Belum dibuka",
         "inv_letters": "Surat undangan dibuat", "inv_printed": "Dicetak",
         "inv_delivered": "Diterima warga", "inv_attended": "Hadir dan terekam",
         "mark_delivered": "diterima", "mark_not-found": "tidak ditemukan",
@@ -196,8 +204,16 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_not_ready": "last check: not ready",
         "risk_check_stale": "readiness checked more than 3 days ago",
         "risk_paper_out": "out of receipt paper", "risk_no_staff": "no staff assigned",
-        "output_title": "Recordings per kit per day (packets HQ received, last 7 days)",
-        "output_note": "One packet per recording, by the day HQ received it (WIB).",
+        "output_title": "Recordings per kit per day (last {days} days)",
+        "operators_title": "Recordings per operator per day (last {days} days)",
+        "output_note": "Recordings the vault has opened, by the day they were made (WIB) "
+                       "and the resident's area: accepted, waiting for review, rejected or "
+                       "unreadable. Training kits' recordings are counted apart and never "
+                       "enter the coverage figures. Operators are named with their kit.",
+        "operator": "Operator", "no_output": "No recording in these days yet.",
+        "out_total": "Total", "out_accepted": "Accepted", "out_review": "Waiting for review",
+        "out_rejected": "Rejected", "out_training": "Training",
+        "waiting_vault": "Not opened yet",
         "inv_letters": "Letters made", "inv_printed": "Printed",
         "inv_delivered": "Delivered", "inv_attended": "Came and were recorded",
         "mark_delivered": "delivered", "mark_not-found": "not found",

@@ -159,12 +159,18 @@ def test_a_sqlite_backup_restores_into_postgresql(tmp_path, db_url, monkeypatch,
     """The way from a first SQLite HQ to PostgreSQL: every table copied, and new rows get
     new ids (the serial counters moved past the copied ones)."""
     from hq.db import make_engine
+    from hq.monitoring import rollup
     from hq.packets import PacketStore
+    from hq.register import import_residents
+    from hq.vault import Vault
 
     monkeypatch.setenv("REKAM_HQ_DATABASE_URL", db_url)
     world = make_world(tmp_path, db_url)
+    import_residents(world.engine, tmp_path / "residents.csv", by="ani")
     _store_packets(world, 3)
+    assert Vault(world.engine, world.keys).run_batch().opened == 3
     before = _snapshot(world.engine)
+    assert before["rows"]["enrolment_daily"] and before["rows"]["coverage_kelurahan_daily"]
     out = tmp_path / "hq.sqlite"
     assert hq_main(["backup", "-o", str(out), "--home", str(world.home.root)]) == 0
     monkeypatch.setenv("REKAM_HQ_DATABASE_URL", pg_url)
@@ -172,6 +178,8 @@ def test_a_sqlite_backup_restores_into_postgresql(tmp_path, db_url, monkeypatch,
     engine = make_engine(pg_url)
     try:
         assert _snapshot(engine) == before
+        with engine.connect() as conn:  # the rollups were rebuilt, not counted twice
+            assert rollup.check(conn) == [] and rollup.check_enrolments(conn) == []
         PacketStore(engine).dead_letter(topic="t", payload=b"x", reason_code="internal",
                                         reason="after the move", now=datetime.now(UTC))
         assert len(PacketStore(engine).list_dead_letters()) == 2

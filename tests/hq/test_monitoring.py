@@ -8,7 +8,15 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from monitoring_world import KELURAHAN, add_kits, add_visits, build
+from monitoring_world import (
+    HOSTILE_OPERATOR,
+    KELURAHAN,
+    TRAINING_KIT,
+    add_enrolments,
+    add_kits,
+    add_visits,
+    build,
+)
 from starlette.testclient import TestClient
 
 from hq.db import make_engine
@@ -60,6 +68,7 @@ def world(request, tmp_path_factory):
     expected = build(engine, tmp)
     add_kits(engine, datetime.now(UTC))
     add_visits(engine, datetime.now(UTC), today())
+    expected.update(add_enrolments(engine, datetime.now(UTC)))
     auth.add_user(engine, "admin", "admin", PASSWORD)
     auth.add_user(engine, "lurah", "viewer", PASSWORD, kelurahan=KELURAHAN[1])
     auth.add_user(engine, "camat", "viewer", PASSWORD, kecamatan="32.75.02")
@@ -232,11 +241,61 @@ def test_kits_page_shows_state_readiness_and_output_per_day(world):
     assert "kit-01" in page and "kit-02" in page
     assert "diam 3 hari" in page  # silent for days
     assert "daring" in page and "#7 abababababab" in page  # the audit head
-    row = re.search(r"<tr><td>kit-01.*?</tr>", page, re.S).group(0)  # type: ignore[union-attr]
-    assert ">3<" in row  # three packets today
-    data = client(engine, "lurah").get("/api/kits").json()  # Margahayu: only its kit
-    assert [k["device_id"] for k in data] == ["kit-01"]
+    data = client(engine, "lurah").get("/api/kits").json()  # Margahayu: its kits only
+    assert [k["device_id"] for k in data] == ["kit-01", TRAINING_KIT]
     assert data[0]["readiness"]["paper"] == "low"
+
+
+def _cells(page: str, table: str, **attrs: str) -> list[str]:
+    found = re.search(rf'<table class="grid" id="{table}">(.*?)</table>', page, re.S)
+    assert found, table
+    key = "".join(f' data-{k}="{v}"' for k, v in attrs.items())
+    row = re.search(rf"<tr{key}>(.*?)</tr>", found.group(1), re.S)
+    assert row, (table, attrs)
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>",
+                                                                     row.group(1), re.S)]
+
+
+def test_each_kits_and_operators_recordings_per_day_from_the_vault(world):
+    engine, _ = world
+    page = client(engine, "admin").get("/kits").text
+    # kit-01: three accepted and three waiting for review today, two accepted and one
+    # rejected yesterday (the vault's enrolments, by WIB day); columns: kit, 7 days,
+    # total, accepted, waiting for review, rejected, training
+    kit = _cells(page, "kits-output", kit="kit-01")
+    days, totals = kit[1:8], kit[8:]
+    assert days[-2:] == ["3", "6"] and set(days[:-2]) == {"·"}
+    assert totals == ["9", "5", "3", "1", "·"]
+    ani = _cells(page, "operators-output", kit="kit-01", operator="ani")
+    assert ani[:2] == ["ani", "kit-01"] and ani[7:10] == ["2", "3", "5"]
+    # the training kit's practice is counted apart, never with the real ones
+    practice = _cells(page, "kits-output", kit=TRAINING_KIT)
+    assert practice[0].startswith(TRAINING_KIT) and "LATIHAN" in practice[0]
+    assert practice[1:9] == ["·"] * 7 + ["0"] and practice[-1] == "2"
+    # a Lurah sees only what its kelurahan's residents recorded: not kit-02's
+    lurah = client(engine, "lurah")
+    own = lurah.get("/kits").text
+    assert 'data-kit="kit-02"' not in own and 'data-kit="kit-01"' in own
+    data = lurah.get("/api/output").json()
+    assert {k["kit"] for k in data["kit"]} == {"kit-01", TRAINING_KIT}
+    assert data["jumlah"]["latihan"] == 2 and data["jumlah"]["menunggu_tinjauan"] == 3
+    whole = client(engine, "admin").get("/api/output?from=2026-11-01&to=2026-11-30").json()
+    assert whole["jumlah"]["diterima"] == 180  # build() recorded 60 % of 300 in November
+    assert client(engine, "admin").get("/api/output?from=2026-11-30&to=2026-11-01"
+                                       ).status_code == 400
+
+
+def test_operator_ids_from_packets_show_as_text_on_the_dashboard(world):
+    """An operator id from a packet that failed the schema is data: escaped, its hidden
+    characters (a right-to-left override, an escape) removed, never markup."""
+    engine, _ = world
+    page = client(engine, "admin").get("/kits").text
+    cell = re.search(r'<td class="operator">([^<]*#set page[^<]*)</td>', page)
+    assert cell, "the hostile operator id is not shown as one text cell"
+    shown = cell.group(1)
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in shown
+    assert "\u202e" not in page and "\x1b" not in page
+    assert "<script>alert" not in page and HOSTILE_OPERATOR not in page
 
 
 def test_readiness_of_the_service_points_ahead(world):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
-from monitoring_world import KELURAHAN, build
+from monitoring_world import HOSTILE_OPERATOR, KELURAHAN, add_enrolments, add_kits, build
 
 from hq.cli import main
 from hq.db import make_engine
@@ -23,6 +24,9 @@ def home(tmp_path_factory):
     assert main(["init", "--home", str(home)]) == 0
     engine = make_engine(f"sqlite:///{home / 'hq.db'}")
     expected = build(engine, tmp)
+    now = datetime.now(UTC)
+    add_kits(engine, now)
+    expected.update(add_enrolments(engine, now))
     engine.dispose()
     HOME[:] = [str(home)]
     return home, expected
@@ -98,7 +102,8 @@ def test_pdf_is_the_evaluation_report_in_bahasa_indonesia(home, tmp_path):
     assert "30 November 2026" in text[0]
     assert "Ringkasan" in text[1] and "Cakupan perekaman" in text[1]
     assert any("Cakupan per kelurahan" in t and "Margahayu" in t for t in text)
-    assert any("Kit perekaman" in t for t in text)
+    assert any("Kit dan operator" in t and "Hasil per operator" in t for t in text)
+    assert any("Hasil per kit" in t and "kit-01" in t for t in text)
     assert any("Undangan" in t and "Satgas Pamor" in t for t in text)
     assert len(pdf) >= 5
 
@@ -121,3 +126,67 @@ def test_bad_requests_say_why_and_exit_non_zero(home, capsys, argv, message):
 def test_binary_formats_need_a_file(home, capsys):
     assert run("--by", "kecamatan", "--format", "pdf") == 1
     assert "-o FILE" in capsys.readouterr().err
+
+
+def test_each_kits_and_operators_output_in_json_and_excel(home, capsys, tmp_path):
+    from openpyxl import load_workbook
+
+    assert run("--by", "kelurahan", "--from", "2026-11-01", "--to", "2026-11-30", "--format",
+               "json") == 0
+    data = json.loads(capsys.readouterr().out)["perekaman"]
+    assert data["jumlah"]["diterima"] == 180 and data["jumlah"]["latihan"] == 0
+    by_operator = {(o["kit"], o["operator"]): o for o in data["operator"]}
+    assert set(by_operator) == {("kit-01", "ani"), ("kit-01", "budi"), ("kit-02", "citra"),
+                                ("kit-03", "dedi")}
+    ani = by_operator[("kit-01", "ani")]
+    assert sum(ani["per_hari"].values()) == ani["direkam"] > 0
+    assert sum(k["diterima"] for k in data["kit"]) == 180
+    out = tmp_path / "laporan.xlsx"
+    assert run("--by", "kelurahan", "--format", "xlsx", "-o", str(out)) == 0
+    book = load_workbook(out)
+    sheet = book["Operator per hari"]
+    heads = [c.value for c in sheet[1]]
+    assert heads[:4] == ["Tanggal", "Kit", "Operator", "Direkam"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert all(isinstance(r[0], datetime) and isinstance(r[3], int) for r in rows)
+    assert sum(r[heads.index("Diterima")] for r in rows) == 185
+    assert sum(r[heads.index("Latihan (tidak dihitung)")] for r in rows) == 2
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    operators = {r[2] for r in rows}
+    assert "ani" in operators and HOSTILE_OPERATOR[:20] in "".join(operators)
+    assert not any("\u202e" in o or "\x1b" in o for o in operators)  # shown, not obeyed
+    kits = book["Kit"]
+    k_heads = [c.value for c in kits[1]]
+    kit01 = next(r for r in kits.iter_rows(min_row=2, values_only=True) if r[0] == "kit-01")
+    assert (kit01[k_heads.index("Menunggu tinjauan")], kit01[k_heads.index("Ditolak")]) == (3, 1)
+    assert kit01[k_heads.index("Direkam")] == kit01[k_heads.index("Diterima")] + 4
+    practice = next(r for r in kits.iter_rows(min_row=2, values_only=True)
+                    if r[0] == "kit-latihan")
+    assert practice[k_heads.index("Kit latihan")] is True
+    assert practice[k_heads.index("Direkam")] == 0
+    assert practice[k_heads.index("Latihan (tidak dihitung)")] == 2
+
+
+def test_operator_ids_from_packets_are_printed_as_text_never_obeyed(home, tmp_path):
+    """An operator id and a service point from a packet that failed the schema hold Typst
+    and HTML markup, a right-to-left override and an escape sequence: the PDF shows the
+    characters (the first 64), obeys none of them, and keeps the tables on the page."""
+    import pypdfium2
+
+    out = tmp_path / "laporan.pdf"
+    assert run("--by", "kelurahan", "--format", "pdf", "-o", str(out)) == 0
+    pdf = pypdfium2.PdfDocument(out.read_bytes())
+    pages = [pdf[i] for i in range(len(pdf))]
+    text = "".join(p.get_textpage().get_text_range() for p in pages)
+    flat = text.replace("\u200b", "").replace("\r\n", "").replace("\n", "")
+    assert '#set page(fill: red)</td><script>alert("x")</script>*tebal*' in flat
+    assert "\u202e" not in text and "\x1b" not in text
+    margin = 2.2 / 2.54 * 72 - 1  # the report's side margins, in points
+    for page in pages:  # no page turned red: the markup was never run
+        image = page.render(scale=0.2).to_pil().convert("RGB")
+        assert image.getpixel((2, 2)) == (255, 255, 255)
+        width, _ = page.get_size()
+        textpage = page.get_textpage()
+        for i in range(textpage.count_chars()):  # every glyph inside the text area
+            left, _, right, _ = textpage.get_charbox(i)
+            assert margin <= left and right <= width - margin, (i, left, right)

@@ -158,6 +158,17 @@ def test_what_the_vault_doubts_waits_for_review_and_a_supervisor_decides(world, 
         assert (event.status_from, event.status_to, event.by, event.reason) == (
             "perlu-tinjau", "terekam", "siti", "latihan petugas, diterima")
     assert list_reviews(world.engine) == []
+    # the database's count per day, kit and operator followed every filing and decision
+    from hq.monitoring import coverage, output, rollup
+
+    with world.engine.connect() as conn:
+        assert rollup.check_enrolments(conn) == []
+        first, last = conn.execute(select(func.min(enrolments.c.day),
+                                          func.max(enrolments.c.day))).one()
+    made = output.output(world.engine, coverage.KOTA, first, last)
+    assert (made.total.accepted, made.total.review, made.total.rejected) == (3, 0, 1)
+    assert [(o.device_id, o.tally.recorded) for o in made.operators] == [
+        (world.kit.device_id, 4)]
 
 
 @both
