@@ -47,6 +47,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+## fleet: the fleet simulator, small, under every fault (slow; a few minutes). The full run:
+## .venv/bin/python bench/fleet_sim.py --kits 500 --packets 20 [--db postgres]
+fleet: $(STAMP)
+	$(BIN)/pytest -q -s -m slow tests/test_fleet.py
+
 ## migration: a new Alembic revision of HQ's schema from the change to hq/db.py (MSG="what")
 migration: $(STAMP)
 	@test -n "$(MSG)" || { echo 'usage: make migration MSG="what changes"' >&2; exit 2; }

@@ -18,7 +18,12 @@ FILE_NAME = "sync.json"
 @dataclass(frozen=True)
 class SyncSettings:
     chunk_size: int = DEFAULT_CHUNK_SIZE  # bytes per MQTT message on up/packet
-    window: int = 64  # packets sent and awaiting HQ's ack at once (their bytes are not held)
+    # Packets sent and awaiting HQ's ack at once (their bytes are not held). 8 × ~170 KB is
+    # several times a 3G/4G link's bandwidth-delay product, and bounds what a fleet can
+    # park at the broker at kits × window packets (bench/fleet_sim.py: 500 kits at 64 put
+    # the whole day's 1.7 GB in the broker's memory, and a worker's restart then took a
+    # minute to drain).
+    window: int = 8
     max_inflight: int = 16  # MQTT publishes awaiting PUBACK at once
     ack_timeout: float = 180.0  # seconds after a send before the packet is sent again
     # While HQ acks nothing (its ingest down, the broker up), each round of re-sends waits

@@ -624,6 +624,7 @@ class Uplink:
             if outcome.acked or outcome.repeated:
                 self._ack_wait = self.settings.ack_timeout  # HQ is listening again
                 self._early_armed = True
+                self._postpone_early()
             for ack in outcome.rejected:
                 self.stats.rejected_by_hq += 1
                 self._flights.pop(ack.packet_id, None)
@@ -639,12 +640,26 @@ class Uplink:
         for report in reports:
             await self._publish_report(link, report)
 
+    def _postpone_early(self) -> None:
+        """Acks are coming in while an early re-send waits: HQ is working through what the
+        broker kept (a backlog may take longer than ``resend_settle``), so sending it all
+        again now would only double HQ's work. The early re-send waits until HQ has been
+        quiet for ``resend_settle``; what the broker lost goes then."""
+        now = self.monotonic()
+        if not now < self._early_at < math.inf:
+            return
+        self._early_at = now + self.settings.resend_settle
+        for flight in self._flights.values():
+            if flight.early and flight.deadline < math.inf:
+                flight.deadline = max(flight.deadline, self._early_at)
+
     def _online(self, payload: bytes) -> None:
         """HQ's ingest announced itself online (retained, so also on every connect). A new
         announcement may follow an outage in which the broker lost or dropped what the kit
         handed it (ingest down past its session, a broker crash): every packet sent before
         it and not acked within ``resend_settle`` seconds (time for what the broker kept to
-        be stored and acked) is sent again, instead of after the ack timeout."""
+        be stored and acked, longer while acks keep coming: :meth:`_postpone_early`) is sent
+        again, instead of after the ack timeout."""
         try:
             online = verify_online(payload, trusted=self.kit.trusted_hq_keys())
         except RekamError as exc:
