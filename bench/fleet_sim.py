@@ -18,13 +18,13 @@ nobody else.
 
 Faults, each once the one before has recovered, at a share of the fleet's packets acked:
 
-1. ingest: SIGKILL one worker of several; systemd's restart 1 s later (skipped with one);
-2. ingest: SIGKILL every worker at once (the only one, as far as the broker can tell);
-   restarted 1 s later;
-3. broker: SIGKILL, restarted 2 s later (it loses what it had not saved);
-4. database: PostgreSQL stopped in immediate mode (a crash) and started 3 s later; on
+1. links: 20 kits' TCP connections cut while a packet is half sent;
+2. database: PostgreSQL stopped in immediate mode (a crash) and started 3 s later; on
    SQLite, another process holding the write lock for 10 s (past ingest's busy timeout);
-5. links: 20 kits' TCP connections cut while a packet is half sent.
+3. broker: SIGKILL, restarted 2 s later (it loses what it had not saved);
+4. ingest: SIGKILL one worker of several; systemd's restart 1 s later (skipped with one);
+5. ingest: SIGKILL every worker at once (the only one, as far as the broker can tell);
+   restarted 1 s later.
 
     .venv/bin/python bench/fleet_sim.py [--kits 500] [--packets 20] [--size 170000]
         [--db sqlite|postgres] [--workers 2] [--no-faults] [--json FILE] [--keep DIR]
@@ -497,15 +497,14 @@ class Simulation:
     def schedule(self) -> list[FaultRecord]:
         if self.args.no_faults:
             return []
-        plan = []
+        plan = [FaultRecord("links: kits cut mid-packet", 0.03),
+                FaultRecord("database: PostgreSQL crash and restart"
+                            if self.args.db == "postgres" else
+                            "database: SQLite locked by another process 10 s", 0.12),
+                FaultRecord("broker: SIGKILL and restart", 0.27)]
         if self.args.workers > 1:
-            plan.append(FaultRecord("ingest: SIGKILL one worker of several", 0.08))
-        plan.append(FaultRecord("ingest: SIGKILL every worker (the only one)", 0.22))
-        plan.append(FaultRecord("broker: SIGKILL and restart", 0.38))
-        plan.append(FaultRecord("database: PostgreSQL crash and restart"
-                                if self.args.db == "postgres" else
-                                "database: SQLite locked by another process 10 s", 0.54))
-        plan.append(FaultRecord("links: kits cut mid-packet", 0.70))
+            plan.append(FaultRecord("ingest: SIGKILL one worker of several", 0.42))
+        plan.append(FaultRecord("ingest: SIGKILL every worker (the only one)", 0.57))
         return plan
 
     # --- the run

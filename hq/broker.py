@@ -36,6 +36,8 @@ from hq import ca
 from hq.home import HqHome, HqKeys
 from sync.protocol import INGEST_FILTER, INGEST_SUBSCRIPTION, ONLINE_TOPIC, PREFIX
 
+BROKER_UPTIME = "$SYS/broker/uptime"  # ingest tells kits when the broker (re)started
+
 INGEST_IDENTITY = "ingest.rekam-hq"
 BROKER_IDENTITY = "broker.rekam-hq"
 DEFAULT_PORT = 8883
@@ -82,6 +84,7 @@ def acl_text(revoked: list[str] | tuple[str, ...] = ()) -> str:
         f"topic read {INGEST_SUBSCRIPTION}",
         f"topic write {PREFIX}/+/down/#",
         f"topic write {ONLINE_TOPIC}",
+        f"topic read {BROKER_UPTIME}",
         "",
         "# Each kit: only its own topics, and HQ's signed, retained \"ingest online since\".",
         f"pattern write {PREFIX}/%u/up/#",
@@ -113,6 +116,9 @@ def conf_text(out: Path, *, port: int, bind: str | None, user: str,
         "max_inflight_messages 32",
         f"max_packet_size {max_packet_size}",
         "persistent_client_expiration 30d",
+        "# $SYS/broker/uptime every second: ingest's announcement says when the broker",
+        "# started, so kits can tell a broker restart (which loses what was not saved).",
+        "sys_interval 1",
         "",
         "log_dest stderr",
         "log_type error",

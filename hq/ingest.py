@@ -615,11 +615,10 @@ async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.
     with every message not yet PUBACKed), the database is probed with back-off, and on its
     return the worker reconnects and the broker sends those messages again. On every
     connection the worker announces itself on ONLINE_TOPIC (retained, signed)."""
+    from sync.mqtt import connect
     from sync.uplink import Backoff
 
     if connector is None:
-        from sync.mqtt import connect
-
         connector = connect
 
     loop = asyncio.get_running_loop()
@@ -636,7 +635,9 @@ async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.
                     log.info("ingest %s subscribed to %s on %s (session %s)",
                              options.client_id, INGEST_SUBSCRIPTION, options.address,
                              "resumed" if resumed else "new")
-                    await _announce(link, ingestor, options.client_id, resumed)
+                    broker_since = (await _broker_since(options)
+                                    if connector is connect else None)
+                    await _announce(link, ingestor, options.client_id, resumed, broker_since)
                     if on_ready:
                         on_ready()
                     await _consume(link, ingestor, worker, stop, batch_size)
@@ -667,9 +668,36 @@ async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.
     return ingestor.counts
 
 
-async def _announce(link: Any, ingestor: Ingestor, worker: str, resumed: bool) -> None:
+async def _broker_since(options: ConnectOptions) -> datetime | None:
+    """When the broker started, from its ``$SYS/broker/uptime`` (retained, refreshed every
+    second by broker-config's ``sys_interval``), on a short connection of its own (the
+    worker's session must not carry $SYS messages); None when it does not say in 3 s."""
+    from dataclasses import replace as replace_options
+
+    from hq.broker import BROKER_UPTIME
+    from sync.mqtt import connect
+
+    probe = replace_options(options, client_id=f"{options.client_id}-clock"[:64],
+                            persistent=False, manual_ack=False, receive_maximum=0)
+    try:
+        async with connect(probe) as link:
+            await link.subscribe(BROKER_UPTIME)
+            async with asyncio.timeout(3):
+                async for message in link.messages():
+                    if message.topic == BROKER_UPTIME:
+                        seconds = int(message.payload.split()[0])
+                        return utc_now() - timedelta(seconds=seconds)
+    except (TransportError, TimeoutError, ValueError, IndexError) as exc:
+        log.info("the broker's uptime is unknown (%s): kits will re-send what is unacked",
+                 exc or type(exc).__name__)
+    return None
+
+
+async def _announce(link: Any, ingestor: Ingestor, worker: str, resumed: bool,
+                    broker_since: datetime | None) -> None:
     """Tell every kit (retained) that this worker takes packets from now on."""
-    payload = sign_online(Online(ingestor.clock(), worker, resumed), ingestor.keys.signing)
+    payload = sign_online(Online(ingestor.clock(), worker, resumed, broker_since),
+                          ingestor.keys.signing)
     try:
         await link.publish(ONLINE_TOPIC, payload, retain=True)
     except TransportError as exc:  # the kits then fall back on their ack timeout

@@ -333,10 +333,23 @@ class Online:
     since: datetime
     worker: str = ""
     session_resumed: bool = False  # the broker kept the worker's share queued meanwhile
+    broker_since: datetime | None = None  # when the broker started (its $SYS uptime), ±2 s
 
     def to_body(self) -> dict[str, Any]:
         return {"since": self.since.isoformat(), "worker": self.worker,
-                "session_resumed": self.session_resumed}
+                "session_resumed": self.session_resumed,
+                "broker_since": None if self.broker_since is None
+                else self.broker_since.isoformat()}
+
+    def may_have_lost(self, last_broker_since: datetime | None) -> bool:
+        """Whether messages kits handed the broker before this announcement may be gone: the
+        worker's session was not kept (it was away past its expiry, or new), or the broker
+        restarted since ``last_broker_since`` (the one the kit saw last; a crash loses what
+        the broker had not saved), or either is unknown. A worker that restarted with its
+        session kept lost nothing: the broker queued its share."""
+        if not self.session_resumed or self.broker_since is None or last_broker_since is None:
+            return True
+        return abs((self.broker_since - last_broker_since).total_seconds()) > 5
 
 
 def sign_online(online: Online, key: ed25519.Ed25519PrivateKey) -> bytes:
@@ -347,9 +360,11 @@ def verify_online(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey
     """An announcement signed by HQ; IntegrityError/DocumentRejected/ProtocolError."""
     body = _body(data, kind=ONLINE_KIND, trusted=trusted, limit=4096)
     try:
+        broker = body.get("broker_since")
         return Online(since=_time(body["since"], "online since"),
                       worker=str(body.get("worker", ""))[:200],
-                      session_resumed=bool(body.get("session_resumed", False)))
+                      session_resumed=bool(body.get("session_resumed", False)),
+                      broker_since=None if broker is None else _time(broker, "broker since"))
     except KeyError as exc:
         raise ProtocolError(f"online body is malformed: {exc}") from None
 

@@ -67,6 +67,7 @@ log = logging.getLogger("rekam.sync")
 
 LAST_GOOD_BROKER = "broker_last_good"
 HQ_ONLINE_SINCE = "hq_online_since"  # the last "ingest online since" HQ announced
+HQ_BROKER_SINCE = "hq_broker_since"  # ... and when it said the broker had started
 CONFIG_PROBLEMS_REPORTED = "config_problems_reported"
 MARK_SENT_DELAY = 0.02  # seconds: packets published within it are marked sent together
 
@@ -216,8 +217,9 @@ class Uplink:
         self._try_last_good = False
         self._mark_timer: asyncio.TimerHandle | None = None
         # HQ's "ingest online" announcement: packets sent before it and still unacked are
-        # sent again at _early_at (monotonic), once per announcement, and again only after
-        # HQ acked something (a crash-looping ingest must not make kits re-send every time).
+        # sent again at _early_at (monotonic); once such an early round has sent something,
+        # the next only after HQ acked something (a crash-looping ingest must not make kits
+        # re-send every time).
         self._early_armed = True
         self._early_at = math.inf
         self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
@@ -433,6 +435,7 @@ class Uplink:
                 if flight.early:  # HQ's ingest came back: not a round HQ left unanswered
                     log.info("packet %s sent again after HQ's ingest came back", packet_id)
                     self._early_ids.add(packet_id)
+                    self._early_armed = False  # the early round is spent until an ack
                     continue
                 log.info("no ack for packet %s within %.0f s; it will be sent again",
                          packet_id, flight.wait)
@@ -463,14 +466,18 @@ class Uplink:
     def _due(self, room: int) -> list[OutboxEntry]:
         skip = len(self._flights) + len(self._parked)
         wait = self._ack_wait
-        if self._early_cutoff is not None and self.monotonic() >= self._early_at:
+        early = self._early_cutoff is not None and self.monotonic() >= self._early_at
+        if early:
             # Also due: sent before HQ's announcement (in this process or an earlier one)
             # and not acked since. Sent after it, they wait for the ack timeout as usual.
+            assert self._early_cutoff is not None
             wait = min(wait, max(0.0, (self.kit.clock() - self._early_cutoff).total_seconds()))
         entries = self.kit.outbox.pending(resend_after=timedelta(seconds=wait),
                                           limit=room + skip)
         chosen = [e for e in entries
                   if e.packet_id not in self._flights and e.packet_id not in self._parked]
+        if early and any(e.state is PacketState.SENT for e in chosen):
+            self._early_armed = False  # the early round is spent until an ack
         while self._early_ids and len(chosen) < room:  # went out as HQ came back (marked
             packet_id = self._early_ids.pop()           # sent after the announcement)
             with suppress(NotFound):
@@ -668,13 +675,20 @@ class Uplink:
         since = online.since.isoformat()
         if self.kit.state.get(HQ_ONLINE_SINCE) == since:
             return  # the retained one again
+        last_broker = self.kit.state.get(HQ_BROKER_SINCE)
         with atomic(self.kit.conn):
             self.kit.state.set(HQ_ONLINE_SINCE, since)
+            if online.broker_since is not None:
+                self.kit.state.set(HQ_BROKER_SINCE, online.broker_since.isoformat())
+        if not online.may_have_lost(datetime.fromisoformat(last_broker) if last_broker
+                                    else None):
+            log.info("HQ ingest online since %s (%s) with its queue kept at the broker: "
+                     "nothing to send again", since, online.worker or "?")
+            return
         if not self._early_armed:
             log.info("HQ ingest online since %s, but HQ acked nothing since the last early "
                      "re-send: unacked packets wait for their ack timeout", since)
             return
-        self._early_armed = False
         now = self.monotonic()
         self._early_at = now + self.settings.resend_settle
         self._early_cutoff = self.kit.clock()

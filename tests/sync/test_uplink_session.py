@@ -362,3 +362,24 @@ def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every
 
     asyncio.run(main())
     assert kit.state.get("hq_online_since") is not None
+
+
+def test_an_announcement_says_whether_the_broker_may_have_lost_messages(hq_home):
+    """A worker back with its session kept, on a broker that did not restart, lost nothing
+    (the broker queued its share): kits re-send nothing. A new session, a broker that
+    restarted (a crash loses what it had not saved) or an unknown start: they re-send."""
+    from datetime import timedelta
+
+    from sync.protocol import Online, sign_online, verify_online
+
+    key = hq_home.keys().signing
+    trusted = {hq_home.keys().signing_key_id: key.public_key()}
+    now = datetime.now(UTC)
+    booted = now - timedelta(hours=3)
+    kept = verify_online(sign_online(Online(now, "w1", True, booted), key), trusted=trusted)
+    assert kept.broker_since == booted and kept.session_resumed
+    assert not kept.may_have_lost(booted + timedelta(seconds=2))  # $SYS uptime's jitter
+    assert kept.may_have_lost(booted - timedelta(minutes=1))  # the broker restarted
+    assert kept.may_have_lost(None)  # the kit never heard of this broker
+    assert Online(now, "w1", False, booted).may_have_lost(booted)  # the queue was dropped
+    assert Online(now, "w1", True, None).may_have_lost(booted)  # an old broker ACL
