@@ -16,7 +16,8 @@ from `rekam-hq broker-config`; the ingest workers are `rekam-hq ingest --instanc
 processes; PostgreSQL is a private cluster (initdb on a free port) so its restarts touch
 nobody else.
 
-Faults, each once the one before has recovered, at a share of the fleet's packets acked:
+Faults at a share of the fleet's packets acked, at least 10 s after the last one's part came
+back (their recoveries may overlap; each is watched on its own):
 
 1. links: 20 kits' TCP connections cut while a packet is half sent;
 2. database: PostgreSQL stopped in immediate mode (a crash) and started 3 s later; on
@@ -309,6 +310,7 @@ class FaultRecord:
     back: float = 0.0  # when the failed part was back
     recovered: float | None = None  # when every packet sent before it was acked
     outstanding: int = 0  # packets sent and unacked when the part came back
+    first_ack: float | None = None  # seconds from the part back to the fleet's next ack
 
     @property
     def recovery(self) -> float | None:
@@ -360,6 +362,7 @@ class Simulation:
         self.workers: list[Process] = []
         self.postgres: PrivatePostgres | None = None
         self.db_url = ""
+        self.faults: list[FaultRecord] = []
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -429,6 +432,10 @@ class Simulation:
             outcome = original(kit, payloads)
             acked.update(outcome.acked)
             acked.update(outcome.repeated)
+            if outcome.acked or outcome.repeated:
+                for f in self.faults:
+                    if f.back and f.first_ack is None:
+                        f.first_ack = self.now() - f.back
             return outcome
 
         downlink.handle_acks = handle_acks  # type: ignore[assignment]
@@ -497,14 +504,14 @@ class Simulation:
     def schedule(self) -> list[FaultRecord]:
         if self.args.no_faults:
             return []
-        plan = [FaultRecord("links: kits cut mid-packet", 0.03),
+        plan = [FaultRecord("links: kits cut mid-packet", 0.04),
                 FaultRecord("database: PostgreSQL crash and restart"
                             if self.args.db == "postgres" else
-                            "database: SQLite locked by another process 10 s", 0.12),
-                FaultRecord("broker: SIGKILL and restart", 0.27)]
+                            "database: SQLite locked by another process 10 s", 0.15),
+                FaultRecord("broker: SIGKILL and restart", 0.30)]
         if self.args.workers > 1:
-            plan.append(FaultRecord("ingest: SIGKILL one worker of several", 0.42))
-        plan.append(FaultRecord("ingest: SIGKILL every worker (the only one)", 0.57))
+            plan.append(FaultRecord("ingest: SIGKILL one worker of several", 0.45))
+        plan.append(FaultRecord("ingest: SIGKILL every worker (the only one)", 0.60))
         return plan
 
     # --- the run
@@ -526,7 +533,7 @@ class Simulation:
         results = Results(self.args.kits, len(fleet.packets), fleet.bytes, self.args.db,
                           self.args.workers, setup_seconds=self.setup_seconds)
         if not self.args.verbose:  # hundreds of kits reconnecting: one line each is noise
-            for name in ("mqtt", "rekam"):
+            for name in ("mqtt", "rekam", "asyncio"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         self.watch_acks()
         for w in self.workers:
@@ -545,8 +552,8 @@ class Simulation:
             f"{self.args.db}")
         tasks = [asyncio.create_task(u.run(stop)) for u in uplinks.values()]
         plan = self.schedule()
-        results.faults = plan
-        watching: tuple[FaultRecord, set[str]] | None = None
+        results.faults = self.faults = plan
+        watching: list[tuple[FaultRecord, set[str]]] = []
         last_line = 0.0
         deadline = self.started + self.args.timeout
         try:
@@ -554,17 +561,18 @@ class Simulation:
                 await asyncio.sleep(0.25)
                 self.sample_memory()
                 acked = len(self.acked)
-                if watching is not None:
-                    record, watch = watching
+                for record, watch in list(watching):
                     if watch <= self.acked:
                         record.recovered = self.now()
                         say(f"recovered from {record.name} in {record.recovery:.1f} s")
-                        watching = None
+                        watching.remove((record, watch))
                 pending = [f for f in plan if not f.injected]
-                if watching is None and pending and acked >= pending[0].at_share * total:
+                spaced = all(self.now() - f.back >= self.args.spacing
+                             for f in plan if f.injected)
+                if pending and spaced and acked >= pending[0].at_share * total:
                     record = pending[0]
-                    watching = (record, await self.fault(record, uplinks))
-                if acked >= total and watching is None and not pending:
+                    watching.append((record, await self.fault(record, uplinks)))
+                if acked >= total and not watching and not pending:
                     results.drain_seconds = self.now()
                     break
                 if self.now() - last_line >= 5:
@@ -665,8 +673,9 @@ def report(results: Results) -> str:
         rec = "NOT RECOVERED" if f.recovery is None else f"{f.recovery:.1f} s"
         if not f.injected:
             rec = "not injected"
-        p(f"  fault at {f.injected:6.1f} s  {f.name:<48} away {f.away:4.1f} s, "
-          f"{f.outstanding:5d} unacked, recovery {rec}", file=out)
+        first = "-" if f.first_ack is None else f"{f.first_ack:.1f} s"
+        p(f"  fault at {f.injected:6.1f} s  {f.name:<48} away {f.away:4.1f} s, next ack "
+          f"{first}, {f.outstanding:5d} unacked, all acked {rec}", file=out)
     p(f"  peak memory             broker {results.broker_peak_mb:.0f} MB, ingest worker "
       f"{results.ingest_peak_mb:.0f} MB" + (f", PostgreSQL {results.postgres_peak_mb:.0f} MB"
                                            if results.postgres_peak_mb else "")
@@ -707,6 +716,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=0,
                         help="packets each kit has awaiting HQ's ack (default: the kit's)")
     parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--spacing", type=float, default=10.0,
+                        help="seconds from one fault's part coming back to the next fault")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first the same fleet without faults (a fresh HQ, broker and "
+                             "kits): the faults' cost is the difference in drain time")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="give up draining after this many seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -719,10 +733,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    figures: dict[str, Any] = {}
+    baseline = None
+    if args.baseline and not args.no_faults:
+        quiet = argparse.Namespace(**{**vars(args), "no_faults": True,
+                                      "keep": args.keep and str(Path(args.keep) / "baseline")})
+        say("baseline: the same fleet without faults")
+        baseline = simulate(quiet)
+        print(report(baseline), end="")
+        figures["baseline"] = baseline.to_json()
     results = simulate(args)
     print(report(results), end="")
+    figures["run"] = results.to_json()
+    if baseline is not None and baseline.drain_seconds and results.drain_seconds:
+        cost = results.drain_seconds - baseline.drain_seconds
+        print(f"  every fault together cost the fleet {cost:.1f} s: drained in "
+              f"{results.drain_seconds:.1f} s against {baseline.drain_seconds:.1f} s without "
+              f"faults (ratio {results.drain_seconds / baseline.drain_seconds:.2f})")
     if args.json:
-        Path(args.json).write_text(json.dumps(results.to_json(), indent=2))
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -142,6 +142,7 @@ class _Flight:
     deadline: float = math.inf  # monotonic; set once every chunk was published
     wait: float = 0.0  # the ack wait it was sent under (see Uplink._ack_wait)
     early: bool = False  # its deadline was brought forward by HQ's "online" announcement
+    started: float = 0.0  # monotonic: when this send began
     done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
     tasks: list[asyncio.Task[bool]] = field(default_factory=list)
 
@@ -224,6 +225,8 @@ class Uplink:
         self._early_at = math.inf
         self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
         self._early_ids: set[str] = set()  # expired early, to send whatever their sent_at
+        self._session_began = -math.inf  # monotonic, and the kit's clock, when this
+        self._session_clock: datetime | None = None  # connection was made
         self._last_session_end = -math.inf
 
     # --- the connection loop -----------------------------------------------------------------
@@ -275,6 +278,8 @@ class Uplink:
                     url = self.broker_url()
                     options = self.connect_options()
                     async with self.connector(options) as link:
+                        self._session_began = self.monotonic()
+                        self._session_clock = self.kit.clock()
                         self.stats.connects += 1
                         self._reached(url)
                         self.notifier.connected(str(options.address))
@@ -511,7 +516,7 @@ class Uplink:
                                    start=start, sha256=entry.sha256))
         del data
         count = chunks[0].count if chunks else 0
-        flight = _Flight(entry.sha256, count, done=set(range(start)))
+        flight = _Flight(entry.sha256, count, done=set(range(start)), started=self.monotonic())
         self._flights[entry.packet_id] = flight
         if entry.state is PacketState.SENT or entry.send_count:
             self.stats.packets_resent += 1
@@ -600,7 +605,7 @@ class Uplink:
         reports: list[Report] = []
         for message in batch:
             if message.topic == ONLINE_TOPIC:
-                self._online(message.payload)
+                self._online(message.payload, retained=message.retain)
                 continue
             try:
                 device, channel = parse_topic(message.topic)
@@ -660,7 +665,7 @@ class Uplink:
             if flight.early and flight.deadline < math.inf:
                 flight.deadline = max(flight.deadline, self._early_at)
 
-    def _online(self, payload: bytes) -> None:
+    def _online(self, payload: bytes, *, retained: bool = False) -> None:
         """HQ's ingest announced itself online (retained, so also on every connect). A new
         announcement may follow an outage in which the broker lost or dropped what the kit
         handed it (ingest down past its session, a broker crash): every packet sent before
@@ -691,8 +696,18 @@ class Uplink:
             return
         now = self.monotonic()
         self._early_at = now + self.settings.resend_settle
-        self._early_cutoff = self.kit.clock()
+        # Delivered as retained (on our subscribe): made before this connection, so what
+        # this connection sent went to the worker that made it; what went before may be
+        # lost. Delivered live: everything sent so far.
+        before = self._session_began if retained else now
+        self._early_cutoff = (self._session_clock if retained and self._session_clock
+                              else self.kit.clock())
+        # A packet cut by a dropped connection resumes where its PUBACKs stopped; the
+        # broker may have lost chunks it had PUBACKed: those go again from the first.
+        self._resume.clear()
         for flight in self._flights.values():
+            if flight.started >= before:
+                continue
             if flight.deadline == math.inf:  # still going out: early once it is marked sent
                 flight.early = True
             elif self._early_at < flight.deadline:

@@ -24,14 +24,15 @@ def test_a_fleet_under_every_fault_loses_nothing_and_stores_each_packet_once(db,
         pytest.skip("mosquitto is not installed")
     if db == "postgres" and not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         pytest.skip("PostgreSQL server binaries (initdb) are not installed")
-    # One packet awaiting its ack per kit: the drain lasts long enough for every fault to
-    # land while packets are on their way.
-    args = fleet_sim.parse_args(["--kits", "40", "--packets", "8", "--size", "60000",
+    # Many small packets, one awaiting its ack per kit, faults 2 s apart: every fault lands
+    # while packets are on their way.
+    args = fleet_sim.parse_args(["--kits", "40", "--packets", "40", "--size", "20000",
                                  "--db", db, "--workers", "2", "--window", "1",
-                                 "--timeout", "600", "--keep", str(tmp_path / "fleet")])
+                                 "--spacing", "2", "--timeout", "600",
+                                 "--keep", str(tmp_path / "fleet")])
     results = fleet_sim.simulate(args)
     print(fleet_sim.report(results))
-    assert results.stored == results.packets == 320
+    assert results.stored == results.packets == 1600
     assert results.lost == 0 and results.stored_twice == 0 and results.wrong_hash == 0
     assert results.dead_letters == 0
     assert results.drain_seconds is not None

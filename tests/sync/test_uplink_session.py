@@ -328,7 +328,7 @@ def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every
 
     def announce(at: datetime) -> None:
         link.inbox.put_nowait(Incoming(ONLINE_TOPIC, sign_online(Online(at, "w1"), signing),
-                                       True))
+                                       False))  # live: made while the kit is connected
 
     @asynccontextmanager
     async def connector(_options):  # type: ignore[no-untyped-def]
