@@ -603,6 +603,7 @@ class Simulation:
 
         from hq.db import dead_letters, packets
 
+        self.engine.dispose()  # its pooled connections may have died with PostgreSQL
         with self.engine.connect() as conn:
             rows = conn.execute(select(packets.c.packet_id, packets.c.sha256,
                                        packets.c.deliveries)).all()
