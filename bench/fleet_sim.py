@@ -17,15 +17,15 @@ processes; PostgreSQL is a private cluster (initdb on a free port) so its restar
 nobody else.
 
 Faults at a share of the fleet's packets acked, at least 10 s after the last one's part came
-back (their recoveries may overlap; each is watched on its own):
+back (8 s by default; their recoveries may overlap, each is watched on its own):
 
 1. links: 20 kits' TCP connections cut while a packet is half sent;
-2. database: PostgreSQL stopped in immediate mode (a crash) and started 3 s later; on
+2. ingest: SIGKILL every worker at once (the only one, as far as the broker can tell);
+   restarted 1 s later, as systemd does;
+3. database: PostgreSQL stopped in immediate mode (a crash) and started 3 s later; on
    SQLite, another process holding the write lock for 10 s (past ingest's busy timeout);
-3. broker: SIGKILL, restarted 2 s later (it loses what it had not saved);
-4. ingest: SIGKILL one worker of several; systemd's restart 1 s later (skipped with one);
-5. ingest: SIGKILL every worker at once (the only one, as far as the broker can tell);
-   restarted 1 s later.
+4. broker: SIGKILL, restarted 2 s later (it loses what it had not saved);
+5. ingest: SIGKILL one worker of several; restarted 1 s later (skipped with one worker).
 
     .venv/bin/python bench/fleet_sim.py [--kits 500] [--packets 20] [--size 170000]
         [--db sqlite|postgres] [--workers 2] [--no-faults] [--json FILE] [--keep DIR]
@@ -504,14 +504,14 @@ class Simulation:
     def schedule(self) -> list[FaultRecord]:
         if self.args.no_faults:
             return []
-        plan = [FaultRecord("links: kits cut mid-packet", 0.04),
+        plan = [FaultRecord("links: kits cut mid-packet", 0.03),
+                FaultRecord("ingest: SIGKILL every worker (the only one)", 0.10),
                 FaultRecord("database: PostgreSQL crash and restart"
                             if self.args.db == "postgres" else
-                            "database: SQLite locked by another process 10 s", 0.15),
+                            "database: SQLite locked by another process 10 s", 0.20),
                 FaultRecord("broker: SIGKILL and restart", 0.30)]
         if self.args.workers > 1:
-            plan.append(FaultRecord("ingest: SIGKILL one worker of several", 0.45))
-        plan.append(FaultRecord("ingest: SIGKILL every worker (the only one)", 0.60))
+            plan.append(FaultRecord("ingest: SIGKILL one worker of several", 0.40))
         return plan
 
     # --- the run
@@ -717,7 +717,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=0,
                         help="packets each kit has awaiting HQ's ack (default: the kit's)")
     parser.add_argument("--no-faults", action="store_true")
-    parser.add_argument("--spacing", type=float, default=10.0,
+    parser.add_argument("--spacing", type=float, default=8.0,
                         help="seconds from one fault's part coming back to the next fault")
     parser.add_argument("--baseline", action="store_true",
                         help="first the same fleet without faults (a fresh HQ, broker and "

@@ -493,7 +493,16 @@ enrolment_daily = Table(  # enrolments counted per day, area, kit, operator and 
 def make_engine(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on HQ's database, brought to this release's schema first
     (:func:`hq.schema.upgrade`: Alembic migrations, in place)."""
-    engine = create_engine(url, future=True)
+    from sqlalchemy.engine import make_url
+
+    connect_args: dict[str, object] = {}
+    if make_url(url).get_backend_name() == "sqlite":
+        # Python's sqlite3 keeps the parameters last bound to each cached statement: every
+        # multi-row INSERT of packets (a distinct statement per row count) held its last
+        # ~10 MB of ciphertext, ~1 GB per ingest worker under a fleet (bench/fleet_sim.py).
+        # Preparing a statement again costs microseconds; a blob write, milliseconds.
+        connect_args["cached_statements"] = 0
+    engine = create_engine(url, future=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

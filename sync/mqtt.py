@@ -185,13 +185,6 @@ class Connection:
         if self._options.manual_ack and message.mid:
             self._client._client.ack(message.mid, 1)
 
-    async def unsubscribe(self, topic: str, *, timeout: float | None = None) -> None:
-        try:
-            await self._client.unsubscribe(topic,
-                                           timeout=timeout or self._options.connect_timeout)
-        except aiomqtt.MqttError as exc:
-            raise _map(exc, f"unsubscribe from {topic}") from None
-
     def queued(self) -> int:
         """Messages received and not yet taken from :meth:`messages`."""
         return len(self._client.messages)
