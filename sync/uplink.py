@@ -225,6 +225,7 @@ class Uplink:
         self._early_at = math.inf
         self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
         self._early_ids: set[str] = set()  # expired early, to send whatever their sent_at
+        self._early_pending: set[str] = set()  # sent before the announcement, unacked
         self._session_began = -math.inf  # monotonic, and the kit's clock, when this
         self._session_clock: datetime | None = None  # connection was made
         self._last_session_end = -math.inf
@@ -636,7 +637,10 @@ class Uplink:
             if outcome.acked or outcome.repeated:
                 self._ack_wait = self.settings.ack_timeout  # HQ is listening again
                 self._early_armed = True
-                self._postpone_early()
+                backlog = self._early_pending & {*outcome.acked, *outcome.repeated}
+                if backlog:  # HQ is still storing what the broker kept from before
+                    self._early_pending -= backlog
+                    self._postpone_early()
             for ack in outcome.rejected:
                 self.stats.rejected_by_hq += 1
                 self._flights.pop(ack.packet_id, None)
@@ -653,10 +657,11 @@ class Uplink:
             await self._publish_report(link, report)
 
     def _postpone_early(self) -> None:
-        """Acks are coming in while an early re-send waits: HQ is working through what the
-        broker kept (a backlog may take longer than ``resend_settle``), so sending it all
-        again now would only double HQ's work. The early re-send waits until HQ has been
-        quiet for ``resend_settle``; what the broker lost goes then."""
+        """Acks for packets sent before the announcement are coming in while an early re-send
+        waits: HQ is working through what the broker kept (a backlog may take longer than
+        ``resend_settle``), so sending it all again now would only double HQ's work. The
+        early re-send waits until no such ack came for ``resend_settle``; what the broker
+        lost goes then (acks for packets sent since do not hold it back)."""
         now = self.monotonic()
         if not now < self._early_at < math.inf:
             return
@@ -705,9 +710,13 @@ class Uplink:
         # A packet cut by a dropped connection resumes where its PUBACKs stopped; the
         # broker may have lost chunks it had PUBACKed: those go again from the first.
         self._resume.clear()
-        for flight in self._flights.values():
+        self._early_pending = {r[0] for r in self.kit.conn.execute(
+            "SELECT packet_id FROM outbox WHERE state = 'sent' AND sent_at < ?",
+            (self._early_cutoff.isoformat(),))}
+        for packet_id, flight in self._flights.items():
             if flight.started >= before:
                 continue
+            self._early_pending.add(packet_id)
             if flight.deadline == math.inf:  # still going out: early once it is marked sent
                 flight.early = True
             elif self._early_at < flight.deadline:
