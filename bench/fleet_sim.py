@@ -397,7 +397,7 @@ class Simulation:
             self.workers.append(Process(
                 f"ingest@{i}", [sys.executable, "-m", "hq.cli", "ingest", "--home",
                                 str(self.hq.root), "--broker", self.broker.url,
-                                "--instance", str(i)],
+                                "--instance", str(i), "--no-vault"],
                 self.root / f"ingest-{i}.log", env))
         self.setup_seconds = time.monotonic() - t0
         return fleet
