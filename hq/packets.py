@@ -140,6 +140,10 @@ class DeviceOverview:
     alerts: int = 0  # audit forks and roll-backs raised for this kit
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
+    # The kit's last word before a technician wiped it (``rekam wipe``: report kit/wiped,
+    # signed by its device key; a wiped kit's id is never provisioned again).
+    wiped_at: datetime | None = None
+    wipe_detail: str | None = None
 
 
 class PacketStore:
@@ -459,6 +463,7 @@ class PacketStore:
                 .group_by(p.device_id))}
             dead = {r[0]: int(r[1]) for r in conn.execute(
                 select(d.device_id, func.count()).group_by(d.device_id))}
+            wiped = self._wipes(conn)
             rows = conn.execute(
                 select(devices.c.device_id, devices.c.status, s.state, s.at, s.queue_depth,
                        s.oldest_queued, s.free_disk_mb, s.software_version, s.roster_version,
@@ -468,6 +473,7 @@ class PacketStore:
                 .order_by(devices.c.device_id)).all()
         for r in rows:
             count, last = stats.get(r[0], (0, None))
+            wiped_at, wipe_detail = wiped.get(r[0], (None, None))
             yield DeviceOverview(
                 device_id=r[0], status=r[1], state=r[2],
                 last_heartbeat=None if r[3] is None else _aware(r[3]), queue_depth=r[4],
@@ -478,4 +484,16 @@ class PacketStore:
                 audit_seq=heads[r[0]].seq if r[0] in heads else None,
                 audit_hash=heads[r[0]].hash if r[0] in heads else None,
                 alerts=raised.get(r[0], 0),
-                revoked_at=None if r[9] is None else _aware(r[9]), revoke_reason=r[10])
+                revoked_at=None if r[9] is None else _aware(r[9]), revoke_reason=r[10],
+                wiped_at=wiped_at, wipe_detail=wipe_detail)
+
+    @staticmethod
+    def _wipes(conn: Connection) -> dict[str, tuple[datetime, str]]:
+        """Each kit's latest ``kit``/``wiped`` report: (its time, its detail)."""
+        r = device_reports.c
+        found: dict[str, tuple[datetime, str]] = {}
+        for device_id, at, detail in conn.execute(
+                select(r.device_id, r.at, r.detail)
+                .where(r.subject == "kit", r.result == "wiped").order_by(r.at)):
+            found[device_id] = (_aware(at), detail)
+        return found

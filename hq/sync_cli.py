@@ -13,11 +13,14 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.cli_support import print_json, print_table
 from edge.errors import InvalidInput
 from hq.home import HqHome, hq_default_home
+
+if TYPE_CHECKING:
+    from hq.packets import DeviceOverview
 
 
 def _home(args: argparse.Namespace) -> HqHome:
@@ -161,7 +164,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     raised = alerts(engine, limit=20)
     print_table(["device", "state", "heartbeat", "queue", "oldest queued", "disk MB", "roster",
                  "packets", "last packet", "refused", "audit head"], [
-        (r.device_id, (r.state or "never seen") if r.status == "active" else r.status.upper(),
+        (r.device_id, _registry_state(r),
          _ago(r.last_heartbeat), "-" if r.queue_depth is None else r.queue_depth,
          r.oldest_queued or "-", "-" if r.free_disk_mb is None else r.free_disk_mb,
          "-" if r.roster_version is None else f"v{r.roster_version}", r.packets,
@@ -174,11 +177,23 @@ def cmd_devices(args: argparse.Namespace) -> int:
             print(f"{r.device_id} is REVOKED ({r.revoke_reason}) since "
                   f"{r.revoked_at:%Y-%m-%d %H:%M} UTC: the broker refuses it, ingest "
                   "refuses its packets")
+        elif r.wiped_at is not None:
+            print(f"{r.device_id} was WIPED at {r.wiped_at:%Y-%m-%d %H:%M} UTC ({r.wipe_detail});"
+                  f" retire its certificate: rekam-hq device revoke {r.device_id} --reason "
+                  "retired")
     if raised:
         print("\nalerts (newest first):")
         for a in raised:
             print(f"  ALERT {a.at:%Y-%m-%d %H:%M} {a.device_id} {a.code}: {a.detail}")
     return 0
+
+
+def _registry_state(row: DeviceOverview) -> str:
+    if row.status != "active":
+        return row.status.upper()
+    if row.wiped_at is not None:
+        return "WIPED"
+    return row.state or "never seen"
 
 
 def cmd_packets(args: argparse.Namespace) -> int:

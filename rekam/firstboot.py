@@ -42,6 +42,7 @@ CODE_FALLBACK = "kode.txt"
 BOOT_PARTITION = Path("/boot/firmware")
 MOUNT_BASE = Path("/run/rekam-firstboot")
 UNIT = "rekam-firstboot.service"
+UNIT_DIRS = ("usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system")
 _FILESYSTEMS = {"vfat", "exfat", "ext4", "ext3", "ext2"}
 
 
@@ -223,6 +224,13 @@ class System:
             for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
                 os.chown(name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
+    @property
+    def is_kit(self) -> bool:
+        """Whether the root is an installed kit (install-rekam put this unit there): only
+        then are its host name and units first boot's to change, never a developer's
+        machine where someone tries ``rekam firstboot --search`` by hand."""
+        return any((self.root / folder / UNIT).exists() for folder in UNIT_DIRS)
+
     def set_hostname(self, name: str) -> None:
         etc = self.root / "etc"
         etc.mkdir(parents=True, exist_ok=True)
@@ -236,7 +244,7 @@ class System:
                 socket.sethostname(name)
 
     def disable_unit(self) -> None:
-        if shutil.which("systemctl"):
+        if shutil.which("systemctl") and self.is_kit:
             self.run(["systemctl", f"--root={self.root}", "--quiet", "disable", UNIT])
 
 
@@ -251,8 +259,12 @@ def first_boot(paths: KitPaths, system: System, folders: Sequence[Path],
             if done is not None:
                 _destroy(done)
     system.hand_to_user(paths.root)
-    system.set_hostname(result.device_id)
-    system.disable_unit()
+    if system.is_kit:
+        system.set_hostname(result.device_id)
+        system.disable_unit()
+    else:
+        say(f"{system.root} is not an installed kit (no {UNIT}): its host name and units "
+            "are left alone")
     return result
 
 

@@ -12,10 +12,11 @@ from edge.config import KitPaths
 from edge.kit import open_kit
 from hq.cli import main as hq_main
 from rekam.cli import main as kit_main
-from rekam.firstboot import System, run_first_boot, usb_partitions
+from rekam.firstboot import UNIT, System, run_first_boot, usb_partitions
 
 DEVICE = "kit-firstboot-01"
 TECH = {"id": "tek-ani", "name": "Ani Teknisi", "pin": "604182"}
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -34,9 +35,17 @@ def stick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     return folder
 
 
-def _firstboot(tmp_path: Path, stick: Path) -> int:
+def _kit_tree(tmp_path: Path) -> Path:
+    """A kit's root as install-rekam leaves it, as far as first boot looks: its unit."""
     tree = tmp_path / "tree"
-    tree.mkdir(exist_ok=True)
+    units = tree / "usr/lib/systemd/system"
+    units.mkdir(parents=True, exist_ok=True)
+    (units / UNIT).write_bytes((REPO / "systemd" / UNIT).read_bytes())
+    return tree
+
+
+def _firstboot(tmp_path: Path, stick: Path) -> int:
+    tree = _kit_tree(tmp_path)
     return kit_main(["firstboot", "--home", str(tmp_path / "kit"), "--search", str(stick),
                      "--root", str(tree)])
 
@@ -58,6 +67,20 @@ def test_a_new_kit_provisions_itself_and_cleans_the_stick(
     # A second boot finds a provisioned kit and does nothing.
     assert _firstboot(tmp_path, stick) == 0
     assert "already provisioned" in capsys.readouterr().out
+
+
+def test_by_hand_on_a_machine_that_is_not_a_kit_the_host_keeps_its_name(
+        tmp_path: Path, stick: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    machine = tmp_path / "laptop"
+    (machine / "etc").mkdir(parents=True)
+    (machine / "etc/hostname").write_text("laptop\n")
+    assert kit_main(["firstboot", "--home", str(tmp_path / "kit"), "--search", str(stick),
+                     "--root", str(machine)]) == 0
+    out = capsys.readouterr().out
+    assert f"kit provisioned as {DEVICE}" in out
+    assert "not an installed kit" in out and "left alone" in out
+    assert (machine / "etc/hostname").read_text() == "laptop\n"
+    assert not (machine / "etc/hosts").exists()
 
 
 def test_no_bundle_says_where_it_looked_and_leaves_the_kit_unprovisioned(
@@ -111,9 +134,8 @@ def test_waiting_kit_says_its_problem_once_then_takes_the_stick_plugged_in_later
         if len([s for s in said if s.startswith("KIT BELUM SIAP")]) == 1 and not plugged.exists():
             stick.rename(plugged)  # the technician plugs the stick in
 
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    result = run_first_boot(KitPaths(tmp_path / "kit"), System(root=tree, live=False),
+    result = run_first_boot(KitPaths(tmp_path / "kit"),
+                            System(root=_kit_tree(tmp_path), live=False),
                             [plugged], wait=True, poll=0, say=say)
     assert result is not None and result.device_id == DEVICE
     assert sum(s.startswith("KIT BELUM SIAP") for s in said) == 1
