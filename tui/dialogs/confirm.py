@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tui.screens.base import RekamModal
+from tui.text import esc
 from tui.widgets.keybar import KeyBar
 
 
@@ -31,8 +32,9 @@ class ConfirmDialog(RekamModal[bool]):
             yield KeyBar()
 
     def refresh_text(self) -> None:
-        self.query_one("#title", Static).update(self.t(self.title_key, **self.values))
-        self.query_one("#question", Static).update(self.t(self.question_key, **self.values))
+        values = {key: esc(value) for key, value in self.values.items()}  # names: data
+        self.query_one("#title", Static).update(self.t(self.title_key, **values))
+        self.query_one("#question", Static).update(self.t(self.question_key, **values))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -17,6 +17,7 @@ from edge.errors import RekamError, WrongPIN
 from edge.workflow import Enrolment, ExceptionReason, Slot
 from tui.messages import Approved, Failed
 from tui.screens.base import RekamModal
+from tui.text import esc
 from tui.widgets.choice import Choice
 from tui.widgets.keybar import KeyBar
 
@@ -66,7 +67,7 @@ class ExceptionDialog(RekamModal[str | None]):
             self.query_one("#message", Static).update(self.t("exc.no_supervisor"))
 
     def refresh_text(self) -> None:
-        self.query_one("#title", Static).update(self.t("exc.title", what=self.slot_name))
+        self.query_one("#title", Static).update(self.t("exc.title", what=esc(self.slot_name)))
         self.query_one("#intro", Static).update(self.t("exc.intro"))
         self.query_one("#reason-label", Label).update(self.t("exc.reason"))
         for reason in self.reasons:
@@ -134,12 +135,12 @@ class ExceptionDialog(RekamModal[str | None]):
             until = getattr(error, "until", None)
             left = self.cat.duration((until - self.services.kit.clock()).total_seconds()) \
                 if until else ""
-            self._say(self.t("login.locked", operator=str(getattr(error, "details", {}).get(
+            self._say(self.t("login.locked", operator=esc(getattr(error, "details", {}).get(
                 "operator_id", "")),
                              until=f"{until.astimezone(self.services.now().tzinfo):%H:%M}"
                              if until else "", left=left))
         else:
-            self._say(self.cat.error(error)[1])
+            self._say(esc(self.cat.error(error)[1]))
 
     def _say(self, text: str) -> None:
         self.query_one("#message", Static).update(text)

@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tui.screens.base import RekamModal
+from tui.text import esc
 from tui.widgets.keybar import KeyBar
 
 
@@ -37,8 +38,8 @@ class ProblemDialog(RekamModal[bool]):
             title, message = self.cat.error(self.error)
         else:
             title, message = self.t("dlg.error_title"), self.text
-        self.query_one("#title", Static).update(title)
-        self.query_one("#message", Static).update(message)
+        self.query_one("#title", Static).update(esc(title))
+        self.query_one("#message", Static).update(esc(message))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action == "close" and not self.retry)

@@ -34,6 +34,7 @@ from hal.errors import HalError
 from hal.types import Eye, Finger, Modality
 from tui.messages import Captured, CaptureFailed
 from tui.screens.base import RekamScreen
+from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.slots import Cell, Group, QualityMeter, SlotGrid
 from tui.widgets.top_bar import TopBar
@@ -336,7 +337,7 @@ class CaptureScreen(RekamScreen):
         reasons.update(self._reasons_text())
         if self.last.error is not None:
             title, message = self.cat.error(self.last.error)
-            error.update(f"[b]{title}[/b]: {message}")
+            error.update(f"[b]{title}[/b]: {esc(message)}")
             error.display = True
         else:
             error.update("")
@@ -355,7 +356,7 @@ class CaptureScreen(RekamScreen):
                 text = self.t("cap.slot_exception", what=name,
                               reason=self.cat.exception_reason(state.exception.reason,
                                                                short=True),
-                              by=state.exception.approved_by)
+                              by=esc(state.exception.approved_by))
             elif state.best is None:
                 text = self.t("cap.slot_detail_none", what=name)
             else:
@@ -556,7 +557,7 @@ class CaptureScreen(RekamScreen):
             state = self.enrolment.state_of(slot)
             reason = state.exception.reason if state.exception else ""
             self.notice = self.t("cap.exception_done", what=name,
-                                 reason=self.cat.exception_reason(reason, short=True), by=by)
+                                 reason=self.cat.exception_reason(reason, short=True), by=esc(by))
             self.last = _Last()
             self._follow()
             self._redraw()

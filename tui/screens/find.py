@@ -20,6 +20,7 @@ from edge.roster import SearchHit
 from hal.errors import HalError
 from tui.messages import CodeScanned, Failed, SearchDone
 from tui.screens.base import RekamScreen
+from tui.text import esc, plain
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
@@ -79,7 +80,8 @@ class FindScreen(RekamScreen):
                                     else "\n" + self.t("find.scanning")))
         self.query_one("#query", Input).placeholder = self.t("find.query")
         self.query_one("#filter", Static).update(
-            self.t("find.rw_filter", rw=self.area_rw) if self.only_rw else self.t("find.all_rw"))
+            self.t("find.rw_filter", rw=esc(self.area_rw)) if self.only_rw
+            else self.t("find.all_rw"))
         self._fill_table()
 
     def key_label(self, binding_id: str) -> str | None:
@@ -151,7 +153,7 @@ class FindScreen(RekamScreen):
         elif not self.hits and digits == message.query.strip() and len(digits) != 16:
             self.message = self.t("find.partial_nik", n=len(digits))
         elif not self.hits and self.only_rw:
-            self.message = self.t("find.no_results_rw", rw=self.area_rw)
+            self.message = self.t("find.no_results_rw", rw=esc(self.area_rw))
         elif not self.hits:
             self.message = self.t("find.no_results")
         else:
@@ -167,10 +169,10 @@ class FindScreen(RekamScreen):
         self._pick_when_found = False
         if message.what == "scan":
             self.scan_problem = self.t("find.scan_unavailable",
-                                       reason=self.cat.error(message.error)[1])
+                                       reason=esc(self.cat.error(message.error)[1]))
             self.refresh_text()
             return
-        self.message = self.cat.error(message.error)[1]
+        self.message = esc(self.cat.error(message.error)[1])
         self.query_one("#message", Static).update(self.message)
         if isinstance(message.error, InvitationRefused) and looks_like_token(self.query_text):
             # A refused letter: empty the field so the next scan is not appended to it,
@@ -187,8 +189,9 @@ class FindScreen(RekamScreen):
         for hit in self.hits:
             r = hit.resident
             state = self.t("find.enrolled") if hit.enrolled else self.t("find.not_enrolled")
-            table.add_row(r.name, r.nik, f"{r.birth_date:%d-%m-%Y}", f"{r.rt}/{r.rw}",
-                          f"[green]{state}[/]" if hit.enrolled else state, key=r.nik)
+            table.add_row(plain(r.name), plain(r.nik), f"{r.birth_date:%d-%m-%Y}",
+                          plain(f"{r.rt}/{r.rw}"),
+                          plain(state, "green") if hit.enrolled else state, key=r.nik)
         self.query_one("#message", Static).update(self.message)
 
     def action_move(self, delta: int) -> None:
@@ -232,7 +235,7 @@ class FindScreen(RekamScreen):
     def on_code_scanned(self, message: CodeScanned) -> None:
         message.stop()
         if message.hit is None:
-            self.message = self.t("find.scanned_unknown", code=message.code)
+            self.message = self.t("find.scanned_unknown", code=esc(message.code))
             self.query_one("#message", Static).update(self.message)
             return
         self._open(message.hit)
@@ -247,7 +250,7 @@ class FindScreen(RekamScreen):
 
     def _open(self, hit: SearchHit) -> None:
         if hit.enrolled:
-            self.message = self.t("find.already", name=hit.resident.name)
+            self.message = self.t("find.already", name=esc(hit.resident.name))
             self.query_one("#message", Static).update(self.message)
             return
         from tui.screens.identity import IdentityScreen

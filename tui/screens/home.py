@@ -15,6 +15,7 @@ from edge.errors import RekamError
 from tui.messages import Failed, HomeLoaded
 from tui.screens.base import RekamScreen
 from tui.screens.place import kelurahan_name
+from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
@@ -89,15 +90,15 @@ class HomeScreen(RekamScreen):
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
-        self.query_one("#warnings", Static).update(self.cat.error(message.error)[1])
+        self.query_one("#warnings", Static).update(esc(self.cat.error(message.error)[1]))
 
     def refresh_text(self) -> None:
         d = self.data
         point = d.get("point")
         place = self.query_one("#place-line", Static)
         if point is not None:
-            place.update(self.t("home.place", place=f"{point.name} · "
-                                f"{kelurahan_name(point.kelurahan)} RW {point.rw} "
+            place.update(self.t("home.place", place=f"{esc(point.name)} · "
+                                f"{esc(kelurahan_name(point.kelurahan))} RW {esc(point.rw)} "
                                 f"({self.t('place.type.' + point.place_type)})"))
         else:
             place.update(self.t("home.place_unset"))
@@ -115,7 +116,7 @@ class HomeScreen(RekamScreen):
                 f"{self.t('home.called')}: [b]{called}[/b]\n[dim]{self.t('home.queue_hint')}[/]")
         lines = []
         for entry in d.get("schedule", []):
-            lines.append(self.t("home.schedule_today", place=entry.place, rw=entry.rw))
+            lines.append(self.t("home.schedule_today", place=esc(entry.place), rw=esc(entry.rw)))
         if not d.get("schedule") and d:
             lines.append(self.t("home.schedule_none"))
         expected = d.get("expected")
@@ -127,7 +128,7 @@ class HomeScreen(RekamScreen):
         elif d:
             lines.append(self.t("home.roster_missing"))
         if expected is not None:
-            where = (self.t("home.expected_rw", rw=", ".join(expected.rws)) if expected.rws
+            where = (self.t("home.expected_rw", rw=esc(", ".join(expected.rws))) if expected.rws
                      else self.t("home.expected_all"))
             title = f"{title} · {where}: {self.t('home.expected_left', n=expected.total)}"
             if expected.total == 0:
@@ -137,7 +138,7 @@ class HomeScreen(RekamScreen):
             one_rw = len(expected.rws) == 1  # the RW is in the title already
             for r in expected.residents:
                 area = f"RT {r.rt}" if one_rw else f"RT {r.rt}/RW {r.rw}"
-                lines.append(f"{area}  {r.name}  [dim]{r.invitation_code}[/]")
+                lines.append(f"{esc(area)}  {esc(r.name)}  [dim]{esc(r.invitation_code)}[/]")
         self.query_one("#expected-title", Static).update(title)
         self.query_one("#expected", Static).update("\n".join(lines))
         warnings = []

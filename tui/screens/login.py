@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, Static
 from edge.errors import LockedOut, NotFound, OperatorDisabled, RekamError, WrongPIN
 from tui.messages import Failed, LoggedIn
 from tui.screens.base import RekamScreen
+from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.fields import ChainedInput
 from tui.widgets.top_bar import TopBar
@@ -60,7 +61,7 @@ class LoginScreen(RekamScreen):
     def refresh_text(self) -> None:
         self.query_one("#intro", Static).update(self.t("login.intro"))
         self.query_one("#device", Static).update(
-            self.t("login.device", device=self.services.kit.device_id))
+            self.t("login.device", device=esc(self.services.kit.device_id)))
         self.query_one("#operator-label", Label).update(self.t("login.operator"))
         self.query_one("#pin-label", Label).update(self.t("login.pin"))
         self._show_message()
@@ -133,7 +134,7 @@ class LoginScreen(RekamScreen):
             self.set_focus(self.query_one("#operator", Input))
         else:
             self.message_key = None
-            self.query_one("#message", Static).update(self.cat.error(error)[1])
+            self.query_one("#message", Static).update(esc(self.cat.error(error)[1]))
 
     def on_logged_in(self, message: LoggedIn) -> None:
         message.stop()
@@ -147,7 +148,7 @@ class LoginScreen(RekamScreen):
             self.notify(self.t("login.worklist_applied", n=message.worklist), timeout=8)
         if message.worklist_error is not None:
             self.notify(self.t("login.worklist_rejected",
-                               reason=self.cat.error(message.worklist_error)[1]),
+                               reason=esc(self.cat.error(message.worklist_error)[1])),
                         severity="error", timeout=15)
         self.rekam.logged_in()
 
@@ -165,7 +166,7 @@ class LoginScreen(RekamScreen):
             self.say("login.unlocked")
             return
         until = self.locked_until.astimezone(self.services.now().tzinfo)
-        self.say("login.locked", operator=self.locked_operator, until=f"{until:%H:%M}",
+        self.say("login.locked", operator=esc(self.locked_operator), until=f"{until:%H:%M}",
                   left=self.cat.duration(left))
 
     def say(self, key: str, **values: object) -> None:

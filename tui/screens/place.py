@@ -18,6 +18,7 @@ from edge.roster import ScheduleEntry
 from tui.messages import Failed, HomeLoaded
 from tui.screens.base import RekamScreen
 from tui.services import PlaceType, ServicePoint
+from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.choice import Choice
 from tui.widgets.fields import ChainedInput
@@ -103,7 +104,7 @@ class ServicePointScreen(RekamScreen):
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
-        self.message = self.cat.error(message.error)[1]
+        self.message = esc(self.cat.error(message.error)[1])
         self.refresh_text()
 
     def refresh_text(self) -> None:
@@ -128,9 +129,9 @@ class ServicePointScreen(RekamScreen):
             if s.date < today:
                 continue
             mark = f"  [b]{self.t('place.today_mark')}[/b]" if s.date == today else ""
-            note = f" — {s.note}" if s.note else ""
-            lines.append(f"{s.date:%d-%m} {s.place}, {kelurahan_name(s.kelurahan)} "
-                         f"RW {s.rw}{note}{mark}")
+            note = f" — {esc(s.note)}" if s.note else ""
+            lines.append(f"{s.date:%d-%m} {esc(s.place)}, {esc(kelurahan_name(s.kelurahan))} "
+                         f"RW {esc(s.rw)}{note}{mark}")
         return "\n".join(lines) or self.t("place.no_schedule")
 
     @on(Input.Submitted, "#name")
@@ -157,7 +158,7 @@ class ServicePointScreen(RekamScreen):
             point = ServicePoint(kind, "" if kelurahan is Select.BLANK else str(kelurahan),
                                  rw, name)
             saved = self.services.set_service_point(point)
-            self.notify(self.t("place.saved", name=saved.name))
+            self.notify(self.t("place.saved", name=esc(saved.name)))
             self.dismiss()
             return
         self.refresh_text()

@@ -24,6 +24,7 @@ from tui.catalogue import Catalogue
 from tui.messages import Failed, Printed, Sealed
 from tui.screens.base import RekamScreen
 from tui.services import ServicePoint
+from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
@@ -101,7 +102,7 @@ class ReviewScreen(RekamScreen):
             exc=counts["exception"]))
         state = self.query_one("#state", Static)
         if self.phase == "print_failed" and self.print_error is not None:
-            message = cat.error(self.print_error)[1]
+            message = esc(cat.error(self.print_error)[1])
             state.update(f"[b]{self.t('rev.print_failed')}[/b]: {message}")
         elif self.status_key:
             packet = self.packet.packet_id[-12:].upper() if self.packet else ""

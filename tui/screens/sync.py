@@ -18,6 +18,7 @@ from edge.errors import RekamError
 from tui.messages import Failed, SyncLoaded
 from tui.screens.base import RekamScreen
 from tui.services import SyncOverview, SyncResult
+from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
@@ -94,7 +95,7 @@ class SyncScreen(RekamScreen):
         if o.oldest_waiting is not None:
             facts.append(self.t("sync.oldest", when=self.cat.when(o.oldest_waiting, now)))
         if o.broker:
-            facts.append(self.t("sync.broker", broker=o.broker))
+            facts.append(self.t("sync.broker", broker=esc(o.broker)))
             if o.daemon == "retrying" and o.daemon_retry_at is not None:
                 facts.append(self.t("sync.daemon.retrying",
                                     when=f"{o.daemon_retry_at.astimezone(now.tzinfo):%H:%M:%S}"))
@@ -119,7 +120,7 @@ class SyncScreen(RekamScreen):
             if not problem and o.last_error:
                 problem = self.t(f"err.{o.last_error}") if self.cat.has(f"err.{o.last_error}") \
                     else o.last_error_detail
-            lines.append(f"[b yellow]{self.t('sync.last_error', text=problem)}[/]" if problem
+            lines.append(f"[b yellow]{self.t('sync.last_error', text=esc(problem))}[/]" if problem
                          else self.t("sync.no_error"))
             state.update("\n".join(lines))
         table = Table(box=None, padding=(0, 1), show_edge=False)

@@ -16,9 +16,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from edge.errors import RekamError
+from edge.text import visible
 from tui.messages import Failed, ReportLoaded
 from tui.screens.base import RekamScreen
 from tui.services import TechnicianReport
+from tui.text import esc, plain
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
@@ -78,7 +80,7 @@ class TechnicianScreen(RekamScreen):
     def refresh_text(self) -> None:
         facts = self.query_one("#facts", Static)
         if self.error_text:
-            facts.update(self.error_text)
+            facts.update(esc(self.error_text))
             return
         r = self.report
         if r is None:
@@ -88,17 +90,17 @@ class TechnicianScreen(RekamScreen):
             self.query_one("#audit", Static).update("")
             return
         lines = [
-            f"[b]{self.t('tech.kit')} {r.device_id}[/b]",
-            self.t("tech.versions", rekam=r.software_version, textual=r.textual_version,
+            f"[b]{self.t('tech.kit')} {esc(r.device_id)}[/b]",
+            self.t("tech.versions", rekam=esc(r.software_version), textual=r.textual_version,
                    python=platform.python_version()),
-            self.t("tech.keys", device=r.device_key_id, signing=r.hq_signing_key_id,
-                   sealing=r.hq_sealing_key_id),
+            self.t("tech.keys", device=esc(r.device_key_id), signing=esc(r.hq_signing_key_id),
+                   sealing=esc(r.hq_sealing_key_id)),
             self.t("tech.roster", version=r.roster_version if r.roster_version is not None
-                   else "-", size=r.roster_size, expires=(r.roster_expires_at or "-")[:10]),
-            self.t("tech.disk", free=r.free_disk_mb, operators=r.operators, hal=r.hal,
-                   broker=r.broker or "-"),
+                   else "-", size=r.roster_size, expires=esc((r.roster_expires_at or "-")[:10])),
+            self.t("tech.disk", free=r.free_disk_mb, operators=r.operators, hal=esc(r.hal),
+                   broker=esc(r.broker or "-")),
             self.t("tech.audit_ok", n=r.audit_entries) if r.audit_ok
-            else f"[b red]{self.t('tech.audit_broken', problem=r.audit_problem)}[/]",
+            else f"[b red]{self.t('tech.audit_broken', problem=esc(r.audit_problem))}[/]",
         ]
         facts.update("\n".join(lines))
         devices = Table(title=self.t("tech.devices"), title_justify="left", box=None,
@@ -108,8 +110,9 @@ class TechnicianScreen(RekamScreen):
             devices.add_column(self.t(key))
         for d in r.devices:
             state = Text(self.t("tech.test_ok"), style="green") if d.ok else \
-                Text(self.t("tech.test_fail", detail=d.detail), style="bold red")
-            devices.add_row(self.cat.device(d.kind), state, d.model, d.serial, d.backend)
+                Text(self.t("tech.test_fail", detail=visible(d.detail)), style="bold red")
+            devices.add_row(self.cat.device(d.kind), state, plain(d.model), plain(d.serial),
+                            plain(d.backend))
         self.query_one("#devices", Static).update(devices)
         checks = Table(title=self.t("tech.readiness"), title_justify="left", box=None,
                        padding=(0, 1), show_edge=False, show_header=False)
@@ -118,7 +121,7 @@ class TechnicianScreen(RekamScreen):
         checks.add_column()
         for c in r.checks:
             style = {"ok": "green", "warn": "yellow", "fail": "bold red"}.get(c.status, "")
-            checks.add_row(Text(c.status_text, style=style), c.label, c.detail)
+            checks.add_row(Text(c.status_text, style=style), plain(c.label), plain(c.detail))
         self.query_one("#checks", Static).update(checks)
         audit = Table(title=self.t("tech.audit"), title_justify="left", box=None,
                       padding=(0, 1), show_edge=False)
@@ -126,7 +129,8 @@ class TechnicianScreen(RekamScreen):
             audit.add_column(self.t(key), no_wrap=key != "tech.col.detail")
         tz = self.services.now().tzinfo
         for at, actor, action, detail in r.audit_tail:
-            audit.add_row(f"{at.astimezone(tz):%d-%m %H:%M:%S}", actor, action, detail[:60])
+            audit.add_row(f"{at.astimezone(tz):%d-%m %H:%M:%S}", plain(actor), plain(action),
+                          plain(detail, limit=60))
         self.query_one("#audit", Static).update(audit)
 
     def action_page(self, direction: int) -> None:

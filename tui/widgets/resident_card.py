@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.table import Table
-from rich.text import Text
 from textual.widgets import Static
 
 from edge.residents import Resident
 from tui.catalogue import Catalogue
+from tui.text import plain
 
 
 def resident_table(cat: Catalogue, resident: Resident, kelurahan_name: str) -> Table:
@@ -17,16 +17,16 @@ def resident_table(cat: Catalogue, resident: Resident, kelurahan_name: str) -> T
     sex = cat.t(f"who.sex.{resident.sex.value}") if cat.has(f"who.sex.{resident.sex.value}") \
         else str(resident.sex)
     rows = [
-        ("who.name", Text(resident.name, style="bold")),
-        ("who.nik", Text(_spaced_nik(resident.nik))),
-        ("who.sex", Text(sex)),
-        ("who.birth", Text(f"{resident.birth_place}, {resident.birth_date:%d-%m-%Y}")),
-        ("who.address", Text(resident.address)),
-        ("who.rtrw", Text(f"{resident.rt}/{resident.rw}")),
-        ("who.kelurahan", Text(kelurahan_name)),
+        ("who.name", plain(resident.name, "bold")),
+        ("who.nik", plain(_spaced_nik(resident.nik))),
+        ("who.sex", plain(sex)),
+        ("who.birth", plain(f"{resident.birth_place}, {resident.birth_date:%d-%m-%Y}")),
+        ("who.address", plain(resident.address)),
+        ("who.rtrw", plain(f"{resident.rt}/{resident.rw}")),
+        ("who.kelurahan", plain(kelurahan_name)),
     ]
     if resident.invitation_code:
-        rows.append(("who.invitation", Text(resident.invitation_code)))
+        rows.append(("who.invitation", plain(resident.invitation_code)))
     for key, value in rows:
         table.add_row(cat.t(key), value)
     return table

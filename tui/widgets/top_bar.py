@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from edge.text import visible
+
 if TYPE_CHECKING:
     from tui.app import RekamApp
 
@@ -36,7 +38,8 @@ class TopBar(Static):
     def refresh_bar(self) -> None:
         app: RekamApp = self.app  # type: ignore[assignment]
         cat = app.cat
-        left = Text(f" {cat.t('app.title')} │ {cat.t(self.title_key, **self.values)}",
+        values = {key: visible(value) for key, value in self.values.items()}  # names: data
+        left = Text(f" {cat.t('app.title')} │ {cat.t(self.title_key, **values)}",
                     style="bold")
         right = Text()
         snapshot = app.snapshot
@@ -45,7 +48,7 @@ class TopBar(Static):
             right.append(" ")
         session = app.services.session
         if session is not None:
-            right.append(f"{session.operator.name} · ")
+            right.append(f"{visible(session.operator.name)} · ")
         right.append(f"{app.services.now():%H:%M} ")
         width = max(20, self.size.width or 80)
         room = width - right.cell_len
