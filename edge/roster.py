@@ -18,6 +18,12 @@ Search (:meth:`RosterStore.search`) takes what an operator types at the service 
 
 ``rw``/``rt`` filters narrow every kind of search, exact lookups included.
 
+Whatever is typed (or pasted, or sent by a scanner), one search does bounded work: a name
+query is read up to its first :data:`MAX_QUERY_CHARS` characters and :data:`MAX_QUERY_WORDS`
+words (no name on a KTP is longer), each word gets at most :data:`_FUZZY_VARIANTS` close
+spellings, and the spelling combinations are walked best first, stopping after
+:data:`_FUZZY_COMBOS` (``bench/bench_search_worst.py`` measures the worst queries).
+
 Tables: ``residents`` (one row per resident; unique NIK, indexes on invitation code, name and
 RW + name); ``name_fts`` (FTS5, trigram tokenizer, each name padded with spaces so that a
 leading space marks a word start; its rowids follow (length, name), so a tier read in rowid
@@ -40,7 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
+import heapq
 import json
 import re
 import unicodedata
@@ -526,6 +532,7 @@ class RosterStore:
         """
         if limit <= 0:
             return []
+        query = query[:MAX_QUERY_INPUT]  # a NIK, a code or a name is far shorter
         area = _Area(
             None if rw is None or not rw.strip() else area_key(rw),
             None if rt is None or not rt.strip() else area_key(rt),
@@ -540,7 +547,7 @@ class RosterStore:
                 return hits  # names hold no digits
         if _is_digits(digits):
             return []  # a partial NIK: no name has digits
-        key = name_key(query)
+        key = _bounded(name_key(query))
         if not key:
             return []
         return self._hits(_NameSearch(self._conn, key, area, limit).run())
@@ -610,6 +617,11 @@ EXACT, PREFIX, WORD_PREFIX, SUBSTRING, ALL_WORDS, FUZZY = 1.0, 0.9, 0.8, 0.7, 0.
 _FUZZY_VARIANTS = 8  # spellings tried per query word
 _FUZZY_CANDIDATES = 64  # name words looked at per query word
 _FUZZY_COMBOS = 24  # spelling combinations tried, best first
+_FUZZY_WALK = 4 * _FUZZY_COMBOS  # combinations looked at (some are skipped) at most
+#: A name query is read up to this many characters (of its normal form) and words.
+MAX_QUERY_CHARS = 60
+MAX_QUERY_WORDS = 8
+MAX_QUERY_INPUT = 4 * MAX_QUERY_CHARS  # what is typed, before its punctuation is dropped
 
 
 def _phrase(text: str) -> str:
@@ -756,18 +768,11 @@ class _NameSearch:
             if not group:
                 return
             groups.append(group)
-        combos = sorted(
-            (
-                (sum(similarity for _, similarity in combo) / len(combo), [w for w, _ in combo])
-                for combo in itertools.product(*groups)
-            ),
-            key=lambda combo: -combo[0],
-        )
         # The tiers above listed every name holding each typed word as a substring: the
         # predicate leaves those out, and a combination whose every spelling holds its typed
         # word ("laksmiwati" for "laksmiwa") could only find those, so it is not tried.
         combos = [
-            (similarity, words) for similarity, words in combos
+            (similarity, words) for similarity, words in _best_combinations(groups)
             if not all(typed in word for typed, word in zip(self.long_words, words))
         ]
         exclude = " AND NOT (" + " AND ".join("instr(f.doc, ?) > 0" for _ in self.long_words)
@@ -810,6 +815,36 @@ class _NameSearch:
                 found.append((candidate, 1.0 - distance / max(len(word), len(candidate))))
         found.sort(key=lambda v: (-v[1], v[0]))
         return found[:_FUZZY_VARIANTS]
+
+
+def _bounded(key: str) -> str:
+    """A name key cut to :data:`MAX_QUERY_CHARS` and :data:`MAX_QUERY_WORDS` (a word cut
+    in the middle is still a prefix of the name's word)."""
+    return " ".join(key[:MAX_QUERY_CHARS].split()[:MAX_QUERY_WORDS])
+
+
+def _best_combinations(
+    groups: list[list[tuple[str, float]]],
+) -> Iterator[tuple[float, list[str]]]:
+    """One spelling from each group, best mean similarity first (ties in the groups'
+    order), at most :data:`_FUZZY_WALK` of them: a lazy walk from the best combination to
+    its neighbours (one group's next spelling), so the work is that many steps whatever the
+    number of words and spellings, never the product of their counts."""
+    start = (0,) * len(groups)
+    heap = [(-sum(group[0][1] for group in groups), start)]
+    queued = {start}
+    for _ in range(_FUZZY_WALK):
+        if not heap:
+            return
+        negative, picks = heapq.heappop(heap)
+        yield -negative / len(groups), [group[i][0] for group, i in zip(groups, picks)]
+        for g, i in enumerate(picks):
+            if i + 1 < len(groups[g]):
+                nxt = (*picks[:g], i + 1, *picks[g + 1:])
+                if nxt not in queued:
+                    queued.add(nxt)
+                    heapq.heappush(heap, (-sum(group[k][1] for group, k in zip(groups, nxt)),
+                                          nxt))
 
 
 def _edit_distance(a: str, b: str, cap: int) -> int:

@@ -315,6 +315,48 @@ def test_search_fills_up_to_the_limit_on_a_large_roster(path: Path, key: bytes) 
         assert len(s.search("lestari", rw="1", limit=500)) == 100
 
 
+def _spelling_maze(words: int) -> tuple[list[Resident], str]:
+    """Residents whose names give each of ``words`` query words eight close spellings (its
+    last letter changed), none holding them all: every spelling combination is a candidate
+    and none finds anyone, so the typo search has all of them to consider."""
+    bases = ["sarim", "budom", "kemam", "lupim", "tarom", "wigem", "hosum", "jadem",
+             "pokim", "ruvam"][:words]
+    people = []
+    for b, base in enumerate(bases):
+        for v, last in enumerate("bdgklnpt"):
+            people.append(resident(f"3275010101{b:02d}{v + 1:04d}", f"{base[:-1]}{last}".upper()))
+    return people, " ".join(bases)
+
+
+def test_a_search_s_memory_does_not_grow_with_the_spellings_it_could_combine(
+        path: Path, key: bytes) -> None:
+    """Six words of eight spellings each are 531,441 combinations; a search looks at a
+    bounded few of them, best first, and keeps no list of the rest."""
+    import tracemalloc
+
+    people, query = _spelling_maze(6)
+    with RosterStore.open(path, key) as s:
+        s.replace(meta(), people)
+        assert s.search(query) == []
+        tracemalloc.start()
+        try:
+            assert s.search(query) == []
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 4_000_000, f"{peak / 1e6:.0f} MB for one search"
+
+
+def test_a_search_reads_a_bounded_query(store: RosterStore) -> None:
+    """A pasted page, a scanner's junk or a name with dozens of words: the query is read
+    up to its first 60 characters and 8 words, and still finds what those name."""
+    assert "SITI NURHALIZA" in names(store.search("siti " * 8 + "xqzvw " * 10_000))
+    assert store.search("s" * 100_000) == []
+    assert store.search("nurhalisa " + "x" * 100_000) == []  # a word no name accounts for
+    assert store.search("[/] \x1b[2J \x07 " * 5000) == []
+    assert store.search("é" * 50_000) == []
+
+
 # --- enrolment marks ----------------------------------------------------------------------
 
 
