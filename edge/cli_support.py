@@ -1,6 +1,11 @@
-"""What both command lines share: one-line errors instead of tracebacks, PIN prompts, JSON.
+"""What both command lines share: one-line errors instead of tracebacks, PIN prompts, JSON,
+and output that a terminal only displays.
 
-Diagnostics go to stderr; results to stdout, so ``--json`` output pipes cleanly.
+Diagnostics go to stderr; results to stdout, so ``--json`` output pipes cleanly. While a
+command runs (:func:`run`), whatever it writes to a terminal goes through
+:class:`TerminalText`: a resident's name, a QR's text or an error that quotes a CSV cell may
+hold an ESC or a BEL, which would otherwise clear the screen, retitle the window or ring.
+Output to a file or a pipe is left byte for byte as the command wrote it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import InvalidInput, RekamError
+from edge.text import for_terminal
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -60,8 +66,60 @@ def fail(message: str) -> int:
     return EXIT_ERROR
 
 
+class TerminalText:
+    """A text stream to a terminal that writes control and invisible characters as escapes
+    (``\\x1b``, ``\\u202e``; see :func:`edge.text.for_terminal`); the rest is the stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self.terminal = stream
+
+    def write(self, text: str) -> int:
+        self.terminal.write(for_terminal(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.terminal, name)
+
+
+def terminal(stream: Any) -> Any:
+    """The stream itself beneath a :class:`TerminalText`: for a progress bar, whose own
+    escape sequences are the point (what it shows of data must be made safe first)."""
+    return stream.terminal if isinstance(stream, TerminalText) else stream
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+@contextlib.contextmanager
+def terminal_output() -> Iterator[None]:
+    """stdout and stderr, where they are terminals, through :class:`TerminalText`."""
+    saved = sys.stdout, sys.stderr
+    if _is_terminal(sys.stdout) and not isinstance(sys.stdout, TerminalText):
+        sys.stdout = TerminalText(sys.stdout)
+    if _is_terminal(sys.stderr) and not isinstance(sys.stderr, TerminalText):
+        sys.stderr = TerminalText(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    """Run a command; every expected failure becomes one line on stderr and exit 1."""
+    """Run a command; every expected failure becomes one line on stderr and exit 1. What it
+    writes to a terminal shows data's control characters instead of obeying them."""
+    with terminal_output():
+        return _run(handler, args)
+
+
+def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     try:
         return handler(args) or 0
     except RekamError as exc:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from edge import regions
 from edge.errors import InvalidInput, InvalidNIK, NotFound
+from edge.text import is_hidden
 
 
 class Sex(StrEnum):
@@ -153,6 +154,12 @@ INVITATION_COLUMN = "kode_undangan"
 
 #: Age from which everyone is *wajib KTP* (UU 23/2006 as amended, Pasal 63).
 WAJIB_KTP_AGE = 17
+#: The longest values a register or worklist takes (a KTP prints far less): a 50 KB cell is
+#: a mistake or an attack, refused like any bad value with its line and column.
+MAX_NAME = 100
+MAX_PLACE = 100
+MAX_ADDRESS = 200
+MAX_VALUE = 100  # any other column, the codes and numbers included
 
 # SIAK exports spell sex out in full, and may say whether a marriage or divorce is
 # registered ("tercatat"); all of these map onto our values.
@@ -243,12 +250,12 @@ class RecordChecker:
             kecamatan = self._kecamatan.get(kec) or self.kecamatan(kec)  # type: ignore[arg-type]
             numbers = self._numbers
             row: Row = (
-                self.nik(nik), self.no_kk(no_kk), _text(name),
+                self.nik(nik), self.no_kk(no_kk), _text(name, MAX_NAME),
                 self._sex.get(sex) or self.sex(sex),  # type: ignore[arg-type]
-                _text(place),
+                _text(place, MAX_PLACE),
                 self._dates.get(born) or self.birth_date(born),  # type: ignore[arg-type]
                 self._marital.get(marital) or self.marital(marital),  # type: ignore[arg-type]
-                _text(address),
+                _text(address, MAX_ADDRESS),
                 numbers.get(rt) or self.number(rt, "RT"),  # type: ignore[arg-type]
                 numbers.get(rw) or self.number(rw, "RW"),  # type: ignore[arg-type]
                 kelurahan.code, kecamatan.code)
@@ -261,8 +268,8 @@ class RecordChecker:
     def faults(self, values: Sequence[str | None]) -> list[tuple[str, str]]:
         """Every fault of a row, column by column (the slow path, for bad rows only)."""
         found: list[tuple[str, str]] = []
-        checks = (self.nik, self.no_kk, _text, self.sex, _text, self.birth_date,
-                  self.marital, _text, lambda v: self.number(v, "RT"),
+        checks = (self.nik, self.no_kk, _name, self.sex, _place, self.birth_date,
+                  self.marital, _address, lambda v: self.number(v, "RT"),
                   lambda v: self.number(v, "RW"), self.kelurahan, self.kecamatan)
         results: list[object] = []
         for column, check, value in zip(CSV_COLUMNS, checks, values, strict=True):
@@ -369,13 +376,34 @@ class RecordChecker:
         self._pairs.add((kelurahan.code, kecamatan.code))
 
 
-def _text(value: str | None) -> str:
+def _text(value: str | None, limit: int = MAX_VALUE) -> str:
+    """A cell's text, trimmed: present, at most ``limit`` characters, and free of control
+    and invisible characters (an ESC in a name would reach every terminal that prints it,
+    a right-to-left override would make it read as another name)."""
     if value is None:
         raise _Bad("is missing")
     text = value.strip()
     if not text:
         raise _Bad("is empty")
+    if len(text) > limit:
+        raise _Bad(f"is longer than {limit} characters ({len(text):,})")
+    if not text.isprintable():  # isprintable is false for no-break spaces too: look closer
+        hidden = next((c for c in text if is_hidden(c)), None)
+        if hidden is not None:
+            raise _Bad(f"holds a control or invisible character (U+{ord(hidden):04X})")
     return text
+
+
+def _name(value: str | None) -> str:
+    return _text(value, MAX_NAME)
+
+
+def _place(value: str | None) -> str:
+    return _text(value, MAX_PLACE)
+
+
+def _address(value: str | None) -> str:
+    return _text(value, MAX_ADDRESS)
 
 
 def _choice(value: str | None, allowed: Mapping[str, _T], expected: str) -> _T:
@@ -645,7 +673,16 @@ def read_csv(path: str | os.PathLike[str], *, today: date | None = None) -> Iter
     with open_siak_csv(path) as (layout, rows):
         others = list(layout.others.items())
         for line, row in rows:
+            checked = checker.check(layout.values(row), line)
             code = layout.values(row, (INVITATION_COLUMN,))[0]
             extra = {k: v for k, i in others if i < len(row) and (v := row[i].strip())}
-            yield Resident(*checker.check(layout.values(row), line),
-                           invitation_code=(code or "").strip(), extra=extra)
+            faults = []
+            for column, value in ((INVITATION_COLUMN, code), *extra.items()):
+                try:
+                    if value and value.strip():
+                        _text(value)
+                except _Bad as exc:
+                    faults.append((column, str(exc)))
+            if faults:
+                raise RowFaults(line, faults)
+            yield Resident(*checked, invitation_code=(code or "").strip(), extra=extra)

@@ -9,6 +9,9 @@ import time
 from types import TracebackType
 from typing import IO, Any
 
+from edge.cli_support import terminal
+from edge.text import for_terminal, visible
+
 
 class Progress:
     """``with Progress("importing x.csv", total=size, unit="rows") as p: p.update(done,
@@ -42,12 +45,16 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._rich = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                TextColumn("{task.description}", markup=False), BarColumn(),
+                TaskProgressColumn(),
                 TextColumn("{task.fields[count]:>12,} " + self.unit), TimeElapsedColumn(),
                 TextColumn("left"), TimeRemainingColumn(),
-                console=Console(file=self.stream), transient=False)
+                # The terminal itself: the bar's escape sequences are the point; what it
+                # shows of data (a file's name, a row's fault) is made safe here.
+                console=Console(file=terminal(self.stream)), transient=False)
             self._rich.__enter__()
-            self._task = self._rich.add_task(self.description, total=self.total, count=0)
+            self._task = self._rich.add_task(visible(self.description), total=self.total,
+                                             count=0)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -74,7 +81,7 @@ class Progress:
 
     def print(self, message: str) -> None:
         if self._rich is not None:
-            self._rich.console.print(message, markup=False, highlight=False)
+            self._rich.console.print(for_terminal(message), markup=False, highlight=False)
         else:
             print(message, file=self.stream)
 

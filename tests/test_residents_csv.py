@@ -187,6 +187,44 @@ def test_semicolon_csv_from_indonesian_excel(tmp_path):
     assert resident.extra == {"keterangan": "pindahan"}
 
 
+@pytest.mark.parametrize(
+    ("changes", "column", "words"),
+    [
+        ({"nama": "SITI\x1b[2J\x07AMINAH"}, "nama", "control or invisible character (U+001B)"),
+        ({"nama": "SITI \u202eHANIMA"}, "nama", "(U+202E)"),  # reads as another name
+        ({"nama": "SITI\u200bAMINAH"}, "nama", "(U+200B)"),
+        ({"alamat": "JL. MAWAR\rNO. 7"}, "alamat", "(U+000D)"),
+        ({"tempat_lahir": "BEKASI\x9b2J"}, "tempat_lahir", "(U+009B)"),
+        ({"nama": "A" * 101}, "nama", "longer than 100 characters"),
+        ({"alamat": "JL. " * 12_500}, "alamat", "longer than 200 characters (49,999)"),
+        ({"tempat_lahir": "B" * 101}, "tempat_lahir", "longer than 100 characters"),
+        ({"nik": "3" * 50_000}, "nik", "longer than 100 characters"),
+    ],
+)
+def test_control_characters_and_huge_values_are_refused(changes, column, words):
+    with pytest.raises(InvalidInput) as caught:
+        Resident.from_record(record(**changes), line=7, today=TODAY)
+    message = str(caught.value)
+    assert message.startswith(f"line 7, column {column}: ") and words in message, message
+    assert "\x1b" not in message and len(message) < 200
+
+
+def test_a_no_break_space_from_excel_is_text(tmp_path):
+    assert Resident.from_record(record(nama="SITI\u00a0AMINAH"), today=TODAY).name == \
+        "SITI\u00a0AMINAH"
+
+
+def test_extra_columns_and_codes_of_a_file_are_checked_too(tmp_path):
+    path = tmp_path / "extra.csv"
+    good = ",".join(SITI.to_record().values())
+    path.write_text(",".join(CSV_COLUMNS) + ",kode_undangan,ibu\n" + good + ",ABCD-EFGH,SRI\n"
+                    + good + ",ABCD-EFGH,SRI\x1b]0;owned\x07\n", encoding="utf-8")
+    rows = read_csv(path, today=TODAY)
+    assert next(rows).extra == {"ibu": "SRI"}
+    with pytest.raises(InvalidInput, match=r"^line 3, column ibu: holds a control"):
+        next(rows)
+
+
 def test_excel_mangled_nik_in_a_file_names_line_and_hint(tmp_path):
     path = tmp_path / "excel.csv"
     good = ",".join(SITI.to_record().values())
