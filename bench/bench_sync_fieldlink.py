@@ -1,11 +1,12 @@
 """Sync goodput over an emulated 3G/4G field link, against raw TCP over the same link.
 
-``../shared/tools/fieldlink.sh up 150 2 2000000 cubic``: namespaces rk-hq (10.77.0.1) and
-rk-kit (10.77.0.2), 150 ms each way, 2 % loss each way, 2 Mbit/s. Mosquitto and HQ ingest
-run in rk-hq, ``rekam sync --once`` in rk-kit. For cubic and for BBR (``TCP_CONGESTION`` on
-the kit's socket) it measures a raw TCP bulk transfer of the same number of bytes, then the
-whole pipeline (outbox → broker → ingest → signed ack → purge), and prints goodput against
-raw TCP and against the link rate. Root only; prints figures, asserts nothing.
+The link is the repo's own emulator (``bench/fieldlink/``, see its README): namespaces
+rk-hq (10.77.0.1) and rk-kit (10.77.0.2), 150 ms each way, 2 % loss each way, 2 Mbit/s,
+a 1000-packet queue. Mosquitto and HQ ingest run in rk-hq, ``rekam sync --once`` in
+rk-kit. For cubic and for BBR (``TCP_CONGESTION`` on the kit's socket) it measures a raw
+TCP bulk transfer of the same number of bytes, then the whole pipeline (outbox → broker →
+ingest → signed ack → purge), and prints goodput against raw TCP and against the link rate.
+Root only; prints figures, asserts nothing.
 
 The backlog is a realistic day at a service point: ``--packets 50`` enrolments (a service
 point records 50–150 residents a day) of ``--size 163000`` image bytes, about 165 KB sealed
@@ -14,7 +15,9 @@ Fixed per-session costs (TCP, TLS, MQTT CONNECT, the last ack) weigh more on a s
 backlog. ``--rounds N`` repeats raw-then-sync N times per congestion control.
 
     sudo .venv/bin/python bench/bench_sync_fieldlink.py [--packets 50] [--size 163000]
-        [--rounds 1] [--cc cubic,bbr]
+        [--rounds 1] [--cc cubic,bbr] [--delay 150] [--loss 2]
+
+Then it prints the link's own counters each way (packets delivered, lost, tail-dropped).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-FIELDLINK = HERE.parent.parent / "shared" / "tools" / "fieldlink.sh"
+sys.path.insert(0, str(HERE / "fieldlink"))
+
+from fieldlink import FieldLink, FieldLinkError, LinkShape, field_link  # noqa: E402
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 HQ_ADDR, LINK_BPS = "10.77.0.1", 2_000_000
 PORT = 18883
@@ -61,17 +67,13 @@ print(time.monotonic() - t)
 """
 
 
-def netns(ns: str, *cmd: str, **kw):  # type: ignore[no-untyped-def]
-    return ["ip", "netns", "exec", ns, *cmd]
-
-
-def raw_tcp(total: int, cc: str) -> float:
-    recv = subprocess.Popen(netns("rk-hq", sys.executable, "-c", RECEIVER, HQ_ADDR, "19999"),
+def raw_tcp(link: FieldLink, total: int, cc: str) -> float:
+    recv = subprocess.Popen(link.in_hq(sys.executable, "-c", RECEIVER, HQ_ADDR, "19999"),
                             stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     recv.stdout.readline()
-    out = subprocess.run(netns("rk-kit", sys.executable, "-c", SENDER, HQ_ADDR, "19999",
-                               str(total), cc), capture_output=True, text=True, check=True)
+    out = subprocess.run(link.in_kit(sys.executable, "-c", SENDER, HQ_ADDR, "19999",
+                                     str(total), cc), capture_output=True, text=True, check=True)
     recv.wait(timeout=30)
     return float(out.stdout.strip())
 
@@ -82,17 +84,25 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=163_000, help="image bytes per packet")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--cc", default="cubic,bbr", help="congestion controls to compare")
-    ap.add_argument("--delay", default="150")
-    ap.add_argument("--loss", default="2")
+    ap.add_argument("--delay", type=float, default=150.0, help="ms each way")
+    ap.add_argument("--loss", type=float, default=2.0, help="%% each way")
     args = ap.parse_args()
-    if os.geteuid() != 0 or not FIELDLINK.exists():
-        print("needs root and ../shared/tools/fieldlink.sh; skipped")
+    shape = LinkShape(delay_ms=args.delay, loss_pct=args.loss, rate_bps=LINK_BPS)
+    try:
+        with field_link(shape, name="rk", replace=True) as link:
+            print(f"link: {link.describe()}")
+            run(link, args)
+    except FieldLinkError as e:
+        print(f"field link unavailable ({e}); skipped")
         return
+    for direction, c in link.counters().items():
+        print(f"link {direction}: {c['delivered']} packets delivered, {c['dropped_loss']} lost, "
+              f"{c['dropped_queue']} tail-dropped, at most {c['max_queued']} queued")
+
+
+def run(link: FieldLink, args: argparse.Namespace) -> None:
     import bench_sync_loopback as loop  # the same rig: HQ, broker config, one kit
 
-    subprocess.run(["bash", str(FIELDLINK), "down"], capture_output=True, check=False)
-    subprocess.run(["bash", str(FIELDLINK), "up", args.delay, args.loss, str(LINK_BPS),
-                    "cubic"], check=True, capture_output=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="rekam-fieldlink-") as tmp:
@@ -101,35 +111,32 @@ def main() -> None:
             rig = loop.Rig.__new__(loop.Rig)
             _setup(rig, root)
             procs.append(subprocess.Popen(
-                netns("rk-hq", MOSQUITTO, "-c", str(root / "broker/mosquitto.conf")),
+                link.in_hq(MOSQUITTO, "-c", str(root / "broker/mosquitto.conf")),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             time.sleep(0.5)
             ingest_log = (root / "ingest.log").open("wb")
             procs.append(subprocess.Popen(
-                netns("rk-hq", sys.executable, "-m", "hq.cli", "ingest", "--home",
-                      str(rig.hq.root), "--broker", f"mqtts://{HQ_ADDR}:{PORT}",
-                      "--no-vault"),
+                link.in_hq(sys.executable, "-m", "hq.cli", "ingest", "--home",
+                           str(rig.hq.root), "--broker", f"mqtts://{HQ_ADDR}:{PORT}",
+                           "--no-vault"),
                 stdout=subprocess.DEVNULL, stderr=ingest_log, cwd=str(HERE.parent)))
             while b"subscribed" not in (root / "ingest.log").read_bytes():
                 time.sleep(0.1)
-            print(f"link: {args.delay} ms each way, {args.loss} % loss each way, "
-                  f"{LINK_BPS / 1e6:.0f} Mbit/s")
             for cc in [c for _ in range(args.rounds) for c in args.cc.split(",")]:
                 rig.reset()
                 total = rig.seal(args.packets, args.size)
-                raw = raw_tcp(total, cc)
+                raw = raw_tcp(link, total, cc)
                 kit = subprocess.Popen(
-                    netns("rk-kit", sys.executable, "-m", "sync.cli", "--home",
-                          str(rig.kit_home), "--once", "--json", "--tcp-congestion", cc,
-                          "--once-timeout", "900", "--ack-timeout", "120"),
+                    link.in_kit(sys.executable, "-m", "sync.cli", "--home",
+                                str(rig.kit_home), "--once", "--json", "--tcp-congestion", cc,
+                                "--once-timeout", "900", "--ack-timeout", "120"),
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(HERE.parent))
                 if os.environ.get("SHOW_SS"):
                     time.sleep(float(os.environ["SHOW_SS"]))
-                    print(subprocess.run(netns("rk-kit", "ss", "-tin"), capture_output=True,
+                    print(subprocess.run(link.in_kit("ss", "-tin"), capture_output=True,
                                          text=True).stdout)
                 stdout, _ = kit.communicate()
-                out = subprocess.CompletedProcess(kit.args, kit.returncode, stdout)
-                summary = json.loads(out.stdout or b"{}")
+                summary = json.loads(stdout or b"{}")
                 elapsed = float(summary.get("elapsed_s", 0)) or float("nan")
                 raw_mbit = total * 8 / raw / 1e6
                 mbit = total * 8 / elapsed / 1e6
@@ -145,7 +152,6 @@ def main() -> None:
         for p in reversed(procs):
             p.terminate()
             p.wait(timeout=10)
-        subprocess.run(["bash", str(FIELDLINK), "down"], capture_output=True, check=False)
 
 
 def _setup(rig, root: Path) -> None:  # type: ignore[no-untyped-def]

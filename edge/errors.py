@@ -31,7 +31,7 @@ class InvalidInput(RekamError, ValueError):
 
 
 class InvalidNIK(InvalidInput):
-    """A NIK that breaks the structure in DOMAIN.md; ``field`` names the part at fault."""
+    """A NIK that breaks its structure (docs/domain.md); ``field`` names the part at fault."""
 
     code = "invalid_nik"
 

@@ -1,7 +1,7 @@
 """Key material: generation, serialisation, key ids and private files kept at 0600.
 
 Key ids are the first 16 hex digits of SHA-256 over the raw public key, so HQ can rotate
-keys and a packet can name the key it was sealed to (SECURITY.md).
+keys and a packet can name the key it was sealed to (docs/security.md).
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def age_on(birth_date: date, today: date) -> int:
 
 
 def is_wajib_ktp(resident: Resident, today: date) -> bool:
-    """Must hold a KTP-el: aged 17 or more, or married or ever married (DOMAIN.md)."""
+    """Must hold a KTP-el: aged 17 or more, or married or ever married (UU 24/2013)."""
     return (
         age_on(resident.birth_date, today) >= WAJIB_KTP_AGE
         or resident.marital_status is not MaritalStatus.SINGLE

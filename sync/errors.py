@@ -36,8 +36,8 @@ class Disconnected(TransportError):
 
 
 class PublishTimeout(TransportError):
-    """No PUBACK in time. The message may still be delivered (MQTT.md): never treat this as
-    "not delivered"; only HQ's signed ack counts."""
+    """No PUBACK in time. The message may still be delivered (paho sends it again after a
+    reconnect): never treat this as "not delivered"; only HQ's signed ack counts."""
 
     code = "publish_timeout"
 

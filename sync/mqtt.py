@@ -1,8 +1,9 @@
-"""Our small MQTT client interface, and the ONLY module that imports aiomqtt (STYLE.md).
+"""Our small MQTT client interface, and the ONLY module that imports aiomqtt.
 
 What the rest of the code sees: :class:`ConnectOptions` in, an async context manager
 :func:`connect` giving a :class:`Connection` with ``publish``, ``subscribe`` and
-``messages``, and the errors of :mod:`sync.errors`. Facts from MQTT.md shape it:
+``messages``, and the errors of :mod:`sync.errors`. Facts measured with aiomqtt 2.x
+and Mosquitto shape it:
 
 - a **fresh aiomqtt.Client per connection attempt** (reusing one across broker restarts
   left stale socket registrations and once hung the next connect);

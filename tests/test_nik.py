@@ -1,4 +1,4 @@
-"""NIK parsing: the structure PP KK CC DDMMYY SSSS and the rules in DOMAIN.md."""
+"""NIK parsing: the structure PP KK CC DDMMYY SSSS and the rules in docs/domain.md."""
 
 from __future__ import annotations
 
