@@ -2,7 +2,7 @@
 
 The team keeps working notes beside the checkout; a clone lacks them, so a docstring or a
 README line that sends the reader there sends them nowhere. The project's own account lives
-in ``docs/`` and ``CONTRIBUTING.md``.
+in ``docs/``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Spelt in pieces so that this file does not match itself.
 OUTSIDE = re.compile(r"\.\./" + "shared" + r"\b|\b" + "shared" + r"/(design|tools|data)\b")
-# An upper-case note name (``DOMAIN.md``) the repository has no file of.
+# An upper-case document name (like the repository's own README) that names no file of it.
 NOTE_NAME = re.compile(r"(?<![\w./-])([A-Z][A-Z_]+\.md)\b")
 MD_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
