@@ -72,3 +72,30 @@ def test_every_relative_link_in_the_markdown_resolves() -> None:
                 if not (path.parent / target).exists():
                     offenders.append(f"{path.relative_to(ROOT)}:{n}: {target}")
     assert not offenders, "these links lead nowhere:\n" + "\n".join(offenders)
+
+
+# A path into the repository, written as code in a document: `hq/ingest.py`, `tests/fuzz/`.
+# MQTT topics (`rekam/v1/...`) share the ``rekam/`` prefix and are not paths.
+REPO_PATH = re.compile(
+    r"`((?:edge|hal|tui|sync|hq|rekam|bench|tests|systemd|image-build|docs|requirements)"
+    r"/(?!v\d)[\w./-]*)`")
+
+
+def _ignored(named: str) -> bool:
+    """Made by a build, not kept in git (``image-build/out/``): named, never committed."""
+    return subprocess.run(["git", "check-ignore", "-q", "--no-index", named], cwd=ROOT,
+                          capture_output=True).returncode == 0
+
+
+def test_every_path_the_documents_name_exists() -> None:
+    """The docs describe the code; a module that moved must take its mentions with it."""
+    offenders = []
+    for path in _tracked():
+        if path.suffix != ".md":
+            continue
+        for n, line in enumerate((_text(path) or "").splitlines(), 1):
+            for named in REPO_PATH.findall(line):
+                named = named.rstrip(".,:")
+                if not (ROOT / named).exists() and not _ignored(named):
+                    offenders.append(f"{path.relative_to(ROOT)}:{n}: {named}")
+    assert not offenders, "these paths are not in the repository:\n" + "\n".join(offenders)
