@@ -228,12 +228,14 @@ class FindScreen(RekamScreen):
             return
         finally:
             self._scanning = False
-        self._pick_when_found = False
+        # The poll runs every SCAN_EVERY seconds: it must not touch _pick_when_found (a
+        # keyboard-wedge scanner's Enter, waiting for its search, would be forgotten).
         if code:
             self.post_message(CodeScanned(code, hit))
 
     def on_code_scanned(self, message: CodeScanned) -> None:
         message.stop()
+        self._pick_when_found = False  # the scanned code decides, not a typed Enter
         if message.hit is None:
             self.message = self.t("find.scanned_unknown", code=esc(message.code))
             self.query_one("#message", Static).update(self.message)
