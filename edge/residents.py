@@ -268,9 +268,10 @@ class RecordChecker:
     def faults(self, values: Sequence[str | None]) -> list[tuple[str, str]]:
         """Every fault of a row, column by column (the slow path, for bad rows only)."""
         found: list[tuple[str, str]] = []
-        checks = (self.nik, self.no_kk, _name, self.sex, _place, self.birth_date,
-                  self.marital, _address, lambda v: self.number(v, "RT"),
-                  lambda v: self.number(v, "RW"), self.kelurahan, self.kecamatan)
+        checks: tuple[Callable[[Any], object], ...] = (
+            self.nik, self.no_kk, _name, self.sex, _place, self.birth_date, self.marital,
+            _address, lambda v: self.number(v, "RT"), lambda v: self.number(v, "RW"),
+            self.kelurahan, self.kecamatan)
         results: list[object] = []
         for column, check, value in zip(CSV_COLUMNS, checks, values, strict=True):
             try:
