@@ -62,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 KELURAHAN = "32.75.01.1001"
+GOAL_RECOVERY = 30.0  # seconds from the failed part back to every earlier packet acked
 FINGERS = ("right_thumb", "right_index", "right_middle", "right_ring", "right_little",
            "left_thumb", "left_index", "left_middle", "left_ring", "left_little")
 log = logging.getLogger("fleet")
@@ -677,6 +678,12 @@ def report(results: Results) -> str:
         first = "-" if f.first_ack is None else f"{f.first_ack:.1f} s"
         p(f"  fault at {f.injected:6.1f} s  {f.name:<48} away {f.away:4.1f} s, next ack "
           f"{first}, {f.outstanding:5d} unacked, all acked {rec}", file=out)
+    recoveries = [f.recovery for f in results.faults if f.injected]
+    met = (results.lost == 0 and results.stored_twice == 0 and results.wrong_hash == 0
+           and results.drain_seconds is not None
+           and all(r is not None and r < GOAL_RECOVERY for r in recoveries))
+    p(f"  goal (0 lost, 0 stored twice, drained, every recovery under {GOAL_RECOVERY:.0f} s): "
+      + ("met" if met else "NOT MET"), file=out)
     p(f"  peak memory             broker {results.broker_peak_mb:.0f} MB, ingest worker "
       f"{results.ingest_peak_mb:.0f} MB" + (f", PostgreSQL {results.postgres_peak_mb:.0f} MB"
                                            if results.postgres_peak_mb else "")
