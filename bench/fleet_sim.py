@@ -148,21 +148,28 @@ class PrivatePostgres:
             raise SystemExit("PostgreSQL server binaries not found (apt-get install "
                              "postgresql)")
         self.bin = bins[0].parent
-        self.root = root
-        self.data = root / "pgdata"
+        self.as_root = os.geteuid() == 0
+        # As root, the cluster runs as postgres, who may not reach into root's folders
+        # (pytest's tmp_path is 0700): it gets a folder of its own under /tmp.
+        self.root = Path(tempfile.mkdtemp(prefix="rekam-fleet-pg-")) if self.as_root else root
+        self.data = self.root / "pgdata"
         self.port = free_port()
-        self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        self.user = "postgres" if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
         self.started_at = 0.0
 
     def _run(self, *argv: str) -> None:
         cmd = [str(self.bin / argv[0]), *argv[1:]]
-        if os.geteuid() == 0:  # initdb and postgres refuse root
+        if self.as_root:  # initdb and postgres refuse root
             cmd = ["runuser", "-u", self.user, "--", *cmd]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            said = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            raise RuntimeError(f"{argv[0]} failed (exit {done.returncode}): "
+                               + " / ".join(said))
 
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
+        if self.as_root:
             shutil.chown(self.root, self.user)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "--no-sync", "-E", "UTF8")
@@ -177,8 +184,10 @@ class PrivatePostgres:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(RuntimeError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        if self.as_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self, name: str) -> str:
         import psycopg
@@ -312,6 +321,7 @@ class FaultRecord:
     recovered: float | None = None  # when every packet sent before it was acked
     outstanding: int = 0  # packets sent and unacked when the part came back
     first_ack: float | None = None  # seconds from the part back to the fleet's next ack
+    cut: int = 0  # kits whose link was cut (the links fault)
 
     @property
     def recovery(self) -> float | None:
@@ -484,16 +494,23 @@ class Simulation:
             await asyncio.to_thread(_lock_sqlite, self.db_url, 10.0)
         elif name.startswith("links:"):
             only = set()
-            for device_id, uplink in uplinks.items():
-                if len(only) >= 20:
-                    break
-                sending = any(f.deadline == float("inf") for f in uplink._flights.values())
-                link = self.live_links.get(device_id)
-                if sending and link is not None:
-                    sock = link._client._client.socket()
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-                    only.add(device_id)
+            # Small packets are in flight only for moments: look again until some are.
+            until = time.monotonic() + 10.0
+            while not only and time.monotonic() < until:
+                for device_id, uplink in uplinks.items():
+                    if len(only) >= 20:
+                        break
+                    sending = any(f.deadline == float("inf")
+                                  for f in uplink._flights.values())
+                    link = self.live_links.get(device_id)
+                    if sending and link is not None:
+                        sock = link._client._client.socket()
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                        only.add(device_id)
+                if not only:
+                    await asyncio.sleep(0.005)
+            record.cut = len(only)
             record.name = f"links: {len(only)} kits cut mid-packet"
         record.back = self.now()
         watch = self.outstanding(uplinks, only)
@@ -621,10 +638,13 @@ class Simulation:
                                  if p in stored and stored[p] != sha)
 
     def close(self) -> None:
+        """Stop what setup started (it may have failed half-way)."""
         for w in self.workers:
             w.signal(signal.SIGTERM)
-        self.broker.signal(signal.SIGTERM)
-        self.engine.dispose()
+        if hasattr(self, "broker"):
+            self.broker.signal(signal.SIGTERM)
+        if hasattr(self, "engine"):
+            self.engine.dispose()
         if self.postgres is not None:
             self.postgres.stop()
 
