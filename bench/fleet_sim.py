@@ -62,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 KELURAHAN = "32.75.01.1001"
+GOAL_RECOVERY = 30.0  # seconds from the failed part back to every earlier packet acked
 FINGERS = ("right_thumb", "right_index", "right_middle", "right_ring", "right_little",
            "left_thumb", "left_index", "left_middle", "left_ring", "left_little")
 log = logging.getLogger("fleet")
@@ -147,21 +148,28 @@ class PrivatePostgres:
             raise SystemExit("PostgreSQL server binaries not found (apt-get install "
                              "postgresql)")
         self.bin = bins[0].parent
-        self.root = root
-        self.data = root / "pgdata"
+        self.as_root = os.geteuid() == 0
+        # As root, the cluster runs as postgres, who may not reach into root's folders
+        # (pytest's tmp_path is 0700): it gets a folder of its own under /tmp.
+        self.root = Path(tempfile.mkdtemp(prefix="rekam-fleet-pg-")) if self.as_root else root
+        self.data = self.root / "pgdata"
         self.port = free_port()
-        self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        self.user = "postgres" if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
         self.started_at = 0.0
 
     def _run(self, *argv: str) -> None:
         cmd = [str(self.bin / argv[0]), *argv[1:]]
-        if os.geteuid() == 0:  # initdb and postgres refuse root
+        if self.as_root:  # initdb and postgres refuse root
             cmd = ["runuser", "-u", self.user, "--", *cmd]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            said = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            raise RuntimeError(f"{argv[0]} failed (exit {done.returncode}): "
+                               + " / ".join(said))
 
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
+        if self.as_root:
             shutil.chown(self.root, self.user)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "--no-sync", "-E", "UTF8")
@@ -176,8 +184,10 @@ class PrivatePostgres:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(RuntimeError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        if self.as_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self, name: str) -> str:
         import psycopg
@@ -311,6 +321,7 @@ class FaultRecord:
     recovered: float | None = None  # when every packet sent before it was acked
     outstanding: int = 0  # packets sent and unacked when the part came back
     first_ack: float | None = None  # seconds from the part back to the fleet's next ack
+    cut: int = 0  # kits whose link was cut (the links fault)
 
     @property
     def recovery(self) -> float | None:
@@ -483,16 +494,23 @@ class Simulation:
             await asyncio.to_thread(_lock_sqlite, self.db_url, 10.0)
         elif name.startswith("links:"):
             only = set()
-            for device_id, uplink in uplinks.items():
-                if len(only) >= 20:
-                    break
-                sending = any(f.deadline == float("inf") for f in uplink._flights.values())
-                link = self.live_links.get(device_id)
-                if sending and link is not None:
-                    sock = link._client._client.socket()
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-                    only.add(device_id)
+            # Small packets are in flight only for moments: look again until some are.
+            until = time.monotonic() + 10.0
+            while not only and time.monotonic() < until:
+                for device_id, uplink in uplinks.items():
+                    if len(only) >= 20:
+                        break
+                    sending = any(f.deadline == float("inf")
+                                  for f in uplink._flights.values())
+                    link = self.live_links.get(device_id)
+                    if sending and link is not None:
+                        sock = link._client._client.socket()
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                        only.add(device_id)
+                if not only:
+                    await asyncio.sleep(0.005)
+            record.cut = len(only)
             record.name = f"links: {len(only)} kits cut mid-packet"
         record.back = self.now()
         watch = self.outstanding(uplinks, only)
@@ -620,10 +638,13 @@ class Simulation:
                                  if p in stored and stored[p] != sha)
 
     def close(self) -> None:
+        """Stop what setup started (it may have failed half-way)."""
         for w in self.workers:
             w.signal(signal.SIGTERM)
-        self.broker.signal(signal.SIGTERM)
-        self.engine.dispose()
+        if hasattr(self, "broker"):
+            self.broker.signal(signal.SIGTERM)
+        if hasattr(self, "engine"):
+            self.engine.dispose()
         if self.postgres is not None:
             self.postgres.stop()
 
@@ -677,6 +698,12 @@ def report(results: Results) -> str:
         first = "-" if f.first_ack is None else f"{f.first_ack:.1f} s"
         p(f"  fault at {f.injected:6.1f} s  {f.name:<48} away {f.away:4.1f} s, next ack "
           f"{first}, {f.outstanding:5d} unacked, all acked {rec}", file=out)
+    recoveries = [f.recovery for f in results.faults if f.injected]
+    met = (results.lost == 0 and results.stored_twice == 0 and results.wrong_hash == 0
+           and results.drain_seconds is not None
+           and all(r is not None and r < GOAL_RECOVERY for r in recoveries))
+    p(f"  goal (0 lost, 0 stored twice, drained, every recovery under {GOAL_RECOVERY:.0f} s): "
+      + ("met" if met else "NOT MET"), file=out)
     p(f"  peak memory             broker {results.broker_peak_mb:.0f} MB, ingest worker "
       f"{results.ingest_peak_mb:.0f} MB" + (f", PostgreSQL {results.postgres_peak_mb:.0f} MB"
                                            if results.postgres_peak_mb else "")

@@ -38,5 +38,6 @@ def test_a_fleet_under_every_fault_loses_nothing_and_stores_each_packet_once(db,
     assert results.drain_seconds is not None
     names = [f.name for f in results.faults]
     assert len(names) == 5 and all(f.injected for f in results.faults), names
+    assert results.faults[0].cut > 0, "no kit's link was cut mid-packet"
     assert all(f.recovery is not None for f in results.faults), fleet_sim.report(results)
     assert results.broker_peak_mb > 0 and results.ingest_peak_mb > 0
