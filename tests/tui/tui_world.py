@@ -102,7 +102,7 @@ def build_kit(root: Path) -> Path:
         data = build_worklist(device_id=DEVICE, version=1, issued_at=NOW - timedelta(days=1),
                               expires_at=NOW + timedelta(days=30), kelurahan=[KELURAHAN],
                               residents=residents, schedule=schedule, signing_key=keys.signing,
-                              kit_key=_kit_worklist_key(kit_home))
+                              kit_key=kit_worklist_key(kit_home))
         worklist = root / "v1.worklist"
         worklist.write_bytes(data)
         with _env(REKAM_PIN=OPERATOR_PIN, REKAM_OPERATOR="budi"):
@@ -110,7 +110,7 @@ def build_kit(root: Path) -> Path:
     return kit_home
 
 
-def _kit_worklist_key(kit_home: Path) -> SealingPublicKey:
+def kit_worklist_key(kit_home: Path) -> SealingPublicKey:
     """What HQ holds for the kit since it registered it (the bundle's worklist key)."""
     with open_kit(kit_home) as kit:
         key = kit.worklist_public_key()
