@@ -153,23 +153,25 @@ def residents(count: int, seed: int, source: str = "synth") -> tuple[list[Reside
 
 
 def time_worklist_import(people: Sequence[Resident], path: Path, key: bytes) -> str:
-    """The kit's whole import of a signed worklist (verify, parse, replace), as in
+    """The kit's whole import of a sealed worklist (verify, open, parse, replace), as in
     ``Kit.import_worklist``; HQ's signing is not timed."""
     try:
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
-        from edge.keys import signing_key_id
+        from edge.keys import SealingPrivateKey, signing_key_id
         from edge.worklist import build_worklist, verify_worklist
     except ImportError as exc:
         return f"skipped ({exc})"
     hq = ed25519.Ed25519PrivateKey.generate()
+    kit_key = SealingPrivateKey.generate()
     now = datetime.now(UTC)
     data = build_worklist(device_id="kit-bench", version=2, issued_at=now,
                           expires_at=now + timedelta(days=30), kelurahan=KELURAHAN,
-                          residents=people, signing_key=hq)
+                          residents=people, signing_key=hq, kit_key=kit_key.public())
     start = time.perf_counter()
     worklist = verify_worklist(data, trusted={signing_key_id(hq.public_key()): hq.public_key()},
-                               device_id="kit-bench", current_version=1, now=now)
+                               device_id="kit-bench", kit_key=kit_key, current_version=1,
+                               now=now)
     verified = time.perf_counter() - start
     with RosterStore.open(path, key) as store:
         store.replace(worklist.meta, worklist.residents())

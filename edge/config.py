@@ -68,6 +68,12 @@ class KitPaths:
         return self.keys / "hq-sealing.pub"
 
     @property
+    def worklist_key_from_bundle(self) -> Path:
+        """The worklist key as the bundle brought it, kept only until the first operator's
+        roster key wraps it (:mod:`edge.worklist_key`)."""
+        return self.keys / "worklist.key"
+
+    @property
     def kit_db(self) -> Path:
         return self.root / "kit.db"
 
@@ -189,6 +195,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("kdf_memory_kib", int, 8192, 1_048_576, security=True, remote=False),
     Setting("kdf_iterations", int, 1, 10, security=True, remote=False),
     Setting("ack_grace_hours", int, 0, 2160, security=True),
+    # Days an expired worklist's roster is kept before the kit wipes it: HQ decides.
+    Setting("roster_grace_days", int, 0, 90, security=True, local=False,
+            meaning="days an expired roster is kept before it is wiped"),
     Setting("finger_threshold", int, 10, 100, security=True),
     Setting("iris_threshold", int, 10, 100, security=True),
     Setting("face_threshold", int, 10, 100, security=True),
@@ -247,6 +256,9 @@ class KitConfig:
     kdf_memory_kib: int = 65536
     kdf_iterations: int = 3
     ack_grace_hours: int = 24
+    # After its worklist expires the kit refuses search and recording at once, and wipes the
+    # roster this many days later (HQ's signed config sets it; 0: at once).
+    roster_grace_days: int = 7
     finger_threshold: int = 40
     iris_threshold: int = 60
     face_threshold: int = 50

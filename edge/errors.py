@@ -106,6 +106,19 @@ class DocumentRejected(RekamError, ValueError):
     code = "document_rejected"
 
 
+class WorklistExpired(RekamError, PermissionError):
+    """The roster's worklist has expired: no search and no recording until HQ sends a new
+    one. ``expired`` and ``wipe`` (when the roster is, or was, wiped) are in the details."""
+
+    code = "worklist_expired"
+
+
+class RosterWiped(WorklistExpired):
+    """The expired roster was wiped after HQ's grace period."""
+
+    code = "roster_wiped"
+
+
 class WorkflowError(RekamError, RuntimeError):
     """An enrolment step was asked for out of order, or the enrolment cannot go on."""
 

@@ -60,12 +60,20 @@ def load_signing_public(raw: bytes) -> ed25519.Ed25519PublicKey:
     return ed25519.Ed25519PublicKey.from_public_bytes(raw)
 
 
-# --- HQ sealing key: ML-KEM-768 + X25519 hybrid ----------------------------------------
+# --- sealing keys: ML-KEM-768 + X25519 hybrid -------------------------------------------
+
+#: The HPKE suite every sealed thing uses: packets (to HQ's key) and worklists (to a kit's).
+SUITE_NAME = "MLKEM768X25519/HKDF-SHA256/CHACHA20POLY1305"
+SEALING_SUITE = hpke.Suite(
+    hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305
+)
 
 
 @dataclass(frozen=True)
 class SealingPrivateKey:
-    """HQ's hybrid sealing key. Lives only at HQ (the vault); kits hold the public half."""
+    """A hybrid sealing key: HQ's (lives only at HQ, the vault; kits hold the public half),
+    or a kit's worklist key (wrapped under the roster key on the kit; HQ holds the public
+    half)."""
 
     mlkem_seed: bytes
     x25519_raw: bytes
@@ -96,7 +104,7 @@ class SealingPrivateKey:
     @classmethod
     def from_bytes(cls, raw: bytes) -> SealingPrivateKey:
         if len(raw) != _MLKEM_SEED_LEN + 32:
-            raise InvalidInput("an HQ sealing private key is 96 bytes")
+            raise InvalidInput("a sealing private key is 96 bytes")
         return cls(raw[:_MLKEM_SEED_LEN], raw[_MLKEM_SEED_LEN:])
 
 
@@ -106,7 +114,7 @@ class SealingPublicKey:
 
     def __post_init__(self) -> None:
         if len(self.raw) != _MLKEM768_PUBLIC_LEN + 32:
-            raise InvalidInput("an HQ sealing public key is 1216 bytes")
+            raise InvalidInput("a sealing public key is 1216 bytes")
 
     @property
     def key_id(self) -> str:
@@ -154,3 +162,20 @@ def read_private(path: Path) -> bytes:
     if mode & 0o077:
         raise InvalidInput(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
     return path.read_bytes()
+
+
+def shred(path: Path) -> None:
+    """Overwrite a file with random bytes, then delete it: what the file system held is
+    gone (an SD card's controller may keep old blocks; a kit has no swap and no backups)."""
+    if not path.exists():
+        return
+    with path.open("r+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
+        while size > 0:
+            step = min(size, 1 << 20)
+            fh.write(os.urandom(step))
+            size -= step
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()

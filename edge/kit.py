@@ -7,13 +7,14 @@ core never chooses a backend itself.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from edge import __version__
 from edge.audit import AuditLog
-from edge.clock import Clock, utc_now
+from edge.clock import WIB, Clock, utc_now
 from edge.config import KitConfig, KitPaths, setting
 from edge.errors import (
     AlreadyEnrolled,
@@ -33,14 +34,18 @@ from edge.errors import (
     NotAllowed,
     NotFound,
     NotProvisioned,
+    RosterWiped,
+    WorklistExpired,
 )
 from edge.invitation_token import InvitationToken, looks_like_token, verify_token
 from edge.keys import (
+    SealingPrivateKey,
     SealingPublicKey,
     key_id,
     load_signing_private,
     load_signing_public,
     read_private,
+    shred,
     signing_key_id,
     unb64,
     write_private,
@@ -60,6 +65,7 @@ from edge.packet import SealedPacket, seal
 from edge.provisioning import ProvisioningBundle
 from edge.roster import RosterStore, SearchHit
 from edge.workflow import CaptureDevices, Enrolment, Thresholds
+from edge.worklist_key import WorklistKeyStore
 
 ROSTER_VERSION = "roster_version"
 ROSTER_COUNT = "roster_count"
@@ -67,6 +73,7 @@ ROSTER_IMPORTED = "roster_imported_at"
 ROSTER_EXPIRES = "roster_expires_at"
 PENDING_WORKLIST_VERSION = "pending_worklist_version"
 WORKLIST_APPLY_RESULT = "worklist_apply_result"
+ROSTER_WIPED = "roster_wiped_at"
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,10 @@ def install_bundle(paths: KitPaths, bundle: ProvisioningBundle, *, force: bool =
     write_public(paths.ca_cert, bundle.ca_cert_pem.encode())
     write_public(paths.hq_signing_public, unb64(bundle.hq_signing_public, "HQ signing key"))
     write_public(paths.hq_sealing_public, unb64(bundle.hq_sealing_public, "HQ sealing key"))
+    if bundle.worklist_key:  # wrapped under the roster key by the first operator (or login)
+        write_private(paths.worklist_key_from_bundle,
+                      SealingPrivateKey.from_bytes(unb64(bundle.worklist_key,
+                                                         "worklist key")).to_bytes())
     KitConfig(device_id=bundle.device_id, kelurahan=list(bundle.kelurahan),
               broker=bundle.broker).save(paths)
 
@@ -140,7 +151,8 @@ class Kit:
         self.state = StateTable(self.conn)
         self.audit = AuditLog(self.conn, clock=clock)
         self.outbox = Outbox(self.conn, clock=clock)
-        for table in (self.state, self.audit, self.outbox):
+        self.worklist_keys = WorklistKeyStore(self.conn, self.paths.worklist_key_from_bundle)
+        for table in (self.state, self.audit, self.outbox, self.worklist_keys):
             table.ensure_schema()
         self.operators = OperatorStore(
             self.conn, self.audit,
@@ -148,13 +160,15 @@ class Kit:
                                  iterations=self.config.kdf_iterations),
             lockout=LockoutPolicy(max_failures=self.config.lockout_failures,
                                   duration=timedelta(minutes=self.config.lockout_minutes)),
-            clock=clock,
+            clock=clock, on_first_roster_key=self._settle_worklist_key,
         )
         self.operators.ensure_schema()
         self._device_key: ed25519.Ed25519PrivateKey | None = None
         self._roster_lock = threading.RLock()
         self._roster_store: RosterStore | None = None
         self._roster_key: bytes | None = None
+        self._shred_unsealed_pending()
+        self.wipe_roster_if_due()
 
     def close(self) -> None:
         with self._roster_lock:
@@ -191,7 +205,29 @@ class Kit:
     # --- operators and the roster ------------------------------------------------------------
 
     def login(self, operator_id: str, pin: str) -> Session:
-        return self.operators.authenticate(operator_id, pin)
+        session = self.operators.authenticate(operator_id, pin)
+        self._settle_worklist_key(session.roster_key, session.operator.id)
+        return session
+
+    def _settle_worklist_key(self, roster_key: bytes, actor: str) -> None:
+        """Wrap the bundle's worklist key under the roster key (or make one for a kit that
+        has none), then delete the bundle's clear copy (:mod:`edge.worklist_key`)."""
+        with atomic(self.conn):
+            changed = self.worklist_keys.settle(roster_key, self.clock())
+            if changed:
+                public = self.worklist_keys.public()
+                self.audit.append(actor, "worklist_key_wrapped",
+                                  key_id=public.key_id if public else None)
+        self.worklist_keys.forget_bundle_key()
+
+    def worklist_key(self, session: Session) -> SealingPrivateKey:
+        """The kit's worklist private key, unwrapped with the session's roster key."""
+        self._settle_worklist_key(session.roster_key, session.operator.id)
+        return self.worklist_keys.unwrap(session.roster_key)
+
+    def worklist_public_key(self) -> SealingPublicKey | None:
+        """What HQ must seal this kit's worklists to (announced in every heartbeat)."""
+        return self.worklist_keys.public()
 
     @contextmanager
     def roster(self, session: Session) -> Iterator[RosterStore]:
@@ -217,6 +253,7 @@ class Kit:
         current = self.state.get(ROSTER_VERSION)
         worklist = verify_worklist(
             data, trusted=self.trusted_hq_keys(), device_id=self.device_id,
+            kit_key=self.worklist_key(session),
             current_version=None if current is None else int(current), now=self.clock(),
         )
         with self.roster(session) as store:
@@ -226,14 +263,75 @@ class Kit:
             self.state.set(ROSTER_COUNT, str(count))
             self.state.set(ROSTER_IMPORTED, self.clock().isoformat())
             self.state.set(ROSTER_EXPIRES, worklist.meta.expires_at.isoformat())
+            self.state.set(ROSTER_WIPED, "")
         self.audit.append(session.operator.id, "roster_imported",
                           version=worklist.meta.version, residents=count)
         return count
 
+    # --- expiry ----------------------------------------------------------------------------
+
+    def roster_expiry(self) -> tuple[datetime | None, datetime | None]:
+        """(when the roster's worklist expires, when the roster is wiped), or (None, None)
+        before the first worklist."""
+        raw = self.state.get(ROSTER_EXPIRES)
+        if not raw:
+            return None, None
+        expires = datetime.fromisoformat(raw)
+        return expires, expires + timedelta(days=self.config.roster_grace_days)
+
+    def require_current_roster(self) -> None:
+        """Refuse (:class:`~edge.errors.WorklistExpired`, or RosterWiped once it is gone)
+        once the roster's worklist has expired: nobody searches or records from a list HQ
+        no longer stands behind. Importing a new worklist lifts it."""
+        expires, wipe_at = self.roster_expiry()
+        if expires is None or wipe_at is None or self.clock() < expires:
+            return
+        self.wipe_roster_if_due()
+        wiped = bool(self.state.get(ROSTER_WIPED))
+        shown = {"expired": f"{expires.astimezone(WIB):%d-%m-%Y %H:%M} WIB",
+                 "wipe": f"{wipe_at.astimezone(WIB):%d-%m-%Y %H:%M} WIB"}
+        if wiped:
+            raise RosterWiped(
+                f"the worklist expired on {shown['expired']} and the roster was wiped on "
+                f"{shown['wipe']}: HQ must send a new worklist", **shown)
+        raise WorklistExpired(
+            f"the worklist expired on {shown['expired']}: search and recording are refused "
+            f"until HQ sends a new one (the roster is wiped on {shown['wipe']})", **shown)
+
+    def wipe_roster_if_due(self) -> bool:
+        """Once HQ's grace period (``roster_grace_days``) after the worklist's expiry has
+        passed, destroy the roster (overwritten, then deleted): no PIN is needed, so an
+        unattended or stolen kit forgets its residents too. Reported to HQ once by the sync
+        daemon (a ``worklist`` report, ``wiped``). Returns whether it wiped now."""
+        expires, wipe_at = self.roster_expiry()
+        if wipe_at is None or self.clock() < wipe_at or self.state.get(ROSTER_WIPED):
+            return False
+        now = self.clock()
+        with self._roster_lock:
+            self._close_roster()
+            root = self.paths.roster_db
+            for path in (root, root.with_name(root.name + "-wal"),
+                         root.with_name(root.name + "-shm")):
+                shred(path)
+        version = self.state.get(ROSTER_VERSION)
+        detail = (f"roster wiped: its worklist expired on {expires:%Y-%m-%d %H:%M} UTC, "
+                  f"{self.config.roster_grace_days} days of grace")
+        with atomic(self.conn):
+            self.state.set(ROSTER_WIPED, now.isoformat())
+            self.state.set(ROSTER_COUNT, "0")
+            self.state.set(WORKLIST_APPLY_RESULT, json.dumps(
+                {"version": int(version) if version else None, "result": "wiped",
+                 "detail": detail, "at": now.isoformat()}, sort_keys=True))
+            self.audit.append("kit", "roster_wiped", version=version,
+                              expired_at=expires.isoformat() if expires else None)
+        return True
+
     def search(self, session: Session, query: str, *, rw: str | None = None,
                rt: str | None = None, limit: int = 20) -> list[SearchHit]:
         """Search the roster; a scanned invitation QR code (``REKAM1:...``) is verified and
-        answers with exactly its resident, whatever the RW/RT filter, or is refused."""
+        answers with exactly its resident, whatever the RW/RT filter, or is refused. Refused
+        once the worklist has expired (:meth:`require_current_roster`)."""
+        self.require_current_roster()
         if looks_like_token(query):
             return [self.find_invitation(session, query)[1]]
         with self.roster(session) as store:
@@ -241,6 +339,7 @@ class Kit:
 
     def find_invitation(self, session: Session, text: str) -> tuple[InvitationToken, SearchHit]:
         """A scanned invitation token, verified, and the resident it invites."""
+        self.require_current_roster()
         token = self.verify_invitation(session, text)
         with self.roster(session) as store:
             return token, invited_resident(store, token)
@@ -297,7 +396,9 @@ class Kit:
         return shutil.disk_usage(self.paths.root).free // (1024 * 1024)
 
     def start_enrolment(self, session: Session, nik: str, devices: CaptureDevices) -> Enrolment:
-        """Refuse early (disk below the floor, resident unknown or already recorded here)."""
+        """Refuse early (worklist expired, disk below the floor, resident unknown or already
+        recorded here)."""
+        self.require_current_roster()
         free = self.free_disk_mb()
         if free < self.config.disk_floor_mb:
             raise InsufficientDisk(
@@ -354,25 +455,49 @@ class Kit:
     def stage_worklist(self, data: bytes) -> int:
         """Keep a worklist that arrived over the downlink for the next operator login.
 
-        The sync daemon holds no PIN, so it cannot open the encrypted roster: it verifies
-        everything it can (signature, device, a version newer than the roster's and any
-        staged one, expiry), then stores the signed bytes (0600). Returns the version.
+        The sync daemon holds no PIN, so it can neither open the encrypted roster nor the
+        worklist, which is sealed to the kit's worklist key: it verifies everything the
+        signed header says (signature, device, the kit's worklist key, a version newer than
+        the roster's and any staged one, expiry), then stores the sealed bytes (0600).
+        Returns the version.
         """
-        from edge.worklist import verify_worklist
+        from edge.worklist import read_worklist
 
         known = [int(v) for v in (self.state.get(ROSTER_VERSION),
                                   self.state.get(PENDING_WORKLIST_VERSION)) if v]
-        worklist = verify_worklist(
+        public = self.worklist_public_key()
+        sealed = read_worklist(
             data, trusted=self.trusted_hq_keys(), device_id=self.device_id,
+            kit_key_id=None if public is None else public.key_id,
             current_version=max(known) if known else None, now=self.clock(),
         )
         write_private(self.pending_worklist_path, data)
-        version = worklist.meta.version
         with atomic(self.conn):
-            self.state.set(PENDING_WORKLIST_VERSION, str(version))
-        self.audit.append("sync", "worklist_staged", version=version,
-                          residents=worklist.meta.count)
-        return version
+            self.state.set(PENDING_WORKLIST_VERSION, str(sealed.version))
+        self.audit.append("sync", "worklist_staged", version=sealed.version,
+                          residents=sealed.residents)
+        return sealed.version
+
+    def _shred_unsealed_pending(self) -> None:
+        """A worklist staged in clear by an earlier release (before worklists were sealed)
+        is destroyed at the first open after the update: it would be refused at the next
+        login anyway, and must not wait on the disk until then. HQ is told (``rejected``)
+        and sends a sealed one."""
+        from edge.worklist import is_sealed
+
+        path = self.pending_worklist_path
+        if not path.exists() or is_sealed(path.read_bytes()):
+            return
+        shred(path)
+        version = self.state.get(PENDING_WORKLIST_VERSION) or ""
+        with atomic(self.conn):
+            self.state.set(PENDING_WORKLIST_VERSION, "")
+            self.state.set(WORKLIST_APPLY_RESULT, json.dumps(
+                {"version": int(version) if version else None, "result": "rejected",
+                 "detail": "an unsealed worklist staged before the update was destroyed; "
+                           "HQ must send a sealed one", "at": self.clock().isoformat()},
+                sort_keys=True))
+            self.audit.append("kit", "worklist_shredded", version=version or None)
 
     def apply_pending_worklist(self, session: Session) -> int | None:
         """At an operator's login: import a staged worklist with exactly the checks of
@@ -400,7 +525,7 @@ class Kit:
             return count
         finally:
             if "result" in result:  # decided: drop the staged copy, leave word for the daemon
-                path.unlink(missing_ok=True)
+                shred(path)
                 result["at"] = self.clock().isoformat()
                 with atomic(self.conn):
                     self.state.set(PENDING_WORKLIST_VERSION, "")

@@ -45,7 +45,7 @@ import hmac
 import os
 import re
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -277,8 +277,12 @@ class OperatorStore:
 
     def __init__(self, conn: sqlite3.Connection, audit: AuditLog, *,
                  kdf: KdfParams | None = None, lockout: LockoutPolicy | None = None,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now,
+                 on_first_roster_key: Callable[[bytes, str], None] | None = None) -> None:
         self._conn = conn
+        # Told (roster key, operator id) once the first operator's roster key is committed:
+        # the kit wraps its worklist key under it at once (edge.worklist_key).
+        self._on_first_roster_key = on_first_roster_key
         self._audit = audit
         self._kdf = kdf if kdf is not None else KdfParams()
         self._lockout = lockout if lockout is not None else LockoutPolicy()
@@ -381,6 +385,8 @@ class OperatorStore:
             )
             self._audit.append(actor, "operator_added", operator=operator_id, role=role,
                                first_operator=first)
+        if first and self._on_first_roster_key is not None:
+            self._on_first_roster_key(roster_key, operator_id)
         return self.get(operator_id)
 
     def _check_add(self, operator_id: str, role: Role, by: Session | None) -> bool:

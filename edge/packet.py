@@ -33,12 +33,17 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from edge.canonical import canonical_json
 from edge.errors import IntegrityError, InvalidInput
-from edge.keys import SealingPrivateKey, SealingPublicKey, signing_key_id
+from edge.keys import (
+    SEALING_SUITE,
+    SUITE_NAME,
+    SealingPrivateKey,
+    SealingPublicKey,
+    signing_key_id,
+)
 from edge.manifest_schema import MANIFEST_FORMAT, validate_manifest
 
 MAGIC = b"RKMP"
@@ -47,7 +52,6 @@ PACKET_FORMAT = "rekam-packet/1"  # what this kit writes
 # Every packet format HQ takes in and opens (a rollout lists the old and the new one:
 # docs/protocol/versioning.md).
 KNOWN_PACKET_FORMATS = frozenset({PACKET_FORMAT})
-SUITE_NAME = "MLKEM768X25519/HKDF-SHA256/CHACHA20POLY1305"
 SIGNATURE_LEN = 64
 MAX_HEADER = 4096
 MANIFEST_NAME = "manifest.json"
@@ -67,11 +71,7 @@ HEADER_FIELDS: dict[str, tuple[re.Pattern[str], str]] = {
                    "an ISO 8601 time with a zone, at most 40 characters"),
 }
 
-_SUITES = {
-    SUITE_NAME: hpke.Suite(
-        hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305
-    ),
-}
+_SUITES = {SUITE_NAME: SEALING_SUITE}
 KNOWN_SUITES = frozenset(_SUITES)
 
 

@@ -43,6 +43,9 @@ class ProvisioningBundle:
     ca_cert_pem: str
     hq_signing_public: str  # base64 raw Ed25519
     hq_sealing_public: str  # base64 raw hybrid public key
+    # base64 raw hybrid private key (96 bytes) HQ seals this kit's worklists to; "" in
+    # bundles made before worklists were sealed (the kit then makes its own)
+    worklist_key: str = ""
 
     def __repr__(self) -> str:
         return f"ProvisioningBundle(device_id={self.device_id!r}, <keys>)"

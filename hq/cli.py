@@ -108,10 +108,14 @@ def cmd_device_list(args: argparse.Namespace) -> int:
                      "broker": d.broker, "signing_key_id": d.signing_key_id,
                      "created_at": d.created_at, "worklist_version": d.worklist_version,
                      "status": d.status, "revoked_at": d.revoked_at,
-                     "revoke_reason": d.revoke_reason} for d in devices])
+                     "revoke_reason": d.revoke_reason,
+                     "worklist_key_id": d.worklist_key.key_id if d.worklist_key else None}
+                    for d in devices])
         return 0
-    print_table(["device", "kelurahan", "worklist", "registered", "status"], [
-        (d.device_id, ",".join(d.kelurahan), d.worklist_version, f"{d.created_at:%Y-%m-%d}",
+    # "wl key": the key its worklists are sealed to; "-" until the kit announces one
+    print_table(["device", "kelurahan", "worklist", "wl key", "registered", "status"], [
+        (d.device_id, ",".join(d.kelurahan), d.worklist_version,
+         d.worklist_key.key_id if d.worklist_key else "-", f"{d.created_at:%Y-%m-%d}",
          d.status if d.revoked_at is None
          else f"REVOKED {d.revoke_reason} {d.revoked_at:%Y-%m-%d}")
         for d in devices
@@ -194,7 +198,8 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     where = f" -> {args.output}" if args.output else ""
     print(f"worklist v{result.version} for {args.device}: {result.residents} residents, "
           f"{visits}"
-          f"expires {result.expires_at:%Y-%m-%d}, {len(result.data) / 1024:.0f} KB, signed "
+          f"expires {result.expires_at:%Y-%m-%d}, {len(result.data) / 1024:.0f} KB, sealed to "
+          f"the kit and signed "
           f"({time.perf_counter() - started:.1f} s){where}")
     _print_visits(result.per_visit)
     if result.skipped_other_kelurahan:

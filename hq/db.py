@@ -42,6 +42,9 @@ devices = Table(
     Column("status", String(16), nullable=False, default="active"),  # active/revoked
     Column("revoked_at", DateTime(timezone=True)),  # rekam-hq device revoke
     Column("revoke_reason", String(16)),  # lost, stolen, retired
+    # base64 raw hybrid public key worklists are sealed to (edge.worklist_key): made with the
+    # bundle, or announced in the heartbeat of a kit provisioned before (NULL until then)
+    Column("worklist_key", Text),
 )
 
 

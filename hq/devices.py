@@ -11,8 +11,15 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from edge import regions
-from edge.errors import AlreadyExists, InvalidInput, NotFound
-from edge.keys import b64, load_signing_public, signing_key_id, unb64
+from edge.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound
+from edge.keys import (
+    SealingPrivateKey,
+    SealingPublicKey,
+    b64,
+    load_signing_public,
+    signing_key_id,
+    unb64,
+)
 from edge.provisioning import ProvisioningBundle, new_code, seal_bundle
 from hq import ca
 from hq.db import devices
@@ -33,6 +40,15 @@ class Device:
     status: str
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
+    worklist_key: SealingPublicKey | None = None  # what its worklists are sealed to
+
+    def require_worklist_key(self) -> SealingPublicKey:
+        if self.worklist_key is None:
+            raise NotAllowed(
+                f"kit {self.device_id} has not sent its worklist key yet, so HQ cannot seal "
+                "a worklist to it: update the kit's software and let an operator log in; its "
+                "next heartbeat (rekam sync) announces the key")
+        return self.worklist_key
 
 
 def validate_device_id(device_id: str) -> str:
@@ -60,6 +76,9 @@ def add_device(
         raise InvalidInput("--broker takes a URL like mqtts://hq.example:8883")
     now = datetime.now(UTC)
     signing = ed25519.Ed25519PrivateKey.generate()
+    # The kit's worklist key: HQ keeps only the public half; the private half goes in the
+    # bundle and, on the kit, under the roster key (edge.worklist_key).
+    worklist_key = SealingPrivateKey.generate()
     tls_key = ca.new_ec_key()
     cert = ca.issue(keys.ca_key, keys.ca_cert, common_name=device_id,
                     public_key=tls_key.public_key(), now=now)
@@ -70,7 +89,7 @@ def add_device(
                 signing_public=b64(signing.public_key().public_bytes_raw()),
                 signing_key_id=signing_key_id(signing.public_key()),
                 cert_pem=ca.cert_pem(cert).decode(), created_at=now, worklist_version=0,
-                status="active",
+                status="active", worklist_key=b64(worklist_key.public().raw),
             ))
     except SqlIntegrityError as exc:
         raise AlreadyExists(f"device {device_id} is already registered") from exc
@@ -82,6 +101,7 @@ def add_device(
         ca_cert_pem=ca.cert_pem(keys.ca_cert).decode(),
         hq_signing_public=b64(keys.signing.public_key().public_bytes_raw()),
         hq_sealing_public=b64(keys.sealing.public().raw),
+        worklist_key=b64(worklist_key.to_bytes()),
     )
     code = new_code()
     return seal_bundle(bundle, hq_signing_key=keys.signing, code=code), code
@@ -100,6 +120,8 @@ def _device(row: object) -> Device:
         revoked_at=None if r["revoked_at"] is None else (
             r["revoked_at"] if r["revoked_at"].tzinfo else r["revoked_at"].replace(tzinfo=UTC)),
         revoke_reason=r["revoke_reason"],
+        worklist_key=None if r["worklist_key"] is None else SealingPublicKey(
+            unb64(r["worklist_key"], "worklist key")),
     )
 
 
@@ -132,3 +154,20 @@ def next_worklist_version(engine: Engine, device_id: str) -> int:
         conn.execute(update(devices).where(devices.c.device_id == device_id)
                      .values(worklist_version=version))
     return version
+
+
+def adopt_worklist_key(engine: Engine, device_id: str, announced: SealingPublicKey) -> str:
+    """A key announced in a kit's signed heartbeat: taken when HQ holds none for the kit
+    (a kit provisioned before worklists were sealed), never in place of one it holds (the
+    device key that signed it may be in a thief's hands). Returns "adopted", "same" or
+    "refused"."""
+    value = b64(announced.raw)
+    with engine.begin() as conn:
+        taken = conn.execute(update(devices).where(devices.c.device_id == device_id,
+                                                   devices.c.worklist_key.is_(None))
+                             .values(worklist_key=value)).rowcount
+        if taken:
+            return "adopted"
+        held = conn.execute(select(devices.c.worklist_key)
+                            .where(devices.c.device_id == device_id)).scalar()
+    return "same" if held == value else "refused"

@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.clock import Clock, utc_now
 from edge.errors import InvalidInput, NotFound, RekamError
+from edge.keys import SealingPublicKey, b64, key_id, unb64
 from edge.packet import PacketHeader
 from hq.accept import Rejected, accept_packet, check_device
 from hq.devices import Device, get_device
@@ -77,6 +78,7 @@ from sync.protocol import (
 log = logging.getLogger("rekam.ingest")
 
 DEVICE_CACHE_SECONDS = 30.0
+CLEAR_RETAINED = b""  # published retained on a kit's down/worklist once it staged it
 HOLD_SECONDS = 1.0  # the longest chunks wait in memory for the rest of their packet
 HOLD_IDLE = 0.05  # ... and the longest they wait for the next message when none is queued
 
@@ -227,7 +229,7 @@ class Ingestor:
         for message in batch:
             device_id = _topic_device(message.topic)
             try:
-                item = self._classify(message.topic, message.payload, now)
+                item = self._classify(message.topic, message.payload, now, out)
                 if item is not None:
                     items.append(replace(item, source=message))
             except Rejected as rej:
@@ -324,7 +326,8 @@ class Ingestor:
         log.error("database error on %s (not acked; the kit will send again): %s", what,
                   str(exc).splitlines()[0])
 
-    def _classify(self, name: str, payload: bytes, now: datetime) -> _Item | None:
+    def _classify(self, name: str, payload: bytes, now: datetime,
+                  out: list[tuple[str, bytes]]) -> _Item | None:
         try:
             device_id, channel = parse_topic(name)
         except ProtocolError as exc:
@@ -337,7 +340,7 @@ class Ingestor:
             self._status(device, payload, now)
             return None
         if channel is Channel.REPORT:
-            self._report(device, payload, now)
+            self._report(device, payload, now, out)
             return None
         try:
             chunk = decode_chunk(payload, max_packet=self.max_packet)
@@ -534,6 +537,15 @@ class Ingestor:
             raise Rejected("bad_status", str(exc)) from None
         self.store.record_status(status, now)
         self._count("status")
+        if status.worklist_key is not None and device.worklist_key is None:
+            self._adopt_worklist_key(device, status.worklist_key)
+        elif (status.worklist_key is not None and device.worklist_key is not None
+              and status.worklist_key != b64(device.worklist_key.raw)):
+            self._count("worklist_key_refused")
+            log.error("ALERT: %s announces worklist key %s, not the one HQ holds (%s): kept "
+                      "HQ's; its worklists stay sealed to that", device.device_id,
+                      key_id(unb64(status.worklist_key, "worklist key")),
+                      device.worklist_key.key_id)
         from hq.anchors import record_head
 
         for alert in record_head(self.engine, device.device_id, status.audit_head, status.at,
@@ -542,7 +554,18 @@ class Ingestor:
             self._count("audit_alert")
             log.error("ALERT: %s: %s", device.device_id, alert.detail)
 
-    def _report(self, device: Device, payload: bytes, now: datetime) -> None:
+    def _adopt_worklist_key(self, device: Device, announced: str) -> None:
+        from hq.devices import adopt_worklist_key
+
+        key = SealingPublicKey(unb64(announced, "worklist key"))
+        outcome = adopt_worklist_key(self.engine, device.device_id, key)
+        self._devices.pop(device.device_id, None)  # read it again, key included
+        if outcome == "adopted":
+            log.info("%s announced its worklist key %s: its worklists are sealed to it from "
+                     "now on", device.device_id, key.key_id)
+
+    def _report(self, device: Device, payload: bytes, now: datetime,
+                out: list[tuple[str, bytes]]) -> None:
         try:
             report = verify_report(payload, device_key=device.signing_public,
                                    device_id=device.device_id)
@@ -552,6 +575,12 @@ class Ingestor:
         self._count("report")
         log.info("%s reports %s %s v%s: %s", device.device_id, report.subject, report.result,
                  report.version, report.detail)
+        if (report.subject == "worklist" and report.result in ("staged", "applied")
+                and report.version is not None
+                and report.version >= get_device(self.engine, device.device_id).worklist_version):
+            # The kit holds the newest worklist HQ made for it: the broker need not keep
+            # a copy any longer (an empty retained message clears it, MQTT 3.3.1.3).
+            out.append((topic(device.device_id, Channel.WORKLIST), CLEAR_RETAINED))
 
 
 # --- the async loop ------------------------------------------------------------------------
@@ -769,7 +798,7 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
     async def publish(name: str, payload: bytes) -> None:
         async with slots:
             try:
-                await link.publish(name, payload)
+                await link.publish(name, payload, retain=payload == CLEAR_RETAINED)
             except TransportError as exc:
                 log.info("ack on %s not confirmed: %s (the kit sends again if it is lost)",
                          name, exc)

@@ -69,11 +69,12 @@ def _issue(engine: Engine, keys: HqKeys, device: Device, residents_: Sequence[Re
            schedule: Sequence[ScheduleEntry], expires: datetime, now: datetime
            ) -> tuple[int, bytes]:
     """Sign the kit's next worklist version and record who is on it."""
+    kit_key = device.require_worklist_key()
     version = next_worklist_version(engine, device.device_id)
     data = build_worklist(
         device_id=device.device_id, version=version, issued_at=now, expires_at=expires,
         kelurahan=sorted(device.kelurahan), residents=residents_, schedule=schedule,
-        signing_key=keys.signing,
+        signing_key=keys.signing, kit_key=kit_key,
     )
     # Who this kit now carries: HQ checks the NIKs of its packets against it, and a lost
     # kit's breach report lists them.

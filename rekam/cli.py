@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from edge.cli_support import (
     OneLineParser,
@@ -23,7 +24,7 @@ from edge.cli_support import (
 )
 from edge.clock import WIB, utc_now
 from edge.config import KitConfig, KitPaths
-from edge.errors import InvalidInput, InvitationRefused, RekamError
+from edge.errors import InvalidInput, InvitationRefused, RekamError, WorklistExpired
 from edge.invitation_token import looks_like_token
 from edge.kit import Kit, install_bundle, open_kit
 from edge.operators import Role, Session
@@ -88,6 +89,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with _kit(args) as kit:
         status = kit.status()
+        expired: WorklistExpired | None = None
+        try:
+            kit.require_current_roster()
+        except WorklistExpired as exc:
+            expired = exc
     if args.json:
         print_json(status.to_dict())
         return 0
@@ -98,6 +104,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     roster = "none imported" if s.roster_version is None else (
         f"version {s.roster_version}, {s.roster_size} residents, expires {s.roster_expires_at}")
     print(f"roster        {roster}")
+    if expired is not None:
+        print(f"              EXPIRED: {expired}")
     print("outbox        " + ", ".join(f"{k} {v}" for k, v in s.outbox.items()))
     print(f"free disk     {s.free_disk_mb} MB (floor {s.disk_floor_mb} MB)")
     print(f"operators     {s.operators}")
@@ -550,7 +558,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --home may come before or after the command; argparse shares the action between the
     # parsers, so its default is set here rather than with set_defaults (which would leak).
     args.home = getattr(args, "home", None)
-    return run(args.handler, args)
+    return run(_said_to_operators(args.handler), args)
+
+
+def _said_to_operators(handler: Any) -> Any:
+    """Refusals an operator must understand at once (an expired worklist) in the
+    catalogue's words, Bahasa Indonesia then English, as the operator UI says them."""
+
+    def said(args: argparse.Namespace) -> int | None:
+        try:
+            result: int | None = handler(args)
+            return result
+        except WorklistExpired as exc:
+            from tui.catalogue import Catalogue
+
+            return fail(" / ".join(Catalogue(lang).error(exc)[1] for lang in ("id", "en")))
+
+    return said
 
 
 if __name__ == "__main__":

@@ -392,6 +392,10 @@ class Status:
     audit_head: dict[str, Any] | None = None
     # The last `rekam doctor` summary (edge.readiness), None until doctor has run.
     readiness: dict[str, Any] | None = None
+    # The kit's worklist public key (base64 of 1216 bytes, edge.worklist_key), None while
+    # it has none: HQ takes it for a kit it holds no key for (provisioned before worklists
+    # were sealed) and seals that kit's worklists to it.
+    worklist_key: str | None = None
 
     def to_body(self) -> dict[str, Any]:
         body = asdict(self)
@@ -439,9 +443,22 @@ def verify_status(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
             session=_text(body, "session", 40),
             audit_head=check_audit_head(body.get("audit_head")),
             readiness=_readiness(body.get("readiness")),
+            worklist_key=_public_key_or_null(body, "worklist_key"),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ProtocolError(f"status body is malformed: {exc}") from None
+
+
+def _public_key_or_null(body: Mapping[str, Any], name: str) -> str | None:
+    from edge.keys import SealingPublicKey, unb64
+
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 2048:
+        raise ValueError(f"{name} is not base64 text")
+    SealingPublicKey(unb64(value, name))  # InvalidInput (a ValueError) unless 1216 bytes
+    return value
 
 
 def _readiness(value: object) -> dict[str, Any] | None:

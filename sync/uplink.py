@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from edge import __version__, readiness
 from edge.errors import InvalidInput, NotFound, RekamError
+from edge.keys import b64
 from edge.kit import Kit
 from edge.kitdb import atomic
 from edge.outbox import OutboxEntry, PacketState
@@ -733,6 +734,7 @@ class Uplink:
         oldest = kit.outbox.oldest_unacked()
         roster, pending = downlink.roster_versions(kit)
         summary = readiness.load(kit.paths.root)
+        worklist_key = kit.worklist_public_key()
         return Status(
             device_id=kit.device_id, state=state, at=kit.clock(),
             software_version=__version__, queue_depth=counts["sealed"] + counts["sent"],
@@ -743,6 +745,7 @@ class Uplink:
             config_version=int(kit.state.get(downlink.CONFIG_VERSION) or 0),
             session=self._session_id, audit_head=kit.audit.head_record(),
             readiness=None if summary is None else summary.to_dict(),
+            worklist_key=None if worklist_key is None else b64(worklist_key.raw),
         )
 
     async def _publish_status(self, link: Link, state: str, *,
@@ -781,6 +784,7 @@ class Uplink:
             with atomic(self.kit.conn):
                 self.kit.state.set(CONFIG_PROBLEMS_REPORTED, problems.detail)
         while True:
+            self.kit.wipe_roster_if_due()  # HQ's grace after the worklist expired is over
             report = downlink.unreported_apply_result(self.kit)
             if report is not None:
                 await self._publish_report(link, report)

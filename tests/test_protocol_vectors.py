@@ -227,3 +227,44 @@ def test_provisioning_bundle_opens(vectors: Path) -> None:
     assert asdict(bundle) == v["fields"]
     keys = load(vectors, "keys.json")
     assert bundle.hq_signing_key_id == keys["hq_signing"]["key_id"]
+
+
+def test_sealed_worklist_layers(vectors: Path) -> None:
+    import base64
+    import gzip
+    from datetime import datetime
+
+    from edge.keys import load_signing_public
+    from edge.worklist import verify_worklist
+
+    v = load(vectors, "sealed-worklist.json")
+    keys = load(vectors, "keys.json")
+    kit = SealingPrivateKey.from_bytes(bytes.fromhex(v["kit_worklist_private_hex"]))
+    assert kit.public().raw.hex() == v["kit_worklist_public_hex"] == keys["kit_worklist"][
+        "public_hex"]
+    hq = load_signing_public(bytes.fromhex(v["hq_signing_public_hex"]))
+    # the envelope, then the body: canonical JSON, its header the HPKE info
+    body = open_document(v["worklist_text"].encode(), kind="worklist",
+                         trusted={signing_key_id(hq): hq}).body
+    assert body.decode("utf-8") == v["body_text"]
+    fields = json.loads(body)
+    assert canonical_json(fields) == body
+    assert fields["format"] == "rekam-worklist/2" and fields["kit_key_id"] == kit.public().key_id
+    header = canonical_json({k: val for k, val in fields.items() if k != "ciphertext"})
+    assert header.decode("utf-8") == v["header_text"]
+    ciphertext = base64.b64decode(fields["ciphertext"])
+    assert ciphertext.hex() == v["hpke_ciphertext_hex"]
+    # RFC 9180 by hand opens it to the vector's plaintext, with the header as info
+    plaintext = rfc9180_open(ciphertext, kit.to_bytes(), header, kem_id=0x647A,
+                             kdf_id=0x0001, aead_id=0x0003)
+    assert plaintext.hex() == v["plaintext_gzip_hex"]
+    payload = json.loads(gzip.decompress(plaintext))
+    assert payload == v["payload"] and len(payload["residents"]) == fields["residents"]
+    # and the code opens it to the same residents
+    opened = verify_worklist(v["worklist_text"].encode(), trusted={signing_key_id(hq): hq},
+                             device_id=fields["device_id"], kit_key=kit, current_version=None,
+                             now=datetime.fromisoformat(fields["issued_at"]))
+    assert opened.records == payload["residents"]
+    # the bundle carries that private key
+    bundle = load(vectors, "provisioning-bundle.json")
+    assert base64.b64decode(bundle["fields"]["worklist_key"]) == kit.to_bytes()

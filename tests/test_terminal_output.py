@@ -17,6 +17,8 @@ from pathlib import Path
 from kit_world import DEVICE, KELURAHAN, OPERATOR_PIN
 from sqlalchemy import update
 
+from edge.keys import SealingPublicKey
+from edge.kit import Kit
 from edge.residents import read_csv
 
 HOSTILE = "SITI\x1b[2JAMINAH\x07\u202eHANIMA\x9b31m"
@@ -52,6 +54,14 @@ def tool(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+def _worklist_key(kit_home: Path) -> SealingPublicKey:
+    """The key HQ seals the kit's worklists to (it has it since it registered the kit)."""
+    with Kit(kit_home) as kit:
+        key = kit.worklist_public_key()
+    assert key is not None
+    return key
+
+
 def test_the_kit_prints_a_hostile_name_as_text(world, tmp_path) -> None:
     from edge.worklist import build_worklist
     from hq.home import HqHome
@@ -62,7 +72,8 @@ def test_the_kit_prints_a_hostile_name_as_text(world, tmp_path) -> None:
     now = datetime.now(UTC)
     data = build_worklist(device_id=DEVICE, version=2, issued_at=now,
                           expires_at=now + timedelta(days=30), kelurahan=[KELURAHAN],
-                          residents=people, signing_key=HqHome(world.hq_home).keys().signing)
+                          residents=people, signing_key=HqHome(world.hq_home).keys().signing,
+                          kit_key=_worklist_key(world.kit_home))
     (tmp_path / "v2.worklist").write_bytes(data)
     assert world.kit("roster", "import", str(tmp_path / "v2.worklist"), pin=OPERATOR_PIN) == 0
 

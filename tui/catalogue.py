@@ -623,6 +623,19 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "untuk kit ini). Hubungi teknisi.",
                               "A document from HQ was refused (expired, older, or not for this "
                               "kit). Call the technician."),
+    "err.worklist_expired": ("Daftar warga dari pusat sudah kedaluwarsa sejak {expired}: "
+                             "pencarian dan perekaman ditolak sampai pusat mengirim daftar "
+                             "baru (kirim data untuk menerimanya). Daftar di kit ini dihapus "
+                             "pada {wipe}.",
+                             "The resident list from HQ expired on {expired}: search and "
+                             "recording are refused until HQ sends a new one (send data to "
+                             "receive it). The list on this kit is wiped on {wipe}."),
+    "err.roster_wiped": ("Daftar warga dari pusat kedaluwarsa sejak {expired} dan sudah dihapus "
+                         "dari kit ini pada {wipe}: pencarian dan perekaman ditolak sampai "
+                         "pusat mengirim daftar baru.",
+                         "The resident list from HQ expired on {expired} and was wiped from "
+                         "this kit on {wipe}: search and recording are refused until HQ "
+                         "sends a new one."),
     "err.workflow": ("Langkah ini belum bisa dilakukan: {message}",
                      "This step cannot be done yet: {message}"),
     "err.already_enrolled": ("Warga ini sudah direkam di kit ini. Tidak perlu direkam lagi.",
@@ -737,7 +750,8 @@ _TITLES = {
     "data": ("integrity", "document_rejected", "storage", "invalid_input", "invalid_nik",
              "not_found", "already_enrolled", "insufficient_disk", "invitation_refused",
              "invitation_malformed", "invitation_forged", "invitation_expired",
-             "invitation_other_area", "invitation_not_on_roster"),
+             "invitation_other_area", "invitation_not_on_roster", "worklist_expired",
+             "roster_wiped"),
     "link": ("transport", "connect_failed", "hq_unreachable", "disconnected",
              "publish_timeout", "not_authorized", "protocol"),
 }

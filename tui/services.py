@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from edge.clock import WIB
-from edge.errors import NotAllowed
+from edge.errors import NotAllowed, RosterWiped, WorklistExpired
 from edge.invitation_token import looks_like_token
 from edge.kit import Kit, invited_resident
 from edge.operators import Role, Session
@@ -394,6 +394,25 @@ class KitServices:
         today = self.today()
         return [s for s in self.schedule() if s.date == today]
 
+    def _require_current(self) -> None:
+        """WorklistExpired once the roster's worklist expired (the kit may wipe it now)."""
+        with self.lock:
+            try:
+                self.kit.require_current_roster()
+            except RosterWiped:
+                if self._roster is not None and self.session is not None:
+                    # the open store reads a file that is gone: the next read opens anew
+                    self._roster.close()
+                    self._roster = _RosterThread(self.kit, self.session)
+                raise
+
+    def _worklist_expired(self) -> bool:
+        try:
+            self._require_current()
+        except WorklistExpired:
+            return True
+        return False
+
     def roster_counts(self) -> tuple[int, int]:
         """(residents on the roster, of whom recorded on this kit)."""
         return self._store(lambda s: (s.count(), s.enrolled_count(on_roster=True)))
@@ -407,8 +426,11 @@ class KitServices:
         return tuple(sorted({s.rw for s in self.schedule_today() if s.rw}))
 
     def expected(self, limit: int = 30) -> Expected:
-        """Invited residents of today's RWs not yet recorded on this kit."""
+        """Invited residents of today's RWs not yet recorded on this kit (none once the
+        worklist expired: the home screen says so)."""
         rws = self.expected_rws()
+        if self._worklist_expired():
+            return Expected(rws, (), 0)
         residents, total = self._store(lambda s: s.awaiting(rw=rws, limit=limit))
         return Expected(rws, tuple(residents), total)
 
@@ -419,6 +441,7 @@ class KitServices:
         query = query.strip()
         if not query:
             return []
+        self._require_current()
         if looks_like_token(query):
             return [self.find_invitation(query)]
         query = query[:NAME_QUERY_MAX]  # no name is longer; keeps the search's work bounded
@@ -428,6 +451,7 @@ class KitServices:
         """The resident a scanned invitation token names, after checking it offline (HQ's
         signature, expiry, this kit's kelurahan); InvitationRefused says why not."""
         session = self._need_session()
+        self._require_current()
         with self.lock:
             token = self.kit.verify_invitation(session, text)
         return self._store(lambda s: invited_resident(s, token))

@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge.canonical import canonical_json
 from edge.errors import RekamError
-from edge.keys import SealingPrivateKey, signing_key_id
+from edge.keys import SEALING_SUITE, SUITE_NAME, SealingPrivateKey, b64, signing_key_id
 from edge.signing import sign_document
 
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
@@ -259,7 +260,7 @@ def _check_downlink(item: tuple[str, bytes]) -> None:
                           current_version=0, now=NOW)
     else:
         only_rekam_errors(verify_worklist, data, trusted=TRUSTED, device_id="kit-a",
-                          current_version=None, now=NOW)
+                          kit_key=KIT_WORKLIST_KEY, current_version=None, now=NOW)
 
 
 def _body(base: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -276,6 +277,26 @@ WORKLIST = {"device_id": "kit-a", "version": 1, "issued_at": NOW.isoformat(),
             "expires_at": (NOW + timedelta(days=1)).isoformat(), "kelurahan": ["32.75.01.1001"],
             "schedule": [{"date": "2026-11-25", "place": "x", "kelurahan": "32.75.01.1001",
                           "rw": "005"}], "residents": [{"nik": "3275014101050001"}]}
+KIT_WORKLIST_KEY = SealingPrivateKey.generate()
+SEALED_WORKLIST = {"format": "rekam-worklist/2", "suite": SUITE_NAME,
+                   "kit_key_id": KIT_WORKLIST_KEY.public().key_id, "device_id": "kit-a",
+                   "version": 1, "issued_at": NOW.isoformat(),
+                   "expires_at": (NOW + timedelta(days=1)).isoformat(), "residents": 1,
+                   "ciphertext": b64(bytes(1200))}
+
+
+def _sealed(header: Any, plaintext: bytes) -> bytes:
+    """A worklist sealed to the kit's key around any plaintext (a hostile HQ key holder)."""
+    if not isinstance(header, dict):
+        return _signed("worklist", header)
+    info = canonical_json({k: v for k, v in header.items() if k != "ciphertext"})
+    try:
+        sealed = SEALING_SUITE.encrypt(plaintext, KIT_WORKLIST_KEY.public().to_hpke(), info=info)
+    except (TypeError, ValueError):
+        return _signed("worklist", header)
+    return _signed("worklist", {**header, "ciphertext": b64(sealed)})
+
+
 DOWNLINK = st.one_of(
     st.tuples(st.sampled_from(["ack", "config", "worklist"]), st.binary(max_size=300)),
     st.tuples(st.just("ack"), _body(ACK).map(lambda b: _signed("ack", b))),
@@ -284,6 +305,11 @@ DOWNLINK = st.one_of(
                                                                           gz=True))),
     st.tuples(st.just("worklist"), st.binary(max_size=200).map(
         lambda b: sign_document("worklist", b, HQ_SIGNING))),
+    st.tuples(st.just("worklist"), _body(SEALED_WORKLIST).map(lambda b: _signed("worklist", b))),
+    st.tuples(st.just("worklist"), st.builds(
+        _sealed, _body(SEALED_WORKLIST),
+        st.one_of(st.binary(max_size=200), _body(WORKLIST).map(
+            lambda b: gzip.compress(json.dumps(b).encode(), mtime=0))))),
     st.tuples(st.sampled_from(["ack", "config"]), mutations(_signed("config", CONFIG))),
 )
 test_kit_downlink, test_kit_downlink_deep = twins("downlink (ack, config, worklist)", DOWNLINK,

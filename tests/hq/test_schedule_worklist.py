@@ -11,6 +11,8 @@ from hq_home import both
 from sqlalchemy import func, select
 
 from edge.clock import WIB
+from edge.keys import SealingPrivateKey, unb64
+from edge.provisioning import open_bundle
 from edge.synth import generate_residents
 from edge.worklist import verify_worklist
 from hq.db import visits, worklist_issues, worklist_residents
@@ -28,7 +30,8 @@ def _register(hq, n: int = 150) -> list[dict[str, str]]:
     assert hq.run("residents", "import", str(hq.tmp / "wajib.csv")) == 0
     assert hq.run("device", "add", "kit-01", "--kelurahan", "Bekasijaya", "-o",
                   str(hq.tmp / "kit.bundle")) == 0
-    hq.out()
+    code = hq.out()[0].split("separately): ")[1].split()[0]
+    (hq.tmp / "kit.code").write_text(code)
     return [p.to_record() for p in people]
 
 
@@ -145,9 +148,12 @@ def test_a_worklist_from_the_register_carries_only_the_scheduled_rws_still_to_re
     assert f"worklist v1 for kit-01: {n1 + n2 - 1} residents, 1 visits" in hq.out()[0]
     assert path.stat().st_mode & 0o777 == 0o600  # resident data
     keys = __import__("hq.home", fromlist=["HqHome"]).HqHome(hq.home).keys()
+    bundle = open_bundle((hq.tmp / "kit.bundle").read_bytes(),
+                         (hq.tmp / "kit.code").read_text())
+    kit_key = SealingPrivateKey.from_bytes(unb64(bundle.worklist_key, "worklist key"))
     verified = verify_worklist(path.read_bytes(),
                                trusted={keys.signing_key_id: keys.signing.public_key()},
-                               device_id="kit-01", current_version=None,
+                               device_id="kit-01", kit_key=kit_key, current_version=None,
                                now=datetime.now(UTC))
     carried = {r["nik"]: r for r in verified.records}
     expected = {p["nik"] for p in people if p["kode_kelurahan"] == KEL

@@ -153,6 +153,12 @@ class Identity:
     def hq_sealing_raw(self) -> bytes:
         return (self.keys / "hq-sealing.pub").read_bytes()
 
+    @property
+    def worklist_key(self) -> hpke.MLKEM768X25519PrivateKey:
+        raw = _private(self.keys / "worklist.key")  # ML-KEM-768 seed (64) || X25519 (32)
+        return hpke.MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(raw[:64]),
+                                             x25519.X25519PrivateKey.from_private_bytes(raw[64:]))
+
 
 def _private(path: Path) -> bytes:
     if path.stat().st_mode & 0o077:
@@ -193,6 +199,9 @@ def provision(bundle_file: Path, code: str, home: Path) -> Identity:
     _write(keys / "hq-ca.crt", fields["ca_cert_pem"].encode(), 0o644)
     _write(keys / "hq-signing.pub", unb64(fields["hq_signing_public"]), 0o644)
     _write(keys / "hq-sealing.pub", unb64(fields["hq_sealing_public"]), 0o644)
+    # This test kit has no operators: it keeps the worklist key in a 0600 file. A kit in the
+    # field MUST keep it only wrapped under a key an operator's PIN unwraps (encoding.md).
+    _write(keys / "worklist.key", unb64(fields["worklist_key"]), 0o600)
     return Identity(fields["device_id"], list(fields["kelurahan"]), fields["broker"], keys)
 
 
@@ -219,12 +228,24 @@ class Kit:
         return sign_document("status", canonical(body), self.me.signing_key)
 
     def read_worklist(self, data: bytes) -> dict[str, Any]:
-        payload: dict[str, Any] = json.loads(gzip.decompress(
-            open_document(data, "worklist", self.me.hq_signing)))
-        if payload["device_id"] != self.me.device_id:
+        body = json.loads(open_document(data, "worklist", self.me.hq_signing))
+        if body["format"] != "rekam-worklist/2":
+            raise ValueError(f"a worklist format this kit does not know: {body['format']}")
+        if body["device_id"] != self.me.device_id:
             raise ValueError("a worklist for another kit")
-        if datetime.fromisoformat(payload["expires_at"]) <= datetime.now(UTC):
+        if datetime.fromisoformat(body["expires_at"]) <= datetime.now(UTC):
             raise ValueError("an expired worklist")
+        header = {k: v for k, v in body.items() if k != "ciphertext"}
+        suite = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256,
+                           hpke.AEAD.CHACHA20_POLY1305)
+        plaintext = suite.decrypt(unb64(body["ciphertext"]), self.me.worklist_key,
+                                  info=canonical(header))
+        payload: dict[str, Any] = json.loads(gzip.decompress(plaintext))
+        for name in ("device_id", "version", "issued_at", "expires_at"):
+            if payload[name] != body[name]:
+                raise ValueError(f"the sealed worklist's {name} is not its header's")
+        if len(payload["residents"]) != body["residents"]:
+            raise ValueError("the sealed worklist's residents are not as many as its header says")
         return payload
 
     def read_ack(self, data: bytes) -> dict[str, Any]:

@@ -62,6 +62,7 @@ async def _push_all(net, device: str, channel: Channel, documents: list[bytes],
 def test_worklists_forged_replayed_or_foreign_are_refused_and_a_good_one_staged(net, tmp_path):
     from edge.synth import write_synthetic_csv
     from edge.worklist import build_worklist
+    from hq.devices import get_device
     from hq.worklists import make_worklist
 
     net.add_kit("kit-a")
@@ -74,7 +75,8 @@ def test_worklists_forged_replayed_or_foreign_are_refused_and_a_good_one_staged(
     now = datetime.now(UTC)
     forged = build_worklist(device_id="kit-a", version=99, issued_at=now,
                             expires_at=now + timedelta(days=5), kelurahan=[KELURAHAN],
-                            residents=[], signing_key=ed25519.Ed25519PrivateKey.generate())
+                            residents=[], signing_key=ed25519.Ed25519PrivateKey.generate(),
+                            kit_key=get_device(net.engine, "kit-a").require_worklist_key())
     with net.kit("kit-a") as kit:
         kit.operators.add("siti", "Siti", "supervisor", PIN, by=None)
         kit.import_worklist(v2.data, kit.login("siti", PIN))

@@ -17,6 +17,7 @@ from tui_world import (
     OPERATOR_PIN,
     TECHNICIAN_PIN,
     TODAY,
+    kit_worklist_key,
     settle,
 )
 
@@ -49,7 +50,8 @@ def _hostile_worklist(kit_template) -> tuple[bytes, str]:  # type: ignore[no-unt
     data = build_worklist(device_id=DEVICE, version=2, issued_at=NOW - timedelta(hours=1),
                           expires_at=NOW + timedelta(days=30), kelurahan=[KELURAHAN],
                           residents=residents, schedule=schedule,
-                          signing_key=HqHome(kit_template.parent / "hq").keys().signing)
+                          signing_key=HqHome(kit_template.parent / "hq").keys().signing,
+                          kit_key=kit_worklist_key(kit_template))
     return data, residents[i].nik
 
 

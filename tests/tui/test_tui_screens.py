@@ -381,3 +381,27 @@ def test_an_idle_kit_logs_out_and_cancels_the_open_recording(rig_factory) -> Non
     run(go())
     actions = [e.action for e in rig.kit.audit.entries(0)]
     assert actions[-2:] == ["idle_logout", "enrolment_cancelled"]
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("id", "Daftar warga dari pusat sudah kedaluwarsa sejak"),
+    ("en", "The resident list from HQ expired on"),
+])
+def test_an_expired_worklist_refuses_search_and_says_why(rig_factory, language, said) -> None:
+    from datetime import timedelta
+
+    rig = rig_factory(language=language)
+    resident = rig.residents(1)[0]
+    expires, wipe_at = rig.kit.roster_expiry()
+    assert expires is not None and wipe_at is not None
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            rig.clock.set(expires + timedelta(hours=1))  # the kit stayed on past the expiry
+            await find(pilot, resident.name)
+            text = screen_text(pilot)
+            assert said in " ".join(text.split()), text
+            assert resident.nik not in text  # no result listed
+
+    run(go())

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import FakeClock
-from edge.kit import Kit
+from edge.keys import SealingPublicKey
+from edge.kit import Kit, open_kit
 from edge.residents import read_csv
 from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
@@ -100,12 +101,21 @@ def build_kit(root: Path) -> Path:
         )
         data = build_worklist(device_id=DEVICE, version=1, issued_at=NOW - timedelta(days=1),
                               expires_at=NOW + timedelta(days=30), kelurahan=[KELURAHAN],
-                              residents=residents, schedule=schedule, signing_key=keys.signing)
+                              residents=residents, schedule=schedule, signing_key=keys.signing,
+                              kit_key=kit_worklist_key(kit_home))
         worklist = root / "v1.worklist"
         worklist.write_bytes(data)
         with _env(REKAM_PIN=OPERATOR_PIN, REKAM_OPERATOR="budi"):
             _quiet(kit_main, "roster", "import", str(worklist))
     return kit_home
+
+
+def kit_worklist_key(kit_home: Path) -> SealingPublicKey:
+    """What HQ holds for the kit since it registered it (the bundle's worklist key)."""
+    with open_kit(kit_home) as kit:
+        key = kit.worklist_public_key()
+    assert key is not None
+    return key
 
 
 class FixedServices(KitServices):

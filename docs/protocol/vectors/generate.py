@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
 import json
 import sys
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from cryptography.x509.oid import NameOID  # noqa: E402
 
 from edge.canonical import canonical_json  # noqa: E402
 from edge.errors import RekamError  # noqa: E402
-from edge.keys import SealingPrivateKey, signing_key_id  # noqa: E402
+from edge.keys import SEALING_SUITE, SealingPrivateKey, signing_key_id  # noqa: E402
 from edge.packet import (  # noqa: E402
     PACKET_FORMAT,
     SUITE_NAME,
@@ -52,7 +53,10 @@ from edge.packet import (  # noqa: E402
 )
 from edge.provisioning import ProvisioningBundle  # noqa: E402
 from edge.readiness import Readiness  # noqa: E402
+from edge.residents import MaritalStatus, Resident, Sex  # noqa: E402
+from edge.roster import ScheduleEntry  # noqa: E402
 from edge.signing import sign_document  # noqa: E402
+from edge.worklist import build_worklist, verify_worklist  # noqa: E402
 from sync.protocol import (  # noqa: E402
     Ack,
     AckStatus,
@@ -87,6 +91,11 @@ def hq_sealing_key() -> SealingPrivateKey:
                              _seed("HQ sealing X25519"))
 
 
+def kit_worklist_key() -> SealingPrivateKey:
+    return SealingPrivateKey(_seed("kit worklist ML-KEM-768 seed", 64),
+                             _seed("kit worklist X25519"))
+
+
 def hq_signing_key() -> ed25519.Ed25519PrivateKey:
     return ed25519.Ed25519PrivateKey.from_private_bytes(_seed("HQ signing Ed25519"))
 
@@ -116,6 +125,11 @@ def keys_vector() -> dict[str, Any]:
             "mlkem768_public_hex": public[:1184].hex(),
             "x25519_public_hex": public[1184:].hex(),
             "key_id": sealing.public().key_id,
+        },
+        "kit_worklist": {
+            "private_hex": kit_worklist_key().to_bytes().hex(),
+            "public_hex": kit_worklist_key().public().raw.hex(),
+            "key_id": kit_worklist_key().public().key_id,
         },
         "hq_signing": _ed25519(hq_signing_key()),
         "device_signing": _ed25519(device_signing_key()),
@@ -166,7 +180,7 @@ def _document(kind: str, body: bytes, key: ed25519.Ed25519PrivateKey,
 def signed_documents_vector() -> dict[str, Any]:
     device, hq = device_signing_key(), hq_signing_key()
     sha = hashlib.sha256(b"a packet").hexdigest()
-    online = Status(DEVICE_ID, "online", WHEN, software_version="0.1.0", queue_depth=2,
+    heartbeat = Status(DEVICE_ID, "online", WHEN, software_version="0.1.0", queue_depth=2,
                     oldest_queued=(WHEN - timedelta(hours=3)).isoformat(),
                     outbox={"acked": 5, "purged": 40, "sealed": 1, "sent": 1},
                     free_disk_mb=51234, roster_version=3,
@@ -179,7 +193,8 @@ def signed_documents_vector() -> dict[str, Any]:
                         ready=True, devices={"camera": "ok", "fingerprint": "ok",
                                              "iris": "ok", "receipt_printer": "warn"},
                         free_disk_mb=51300, roster_version=3, roster_age_days=2,
-                        paper="low", warnings=["paper"]).to_dict())
+                        paper="low", warnings=["paper"]).to_dict(),
+                    worklist_key=base64.b64encode(kit_worklist_key().public().raw).decode())
     fresh = Status(DEVICE_ID, "offline", WHEN, software_version="0.1.0",
                    session=WHEN.isoformat())
     stored = Ack(DEVICE_ID, PACKET_ID, sha, AckStatus.STORED, WHEN)
@@ -192,8 +207,8 @@ def signed_documents_vector() -> dict[str, Any]:
                           {"lockout_minutes": "30"})
     online = Online(WHEN, worker="rekam-hq-ingest-hq1-1", session_resumed=True)
     docs = [
-        ("status: a heartbeat", "status", online.to_body(), device,
-         sign_status(online, device)),
+        ("status: a heartbeat", "status", heartbeat.to_body(), device,
+         sign_status(heartbeat, device)),
         ("status: the last will of a kit with no roster, no packets and an empty audit log",
          "status", fresh.to_body(), device, sign_status(fresh, device)),
         ("report", "report", report.to_body(), device, sign_report(report, device)),
@@ -384,7 +399,8 @@ def bundle_vector() -> dict[str, Any]:
         device_signing_key=b64(device_signing_key().private_bytes_raw()).decode(),
         device_tls_key_pem=tls_key, device_cert_pem=cert, ca_cert_pem=ca,
         hq_signing_public=b64(hq_signing_key().public_key().public_bytes_raw()).decode(),
-        hq_sealing_public=b64(hq_sealing_key().public().raw).decode())
+        hq_sealing_public=b64(hq_sealing_key().public().raw).decode(),
+        worklist_key=b64(kit_worklist_key().to_bytes()).decode())
     fields = asdict(bundle)
     signed = sign_document("provisioning", canonical_json(fields), hq_signing_key())
     salt, nonce = _seed("bundle salt", 16), _seed("bundle nonce", 12)
@@ -407,6 +423,77 @@ def bundle_vector() -> dict[str, Any]:
     }
 
 
+# --- the sealed worklist --------------------------------------------------------------------
+
+
+def worklist_residents() -> list[Resident]:
+    return [
+        Resident(nik="3275014101050001", no_kk="3275010101200003", name="SITI RAHMAWATI",
+                 sex=Sex.FEMALE, birth_place="BEKASI", birth_date=date(2005, 1, 1),
+                 marital_status=MaritalStatus.SINGLE, address="JL. MERDEKA NO. 5", rt="003",
+                 rw="005", kelurahan=KELURAHAN, kecamatan="32.75.01",
+                 invitation_code="K7QFR-2M9XA"),
+        Resident(nik="3275010202060002", no_kk="3275010101200003", name="Ma'ruf Nasution",
+                 sex=Sex.MALE, birth_place="MEDAN", birth_date=date(2006, 2, 2),
+                 marital_status=MaritalStatus.SINGLE, address="JL. MERDEKA NO. 5", rt="003",
+                 rw="005", kelurahan=KELURAHAN, kecamatan="32.75.01",
+                 invitation_code="M3XWZ-8TQ4B"),
+    ]
+
+
+WORKLIST_SCHEDULE = (ScheduleEntry(date(2025, 3, 5), "Balai RW 005", KELURAHAN, "005",
+                                   "pukul 08.00-15.00"),)
+
+
+def _worklist_opens(previous: bytes | None) -> bool:
+    """Whether an earlier run's worklist still opens to exactly what this run would seal."""
+    if previous is None:
+        return False
+    hq = hq_signing_key().public_key()
+    try:
+        opened = verify_worklist(previous, trusted={signing_key_id(hq): hq}, device_id=DEVICE_ID,
+                                 kit_key=kit_worklist_key(), current_version=None, now=WHEN)
+    except RekamError:
+        return False
+    return (list(opened.residents()) == worklist_residents()
+            and opened.meta.schedule == WORKLIST_SCHEDULE and opened.meta.version == 7)
+
+
+def sealed_worklist_vector(previous: bytes | None = None) -> dict[str, Any]:
+    kit = kit_worklist_key()
+    if _worklist_opens(previous):
+        assert previous is not None
+        data = previous
+    else:
+        data = build_worklist(device_id=DEVICE_ID, version=7, issued_at=WHEN,
+                              expires_at=WHEN + timedelta(days=30), kelurahan=[KELURAHAN],
+                              residents=worklist_residents(), schedule=WORKLIST_SCHEDULE,
+                              signing_key=hq_signing_key(), kit_key=kit.public())
+    envelope = json.loads(data)
+    body = base64.b64decode(envelope["body"])
+    fields = json.loads(body)
+    header = canonical_json({k: v for k, v in fields.items() if k != "ciphertext"})
+    ciphertext = base64.b64decode(fields["ciphertext"])
+    plaintext = SEALING_SUITE.decrypt(ciphertext, kit.to_hpke(), info=header)
+    return {
+        "description": "A worklist sealed to a kit's worklist key and signed by HQ, every "
+                       "layer of it. HPKE is randomized: seal your own with the same inputs "
+                       "and it differs, but it must open with kit_worklist_private_hex to "
+                       "plaintext_gzip_hex, whose payload is payload. " + NOTE,
+        "kit_worklist_private_hex": kit.to_bytes().hex(),
+        "kit_worklist_public_hex": kit.public().raw.hex(),
+        "hq_signing_public_hex": hq_signing_key().public_key().public_bytes_raw().hex(),
+        "worklist_text": data.decode("utf-8"),
+        "body_text": body.decode("utf-8"),
+        "header_text": header.decode("utf-8"),
+        "hpke": {"mode": "base (0x00)", "kem_id": "0x647A", "kdf_id": "0x0001",
+                 "aead_id": "0x0003", "info": "header_text (UTF-8)", "aad": "empty"},
+        "hpke_ciphertext_hex": ciphertext.hex(),
+        "plaintext_gzip_hex": plaintext.hex(),
+        "payload": json.loads(gzip.decompress(plaintext)),
+    }
+
+
 def write(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     previous = None
@@ -414,6 +501,10 @@ def write(out: Path) -> list[Path]:
         previous = bytes.fromhex(json.loads((out / "sealed-packet.json").read_text())
                                  ["packet_hex"])
     sealed = sealed_packet_vector(previous)
+    old_worklist = None
+    if (out / "sealed-worklist.json").exists():
+        old_worklist = json.loads((out / "sealed-worklist.json").read_text())[
+            "worklist_text"].encode()
     vectors = {
         "keys.json": keys_vector(),
         "canonical-json.json": canonical_vector(),
@@ -421,6 +512,7 @@ def write(out: Path) -> list[Path]:
         "sealed-packet.json": sealed,
         "chunk-frames.json": chunk_frames_vector(bytes.fromhex(sealed["packet_hex"])),
         "provisioning-bundle.json": bundle_vector(),
+        "sealed-worklist.json": sealed_worklist_vector(old_worklist),
     }
     written = []
     for name, content in vectors.items():
