@@ -347,3 +347,29 @@ def test_the_review_queue_shows_what_waits_within_the_account_area(world):
     english = admin.get("/review").text
     assert "5 recordings wait for a supervisor" in english and "NIK not on the register" in english
     assert client(engine, "admin").get("/kits").text.count('href="/review"') >= 2  # nav + counts
+
+
+def test_the_report_reads_the_same_figures_on_either_database(world):
+    """The Wali Kota's report on this world's database (SQLite and PostgreSQL): its rows add
+    up to the dashboard's figures, and every format renders from them."""
+    import csv
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    from hq.monitoring import report
+
+    engine, expected = world
+    ev = report.evaluate(engine, by="kelurahan", end=today())
+    assert sum(f.recorded for f in ev.rows) == ev.total.recorded
+    assert ev.total.recorded == client(engine, "admin").get(
+        "/api/coverage/32.75").json()["area"]["recorded"]
+    assert ev.flagged is not None and ev.flagged.waiting == expected["open_reviews"]
+    rows = list(csv.DictReader(io.StringIO(report.to_csv(ev)[3:].decode("utf-8"))))
+    assert [r["kode"] for r in rows] == sorted(KELURAHAN)
+    assert json.loads(report.to_json(ev))["ditandai"]["menunggu_tinjauan"] == 5
+    book = load_workbook(io.BytesIO(report.to_xlsx(ev)))
+    assert {"Ringkasan", "Kelurahan", "Kemajuan", "Kit", "Ditandai"} <= set(book.sheetnames)
+    lurah = report.evaluate(engine, by="rw", kelurahan=KELURAHAN[1], end=today())
+    assert lurah.flagged is not None and lurah.flagged.waiting == 3
