@@ -117,7 +117,8 @@ class SheetRejected(InvalidInput):
     """A return sheet with bad rows; ``problems`` holds each as "line N, column X: ..."."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
-        super().__init__(f"{path}: {len(problems)} bad row{'s' if len(problems) > 1 else ''}; "
+        bad = len({_line_of(p) for p in problems})
+        super().__init__(f"{path}: {bad} bad row{'s' if bad > 1 else ''}; "
                          "nothing was marked (fix them in Excel and import the sheet again)")
         self.problems = problems
 
@@ -166,6 +167,14 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 def read_return_sheet(path: Path, *, by: str | None = None, today: date) -> list[ReturnRow]:
     """Every row of a return sheet, checked; SheetRejected lists every bad one."""
+    rows, problems = _check_rows(path, by=by, today=today)
+    if problems:
+        raise SheetRejected(path, problems)
+    return rows
+
+
+def _check_rows(path: Path, *, by: str | None, today: date) -> tuple[list[ReturnRow], list[str]]:
+    """The sheet's good rows, and every problem of its bad ones ("line N, column X: ...")."""
     rows: list[ReturnRow] = []
     problems: list[str] = []
     for line, cells in _rows(path):
@@ -210,11 +219,9 @@ def read_return_sheet(path: Path, *, by: str | None = None, today: date) -> list
             continue
         by_code = not number or _looks_like_code(number)  # a code typed in nomor_surat
         rows.append(ReturnRow(line, reference, by_code, mark, who, note, day))
-    if problems:
-        raise SheetRejected(path, problems)
-    if not rows:
+    if not rows and not problems:
         raise InvalidInput(f"{path} has a header but no rows")
-    return rows
+    return rows, problems
 
 
 def duplicates(rows: Sequence[ReturnRow], numbers: Sequence[str]) -> list[str]:
@@ -327,10 +334,11 @@ def apply_sheet(engine: Engine, path: Path, *, by: str | None, now: datetime,
     that its letter exists, that no letter is on it twice with different results) before
     one transaction applies them all. SheetRejected lists every bad row."""
     today = now.astimezone(WIB).date()
-    rows = read_return_sheet(path, by=by, today=today)
+    # Letters are looked up for every row whose cells are right, so the clerk sees every
+    # problem of the sheet at once, not the unknown numbers only after fixing the rest.
+    rows, problems = _check_rows(path, by=by, today=today)
     with engine.begin() as conn:
         letters = []
-        problems = []
         for row in rows:
             letter = _find(conn, row.reference, row.by_code)
             if letter is None:

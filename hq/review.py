@@ -11,11 +11,12 @@ another of their enrolments still waits.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, select, update
 
 from edge.errors import InvalidInput, NotFound
 from hq.db import enrolments, residents, reviews
@@ -42,13 +43,15 @@ class ReviewItem:
     decided_at: datetime | None
     decided_by: str | None
     reason: str | None
+    rw: str = ""  # the resident's RW ("" when HQ could not read the packet)
+    training: bool = False  # from a kit registered for training
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "packet_id": self.packet_id, "state": self.state,
             "created_at": self.created_at.isoformat(), "flags": self.flags,
             "kit": self.device_id, "nik": self.nik, "nama": self.name,
-            "kode_kelurahan": self.kelurahan, "operator": self.operator_id,
+            "kode_kelurahan": self.kelurahan, "rw": self.rw, "operator": self.operator_id,
             "service_point": self.service_point, "recorded_at": self.recorded_at.isoformat(),
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "decided_by": self.decided_by, "reason": self.reason,
@@ -61,16 +64,17 @@ def _aware(when: datetime | None) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def list_reviews(engine: Engine, *, include_decided: bool = False, limit: int = 500
-                 ) -> list[ReviewItem]:
+def list_reviews(engine: Engine, *, include_decided: bool = False, limit: int = 500,
+                 where: Sequence[ColumnElement[bool]] = ()) -> list[ReviewItem]:
+    """The reviews, oldest first; ``where``: conditions on ``enrolments`` (an area)."""
     v, e, r = reviews.c, enrolments.c, residents.c
     query = (select(v.id, v.packet_id, v.created_at, v.state, v.flags, v.decided_at,
                     v.decided_by, v.reason, e.device_id, e.nik, e.kelurahan, e.operator_id,
                     e.service_point, e.recorded_at, e.state.label("enrolment_state"),
-                    r.name)
+                    e.rw, e.training, r.name)
              .select_from(reviews.join(enrolments, v.packet_id == e.packet_id)
                           .outerjoin(residents, e.resident_id == r.id))
-             .order_by(v.id).limit(limit))
+             .where(*where).order_by(v.id).limit(limit))
     if not include_decided:
         query = query.where(v.state == "open")
     with engine.connect() as conn:
@@ -82,7 +86,8 @@ def list_reviews(engine: Engine, *, include_decided: bool = False, limit: int = 
             service_point=row.service_point,
             recorded_at=_aware(row.recorded_at) or datetime.now(UTC),
             enrolment_state=row.enrolment_state, decided_at=_aware(row.decided_at),
-            decided_by=row.decided_by, reason=row.reason) for row in conn.execute(query)]
+            decided_by=row.decided_by, reason=row.reason, rw=row.rw or "",
+            training=bool(row.training)) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True)

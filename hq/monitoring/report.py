@@ -21,12 +21,14 @@ from sqlalchemy import Engine
 
 from edge import regions
 from edge.errors import InvalidInput, NotFound
-from hq.monitoring import coverage, invitations, output
+from hq.monitoring import coverage, flagged, invitations, output
 from hq.monitoring.kits import KitState, kit_states
 from hq.monitoring.text import shown
 
 BY = ("kota", "kecamatan", "kelurahan", "rw")
 TARGET = 0.95
+FLAGGED_LISTED = 1000  # flagged recordings listed one by one (JSON, Excel); the PDF, 30
+FLAGGED_IN_PDF = 30
 
 COLUMNS_ID = {  # the column headers people read (Bahasa Indonesia first)
     "kode": "Kode", "wilayah": "Wilayah", "rw": "RW", "wajib_rekam": "Wajib rekam",
@@ -53,6 +55,7 @@ class Evaluation:
     funnel: invitations.Funnel | None = None
     funnel_rows: list[invitations.Funnel] = field(default_factory=list)
     output: output.Output | None = None  # each kit's and operator's recordings per day
+    flagged: flagged.Flagged | None = None  # the review queue as it stands now
 
 
 def _area(kecamatan: str | None, kelurahan: str | None) -> coverage.Area:
@@ -104,9 +107,10 @@ def evaluate(engine: Engine, *, by: str, kecamatan: str | None = None,
     funnel = invitations.total(engine, within, period)
     funnel_rows = invitations.funnel(engine, within, by, period)
     made = output.output(engine, within, first, end)
+    queue = flagged.waiting(engine, within, limit=FLAGGED_LISTED)
     return Evaluation(now or datetime.now(UTC), period, first, within, by, total, rows, kec,
                       kel, points, weekly, kits, funnel=funnel, funnel_rows=funnel_rows,
-                      output=made)
+                      output=made, flagged=queue)
 
 
 # --- rows as the flat formats carry them --------------------------------------------------------
@@ -169,8 +173,23 @@ def to_json(ev: Evaluation) -> bytes:
             "per_hari": [{"tanggal": day.isoformat(), "kit": kit, "operator": op,
                           "putusan": state, "jumlah": n}
                          for day, kit, op, state, n in ev.output.daily]},
+        "ditandai": None if ev.flagged is None else {
+            "menunggu_tinjauan": ev.flagged.waiting,
+            "dari_kit_latihan": ev.flagged.training,
+            "tertua": ev.flagged.oldest.isoformat() if ev.flagged.oldest else None,
+            "per_tanda": {code: n for code, n in ev.flagged.by_flag},
+            "daftar": [_flagged_json(i) for i in ev.flagged.items]},
     }
     return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+
+
+def _flagged_json(item: Any) -> dict[str, Any]:
+    """One flagged recording as the report carries it: where, when, by whom and why; not
+    who (the report goes beyond the supervisors; rekam-hq review list names the resident)."""
+    return {"tinjauan": item.id, "direkam": item.recorded_at.isoformat(),
+            "kit": item.device_id, "operator": item.operator_id,
+            "kode_kelurahan": item.kelurahan, "rw": item.rw, "kit_latihan": item.training,
+            "tanda": [str(f.get("code", "")) for f in item.flags]}
 
 
 def _kit_output(ev: Evaluation, device_id: str) -> output.OutputRow:
@@ -352,6 +371,28 @@ def to_xlsx(ev: Evaluation) -> bytes:
     ops.set_column(0, 0, 12)
     ops.set_column(1, 2, 18)
     ops.set_column(3, len(op_heads) - 1, 13)
+
+    if ev.flagged is not None and ev.flagged.items:
+        sheet = book.add_worksheet("Ditandai")
+        heads = ["No. tinjauan", "Direkam (WIB)", "Kit", "Operator", "Kelurahan", "RW",
+                 "Kit latihan", "Tanda"]
+        sheet.write_row(0, 0, heads, head)
+        for r, item in enumerate(ev.flagged.items, start=1):
+            sheet.write_number(r, 0, item.id)
+            sheet.write_datetime(r, 1, item.recorded_at.astimezone(_wib()).replace(tzinfo=None),
+                                 stamp)
+            sheet.write_string(r, 2, item.device_id)
+            sheet.write_string(r, 3, shown(item.operator_id))
+            sheet.write_string(r, 4, regions.get(item.kelurahan).name if item.kelurahan
+                               else "")
+            sheet.write_string(r, 5, item.rw)
+            sheet.write_boolean(r, 6, item.training)
+            sheet.write_string(r, 7, "; ".join(flagged.flag_label(str(f.get("code", "")))
+                                               for f in item.flags))
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, len(ev.flagged.items), len(heads) - 1)
+        sheet.set_column(0, 6, 15)
+        sheet.set_column(7, 7, 60)
     book.close()
     return out.getvalue()
 
@@ -449,6 +490,7 @@ def pdf_document(ev: Evaluation) -> dict[str, Any]:
                   _id_num(_kit_output(ev, k.device_id).tally.training) if
                   _kit_output(ev, k.device_id).tally.training else "—"] for k in ev.kits],
         "output": _pdf_output(ev),
+        "flagged": _pdf_flagged(ev),
         "weekly": ev.weekly,
         "funnel": None if ev.funnel is None or not ev.funnel.letters else {
             "chart": charts.funnel(ev.funnel, MARK_LABELS),
@@ -522,6 +564,29 @@ def _pdf_output(ev: Evaluation) -> dict[str, Any] | None:
                     *(_id_num(n) if n else "·" for n in o.per_day[-7:]),
                     _id_num(sum(o.per_day[-7:]))]
                    for o in made.operators if any(o.per_day[-7:])],
+    }
+
+
+def _pdf_flagged(ev: Evaluation) -> dict[str, Any] | None:
+    """The "flagged recordings" section: the review queue as the report is made."""
+    queue = ev.flagged
+    if queue is None:
+        return None
+    return {
+        "waiting": _id_num(queue.waiting), "training": _id_num(queue.training),
+        "has_training": queue.training > 0,
+        "oldest": queue.oldest.astimezone(_wib()).strftime("%d-%m-%Y %H.%M")
+        if queue.oldest else "",
+        "by_flag": [[flagged.flag_label(code), _id_num(n)] for code, n in queue.by_flag],
+        "items": [[str(i.id), i.recorded_at.astimezone(_wib()).strftime("%d-%m-%Y %H.%M"),
+                   breakable(i.device_id) + (" (LATIHAN)" if i.training else ""),
+                   breakable(i.operator_id) or "—",
+                   (regions.get(i.kelurahan).name + (f" RW {i.rw}" if i.rw else ""))
+                   if i.kelurahan else "—",
+                   "; ".join(flagged.flag_label(str(f.get("code", ""))) for f in i.flags)]
+                  for i in queue.items[:FLAGGED_IN_PDF]],
+        "more": _id_num(max(0, queue.waiting - FLAGGED_IN_PDF)),
+        "has_more": queue.waiting > FLAGGED_IN_PDF,
     }
 
 

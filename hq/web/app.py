@@ -50,7 +50,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.errors import InvalidInput, NotFound
-from hq.monitoring import coverage, views
+from hq.monitoring import coverage, flagged, views
 from hq.monitoring import kits as kit_queries
 from hq.monitoring import output as output_queries
 from hq.monitoring.text import shown
@@ -200,6 +200,7 @@ class Pages:
             "t": lambda key, **kw: translate(lang, key, **kw),
             "num": lambda v: i18n.number(lang, v), "pct": lambda v: i18n.percent(lang, v),
             "signed": lambda v: i18n.signed(lang, v),
+            "flag": lambda code: flagged.flag_label(code, lang),
             "now": datetime.now(UTC),
             "csrf": session.csrf if session else context.get("csrf", ""),
         }
@@ -416,6 +417,18 @@ class Pages:
         visits = await run_in_threadpool(lambda: ahead.visits_ahead(
             self.engine, area=area, today=views.today()))
         return JSONResponse([v.to_dict() for v in visits])
+
+    async def review_page(self, request: Request) -> Response:
+        """The flagged recordings waiting for a supervisor, within the account's area."""
+        within = _scope_area(session_of(request))
+        queue = await run_in_threadpool(flagged.waiting, self.engine, within)
+        template = "review_table.html" if _fragment(request) else "review.html"
+        return self.render(request, template, {"queue": queue, "page": "review"})
+
+    async def review_data(self, request: Request) -> Response:
+        within = _scope_area(session_of(request))
+        queue = await run_in_threadpool(flagged.waiting, self.engine, within)
+        return JSONResponse(queue.to_dict())
 
     async def kits_data(self, request: Request) -> Response:
         session = session_of(request)
@@ -643,6 +656,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/kits", pages.kits_page),
         Route("/api/kits", pages.kits_data),
         Route("/api/output", pages.output_data),
+        Route("/review", pages.review_page),
+        Route("/api/review", pages.review_data),
         Route("/readiness", pages.readiness_page),
         Route("/api/readiness", pages.readiness_data),
         Route("/users", pages.users_page),

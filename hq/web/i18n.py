@@ -25,7 +25,18 @@ TEXT: dict[str, dict[str, str]] = {
         "switch_language": "English",
         "nav_coverage": "Cakupan",
         "nav_kits": "Kit",
-        "nav_review": "Antrean tinjauan",
+        "nav_review": "Tinjauan",
+        "review_title": "Perekaman yang menunggu tinjauan",
+        "review_summary": "{n} perekaman menunggu putusan supervisor; yang tertua direkam "
+                          "{oldest} WIB.",
+        "review_training": "{n} di antaranya dari kit latihan (tidak pernah dihitung).",
+        "review_none": "Tidak ada perekaman yang menunggu tinjauan.",
+        "review_id": "No.", "recorded_at": "Direkam", "resident": "Warga",
+        "review_flags": "Tanda",
+        "review_more": "… dan {n} lagi (rekam-hq review list menampilkan semuanya).",
+        "review_note": "Vault tidak pernah menerima begitu saja perekaman yang ditandai. "
+                       "Supervisor memutuskannya di HQ: rekam-hq review decide NO "
+                       "accept|reject --reason ALASAN (dicatat siapa, kapan, dan mengapa).",
         "nav_readiness": "Kesiapan layanan",
         "nav_users": "Log masuk",
         "signed_in_as": "Masuk sebagai {user} ({role}, {area})",
@@ -132,7 +143,18 @@ TEXT: dict[str, dict[str, str]] = {
         "switch_language": "Bahasa Indonesia",
         "nav_coverage": "Coverage",
         "nav_kits": "Kits",
-        "nav_review": "Review queue",
+        "nav_review": "Review",
+        "review_title": "Recordings waiting for review",
+        "review_summary": "{n} recordings wait for a supervisor's decision; the oldest was "
+                          "recorded {oldest} WIB.",
+        "review_training": "{n} of them from training kits (never counted).",
+        "review_none": "No recording waits for review.",
+        "review_id": "No.", "recorded_at": "Recorded", "resident": "Resident",
+        "review_flags": "Flags",
+        "review_more": "… and {n} more (rekam-hq review list shows them all).",
+        "review_note": "The vault never silently accepts a flagged recording. A supervisor "
+                       "decides at HQ: rekam-hq review decide NO accept|reject --reason TEXT "
+                       "(kept with who, when and why).",
         "nav_readiness": "Service readiness",
         "nav_users": "Logins",
         "signed_in_as": "Logged in as {user} ({role}, {area})",

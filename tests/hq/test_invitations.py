@@ -197,10 +197,15 @@ def test_the_return_sheet_is_all_or_nothing_and_names_every_bad_cell(hq) -> None
         "line 3, column hasil: 'hilang' is not a result: diterima (D), tidak ditemukan "
         "(T), pindah (P), meninggal (M), menolak (TL); or delivered, not-found, moved, "
         "died, refused",
+        "line 4, column nomor_surat: no invitation letter 470/00777/Disdukcapil/XI/2026",
         "line 5, column petugas: empty (who delivered it), and no --by given",
         "line 6, column tanggal: 30-02-2026 is not a date",
         "line 7, column tanggal: 01-12-2027 is in the future",
-    ]  # the cells first; the letters are looked up once every cell is right
+        f"line 8, column nomor_surat: letter {a.letter.number} is also on line 2 with "
+        "another result; keep one",
+    ]  # every problem at once: the letters of the rows whose cells are right looked up too
+    assert str(caught.value).endswith("6 bad rows; nothing was marked (fix them in Excel "
+                                      "and import the sheet again)")
     assert _count(hq.engine, invitation_marks) == 0
     bad = _sheet(hq.tmp / "kembali.csv", [
         (a.letter.number, "D", "Pak Darto", "", "27-11-2026"),
@@ -267,7 +272,8 @@ def test_rekam_hq_invitations_mark_and_list(hq) -> None:
     assert hq.run("invitations", "mark", "--from", str(sheet)) == 1
     err = hq.out()[1]
     assert err.splitlines()[0].startswith("line 2, column hasil: 'X' is not a result")
-    assert err.splitlines()[-1].startswith(f"error: {sheet}: 1 bad row; nothing was marked")
+    assert err.splitlines()[1] == "line 3, column nomor_surat: no invitation letter nomor?"
+    assert err.splitlines()[-1].startswith(f"error: {sheet}: 2 bad rows; nothing was marked")
     sheet = _sheet(hq.tmp / "kembali.csv", [(c.letter.number, "TL", "Bu Sri", "", "")])
     assert hq.run("invitations", "mark", "--from", str(sheet)) == 0
     assert hq.out()[0].strip() == "kembali.csv: 1 row, 1 mark recorded"

@@ -313,3 +313,63 @@ def test_readiness_of_the_service_points_ahead(world):
     # a Lurah sees only the visits in its kelurahan
     own = client(engine, "lurah").get("/api/readiness").json()
     assert [v["kelurahan"] for v in own] == [KELURAHAN[1]]
+
+
+def test_the_review_queue_shows_what_waits_within_the_account_area(world):
+    """The supervisor's queue on the dashboard: every flagged recording still waiting, its
+    flags in words, oldest first; decided ones are gone; a Lurah sees its kelurahan's, a
+    Camat its kecamatan's, and only the kota's accounts see packets HQ could not read."""
+    engine, expected = world
+    admin = client(engine, "admin")
+    page = admin.get("/review").text
+    assert "5 perekaman menunggu putusan supervisor" in page
+    assert _cells(page, "review-table", review="1")[2:3] == ["kit-01"]
+    flags = re.findall(r'<li data-flag="([a-z_]+)"><strong>(\d+)</strong> ([^<]+)</li>', page)
+    assert {code: int(n) for code, n, _ in flags} == {
+        "details_differ": 1, "unknown_nik": 1, "schema": 1, "recorded_twice": 1,
+        "unreadable": 1}
+    assert ("unknown_nik", "1", "NIK tidak ada di daftar wajib rekam") in flags
+    assert "rekaman ganda" not in page  # the rejected one was decided: not in the queue
+    # what the kit wrote is shown as text, never obeyed
+    assert "<script>alert" not in page and "\u202e" not in page
+    data = admin.get("/api/review").json()
+    assert data["menunggu"] == expected["open_reviews"]
+    assert [i["id"] for i in data["daftar"]] == sorted(i["id"] for i in data["daftar"])
+    assert any(i["kit"] == "kit-03" and i["nik"] == "" for i in data["daftar"])  # unreadable
+
+    lurah = client(engine, "lurah").get("/api/review").json()
+    assert lurah["menunggu"] == expected["open_reviews_margahayu"]
+    assert {i["kode_kelurahan"] for i in lurah["daftar"]} == {KELURAHAN[1]}
+    camat = client(engine, "camat").get("/review").text
+    assert "1 perekaman menunggu putusan supervisor" in camat
+    assert "recorded_twice" in camat and "details_differ" not in camat
+    admin.cookies.set("__Host-rekam-lang", "en")
+    english = admin.get("/review").text
+    assert "5 recordings wait for a supervisor" in english and "NIK not on the register" in english
+    assert client(engine, "admin").get("/kits").text.count('href="/review"') >= 2  # nav + counts
+
+
+def test_the_report_reads_the_same_figures_on_either_database(world):
+    """The Wali Kota's report on this world's database (SQLite and PostgreSQL): its rows add
+    up to the dashboard's figures, and every format renders from them."""
+    import csv
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    from hq.monitoring import report
+
+    engine, expected = world
+    ev = report.evaluate(engine, by="kelurahan", end=today())
+    assert sum(f.recorded for f in ev.rows) == ev.total.recorded
+    assert ev.total.recorded == client(engine, "admin").get(
+        "/api/coverage/32.75").json()["area"]["recorded"]
+    assert ev.flagged is not None and ev.flagged.waiting == expected["open_reviews"]
+    rows = list(csv.DictReader(io.StringIO(report.to_csv(ev)[3:].decode("utf-8"))))
+    assert [r["kode"] for r in rows] == sorted(KELURAHAN)
+    assert json.loads(report.to_json(ev))["ditandai"]["menunggu_tinjauan"] == 5
+    book = load_workbook(io.BytesIO(report.to_xlsx(ev)))
+    assert {"Ringkasan", "Kelurahan", "Kemajuan", "Kit", "Ditandai"} <= set(book.sheetnames)
+    lurah = report.evaluate(engine, by="rw", kelurahan=KELURAHAN[1], end=today())
+    assert lurah.flagged is not None and lurah.flagged.waiting == 3

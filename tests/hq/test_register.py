@@ -108,6 +108,29 @@ def test_an_excel_export_with_aliases_semicolons_and_bad_rows(hq):
 
 
 @both
+def test_hidden_characters_and_overlong_cells_are_rejected(hq):
+    """Names and addresses go on letters, screens and the kit: a control character, a
+    direction-changing one or a pasting accident's 5,000 characters are reported by line
+    and column, and only the clean rows are imported."""
+    rows = population(5)
+    rows[0]["nama"] = "SITI\x07AMINAH"
+    rows[1]["alamat"] = "JL. MAWAR \u202eNO. 5"  # right-to-left override
+    rows[2]["nama"] = "A" * 5000
+    rows[3]["tempat_lahir"] = "BEKASI\u200b"  # zero-width space
+    path = write(hq.tmp / "kotor.csv", rows)
+
+    assert hq.run("residents", "import", str(path)) == 3
+    out, err = hq.out()
+    assert "5 rows: 1 added, 0 changed, 0 unchanged, 4 rejected" in out
+    assert "line 2, column nama: holds a control or invisible character (U+0007)" in err
+    assert "line 3, column alamat: holds a control or invisible character (U+202E)" in err
+    assert "line 4, column nama: is longer than 100 characters (5,000)" in err
+    assert "line 5, column tempat_lahir: holds a control or invisible character (U+200B)" in err
+    with hq.engine.connect() as conn:
+        assert conn.execute(select(residents.c.nik)).scalars().all() == [rows[4]["nik"]]
+
+
+@both
 def test_tab_separated_without_bom_and_a_columns_mapping(hq):
     rows = population(3)
     header = [c.upper() for c in CSV_COLUMNS]

@@ -105,7 +105,11 @@ def test_pdf_is_the_evaluation_report_in_bahasa_indonesia(home, tmp_path):
     assert any("Kit dan operator" in t and "Hasil per operator" in t for t in text)
     assert any("Hasil per kit" in t and "kit-01" in t for t in text)
     assert any("Undangan" in t and "Satgas Pamor" in t for t in text)
-    assert len(pdf) >= 5
+    flagged = next(t for t in text if "Perekaman yang ditandai" in t)
+    assert "5 perekaman menunggu putusan supervisor" in " ".join(flagged.split())
+    assert "NIK tidak ada di daftar wajib rekam" in flagged and "NIK direkam dua kali" in flagged
+    assert "rekaman ganda" not in "".join(text)  # a decided review is not waiting
+    assert len(pdf) >= 6
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -133,8 +137,13 @@ def test_each_kits_and_operators_output_in_json_and_excel(home, capsys, tmp_path
 
     assert run("--by", "kelurahan", "--from", "2026-11-01", "--to", "2026-11-30", "--format",
                "json") == 0
-    data = json.loads(capsys.readouterr().out)["perekaman"]
+    report = json.loads(capsys.readouterr().out)
+    data = report["perekaman"]
     assert data["jumlah"]["diterima"] == 180 and data["jumlah"]["latihan"] == 0
+    waiting = report["ditandai"]  # the queue now, whatever the period
+    assert waiting["menunggu_tinjauan"] == len(waiting["daftar"]) == 5
+    assert waiting["per_tanda"]["unreadable"] == 1
+    assert not any("nik" in item or "nama" in item for item in waiting["daftar"])
     by_operator = {(o["kit"], o["operator"]): o for o in data["operator"]}
     assert set(by_operator) == {("kit-01", "ani"), ("kit-01", "budi"), ("kit-02", "citra"),
                                 ("kit-03", "dedi")}
@@ -165,6 +174,11 @@ def test_each_kits_and_operators_output_in_json_and_excel(home, capsys, tmp_path
     assert practice[k_heads.index("Kit latihan")] is True
     assert practice[k_heads.index("Direkam")] == 0
     assert practice[k_heads.index("Latihan (tidak dihitung)")] == 2
+    flagged = book["Ditandai"]
+    f_rows = list(flagged.iter_rows(min_row=2, values_only=True))
+    assert len(f_rows) == 5 and all(isinstance(r[1], datetime) for r in f_rows)
+    assert flagged.freeze_panes == "A2" and flagged.auto_filter.ref
+    assert any("data berbeda dengan daftar" in r[-1] for r in f_rows)
 
 
 def test_operator_ids_from_packets_are_printed_as_text_never_obeyed(home, tmp_path):
