@@ -40,7 +40,7 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy edge hal rekam hq sync
+	$(BIN)/mypy edge hal rekam hq sync tui
 	$(BIN)/lint-imports
 
 ## bench: every benchmark in bench/, each printing ratios against a baseline of the same run

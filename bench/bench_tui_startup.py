@@ -53,10 +53,12 @@ import sys, time
 t0 = float(sys.argv[1])
 from edge.kit import open_kit
 from hal.registry import open_devices
+from rekam.bootstrap import ui_services
 from tui.app import RekamApp
 from tui.screens.login import LoginScreen
 kit = open_kit(__import__("pathlib").Path(sys.argv[2]))
-app = RekamApp(kit, lambda: open_devices("sim", seed=0, allow_simulated=True), status_every=0)
+app = RekamApp(ui_services(kit, lambda: open_devices("sim", seed=0, allow_simulated=True)),
+               status_every=0)
 async def probe(pilot):
     while not isinstance(app.screen, LoginScreen) or not app.screen.is_mounted:
         await pilot.pause(0.001)
@@ -177,6 +179,7 @@ def enrolments(home: Path, count: int, theme: str) -> None:
     from edge.kit import Kit
     from edge.operators import KdfParams
     from hal.registry import open_devices
+    from rekam.bootstrap import ui_services
     from tui.app import RekamApp
     from tui.memory import limit_arenas
     from tui.screens.capture import CaptureScreen
@@ -185,7 +188,7 @@ def enrolments(home: Path, count: int, theme: str) -> None:
     kit = Kit(home, kdf=KdfParams(memory_kib=8192, iterations=1))
     niks = (home / "bench-niks.txt").read_text().split()[:count]
     devices = open_devices("sim", seed=3, allow_simulated=True)
-    app = RekamApp(kit, devices, status_every=0, theme=theme)
+    app = RekamApp(ui_services(kit, devices), status_every=0, theme=theme)
 
     started: dict[int, float] = {}
     ui_ms: list[float] = []

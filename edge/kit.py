@@ -118,9 +118,9 @@ def install_bundle(paths: KitPaths, bundle: ProvisioningBundle, *, force: bool =
                 counts = outbox.counts()
             finally:
                 conn.close()
-            if counts["sealed"] or counts["sent"]:
+            if counts.waiting:
                 raise NotAllowed(
-                    f"{counts['sealed'] + counts['sent']} packets are not yet acknowledged by "
+                    f"{counts.waiting} packets are not yet acknowledged by "
                     "HQ; sync them before re-provisioning"
                 )
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -240,6 +240,11 @@ class Kit:
                 self._roster_store = RosterStore.open(self.paths.roster_db, session.roster_key)
                 self._roster_key = session.roster_key
             yield self._roster_store
+
+    def close_roster(self) -> None:
+        """Close the roster store and drop its key (an operator logged out)."""
+        with self._roster_lock:
+            self._close_roster()
 
     def _close_roster(self) -> None:
         if self._roster_store is not None:

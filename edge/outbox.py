@@ -27,6 +27,15 @@ class PacketState(StrEnum):
     PURGED = "purged"
 
 
+class OutboxCounts(dict[str, int]):
+    """Packets per state (every :class:`PacketState` present, zero when none)."""
+
+    @property
+    def waiting(self) -> int:
+        """Sealed or sent, not yet acknowledged by HQ: what the kit still owes."""
+        return self[PacketState.SEALED] + self[PacketState.SENT]
+
+
 @dataclass(frozen=True)
 class OutboxEntry:
     packet_id: str
@@ -154,8 +163,8 @@ class Outbox:
         for row in cursor:
             yield _entry(row)
 
-    def counts(self) -> dict[str, int]:
-        counts = {state.value: 0 for state in PacketState}
+    def counts(self) -> OutboxCounts:
+        counts = OutboxCounts({state.value: 0 for state in PacketState})
         for state, n in self._conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
             counts[str(state)] = int(n)
         return counts

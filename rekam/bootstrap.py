@@ -1,16 +1,26 @@
-"""The kit's one bootstrap: open the home, choose device backends, hand both to the caller.
+"""The kit's one wiring point: open the home, choose device backends, connect the UI to
+the uplink and the readiness checks, hand the lot to the caller.
 
-Tests call the same functions with a temporary home and the simulated backend.
+Every kit process starts here: ``rekam`` (its subcommands open the kit and devices with
+:func:`open_kit` and :func:`open_kit_devices`), the operator UI (:func:`ui_services`:
+the kit, a function that opens its devices, the one-shot send to HQ and the link check),
+``rekam doctor`` (the same checks, and each device opened afresh). Tests call the same
+functions with a temporary home and the simulated backend. Imports stay light: the MQTT
+client and the device backends load when first used, not when a screen first shows.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.config import APPLIANCE_HOME, default_home
 from edge.kit import Kit, open_kit
 from hal.registry import KitDevices, open_devices, spec_from_env
+
+if TYPE_CHECKING:
+    from tui.services import Devices, DevicesFactory, KitServices
 
 
 def kit_home(arg: str | None) -> Path:
@@ -26,4 +36,17 @@ def open_kit_devices(kit: Kit, *, sim: bool = False, seed: int = 0) -> KitDevice
     return open_devices(spec, seed=seed, allow_simulated=kit.config.allow_simulated)
 
 
-__all__ = ["kit_home", "open_devices", "open_kit", "open_kit_devices"]
+def ui_services(kit: Kit, devices: Devices | DevicesFactory,
+                cls: type[KitServices] | None = None) -> KitServices:
+    """What the operator UI works with: ``kit`` and its devices (open, or a function the UI
+    calls in a worker once its first screen is up), the one-shot send to HQ and the check
+    of the link to HQ. ``cls`` lets tests fix the host's facts for their snapshots."""
+    from sync.link import broker_check
+    from sync.send_now import SendNow
+    from tui.services import KitServices
+
+    return (cls or KitServices)(kit, devices, sender=SendNow(kit.paths.root),
+                                link_check=lambda: broker_check(kit))
+
+
+__all__ = ["kit_home", "open_devices", "open_kit", "open_kit_devices", "ui_services"]

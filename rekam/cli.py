@@ -30,7 +30,7 @@ from edge.kit import Kit, install_bundle, open_kit
 from edge.operators import Role, Session
 from edge.provisioning import open_bundle
 from edge.workflow import AttemptOutcome, run_clean
-from rekam.bootstrap import kit_home, open_kit_devices
+from rekam.bootstrap import kit_home, open_kit_devices, ui_services
 
 PIN_ENV = "REKAM_PIN"
 NEW_PIN_ENV = "REKAM_NEW_PIN"
@@ -417,7 +417,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from tui.run import run_app
 
     with _kit(args) as kit:
-        return run_app(kit, lambda: open_kit_devices(kit, sim=args.sim, seed=args.seed), args)
+        return run_app(ui_services(kit, lambda: open_kit_devices(kit, sim=args.sim,
+                                                                 seed=args.seed)), args)
 
 
 # --- the parser -----------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def run_sync(home: Path, args: argparse.Namespace) -> int:
         asyncio.run(main())
         elapsed = time.monotonic() - started
         after = kit.outbox.counts()
-    left = after["sealed"] + after["sent"]
+    left = after.waiting
     if args.once:
         summary = {"device_id": kit.device_id, "before": before, "after": after,
                    "unacknowledged": left, "elapsed_s": round(elapsed, 3),

@@ -737,7 +737,7 @@ class Uplink:
         worklist_key = kit.worklist_public_key()
         return Status(
             device_id=kit.device_id, state=state, at=kit.clock(),
-            software_version=__version__, queue_depth=counts["sealed"] + counts["sent"],
+            software_version=__version__, queue_depth=counts.waiting,
             oldest_queued=None if oldest is None else oldest.isoformat(), outbox=counts,
             free_disk_mb=kit.free_disk_mb(), roster_version=roster,
             roster_expires_at=kit.state.get("roster_expires_at"),
@@ -807,8 +807,7 @@ class Uplink:
     # --- --once ---------------------------------------------------------------------------
 
     def unacked(self) -> int:
-        counts = self.kit.outbox.counts()
-        return counts["sealed"] + counts["sent"]
+        return self.kit.outbox.counts().waiting
 
     async def _until_done(self, give_up: float) -> None:
         """Ends the session as soon as an ack batch leaves nothing unacknowledged (woken by

@@ -1,14 +1,16 @@
 """The Rekam operator UI: a Textual app that runs a service point.
 
-``RekamApp(kit, devices)`` receives everything it works with in its constructor (after
-harlequin): the kit core (:class:`edge.kit.Kit`) and the devices the bootstrap chose, real
-or simulated. Tests build a kit in a temporary home and pass simulated devices; ``rekam
-tui`` passes the configured kit.
+``RekamApp(services)`` receives everything it works with in its constructor (after
+harlequin): the :class:`~tui.services.KitServices` the bootstrap wired
+(:func:`rekam.bootstrap.ui_services`): the kit core, its devices (real or simulated), the
+send to HQ and the readiness checks. Tests wire a kit in a temporary home with simulated
+devices the same way; ``rekam tui`` wires the configured kit.
 
 How the parts fit:
 
 - :mod:`tui.services` — the kit as the UI sees it (no Textual): login, roster, enrolment,
   sealing, receipt, status, sync, technician report; thread-safe, called from workers.
+- :mod:`tui.views` — what the screens show, as frozen dataclasses the services build.
 - :mod:`tui.catalogue` — every displayed string, Bahasa Indonesia and English, and the
   error codes of the core and the devices as plain sentences.
 - :mod:`tui.messages` — what workers post back; workers never touch widgets.
@@ -34,10 +36,10 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.worker import Worker
 
-from edge.kit import Kit
 from tui.catalogue import Catalogue
 from tui.messages import Failed, StatusUpdated
-from tui.services import Devices, DevicesFactory, KitServices, KitSnapshot
+from tui.services import KitServices
+from tui.views import KitSnapshot
 
 log = logging.getLogger("rekam.tui")
 
@@ -69,19 +71,17 @@ class RekamApp(App[None]):
 
     def __init__(
         self,
-        kit: Kit,
-        devices: Devices | DevicesFactory,
+        services: KitServices,
         *,
         language: str | None = None,
-        services: KitServices | None = None,
         keymap: dict[str, str] | None = None,
         theme: str | None = None,
         status_every: float = 5.0,
         log_path: Path | None = None,
     ) -> None:
         super().__init__()
-        self.kit = kit
-        self.services = services or KitServices(kit, devices)
+        self.services = services
+        self.kit = kit = services.kit
         self.cat = Catalogue(language or kit.config.language)
         self.set_reactive(RekamApp.language, self.cat.language)
         self._keymap = keymap or {}
@@ -125,14 +125,10 @@ class RekamApp(App[None]):
         from edge.errors import RekamError
         from tui.screens.login import LoginScreen
 
-        for screen in self.screen_stack:
-            enrolment = getattr(screen, "enrolment", None)
-            if enrolment is not None and self.services.session is not None:
-                try:
-                    self.services.cancel(enrolment)
-                except RekamError as exc:
-                    self.write_log("cancelling a recording at logout failed", exc)
-        self.services.logout()
+        try:
+            self.services.logout()
+        except RekamError as exc:
+            self.write_log("cancelling a recording at logout failed", exc)
         while len(self.screen_stack) > 1 and not isinstance(self.screen, LoginScreen):
             self.pop_screen()
 

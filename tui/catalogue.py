@@ -738,6 +738,86 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "The HQ server refused this kit. Call the technician (certificate)."),
     "err.protocol": ("Pesan dari pusat tidak bisa dibaca. Hubungi teknisi.",
                      "A message from HQ could not be read. Call the technician."),
+    # --- readiness checks (edge.checks, sync.link, rekam doctor) -----------------------
+    "check.title": ("Pemeriksaan kesiapan kit {device}", "Readiness check of kit {device}"),
+    "check.status.ok": ("SIAP", "OK"),
+    "check.status.warn": ("PERHATIAN", "WARN"),
+    "check.status.fail": ("GAGAL", "FAIL"),
+    "check.ready": ("KIT SIAP melayani warga.", "KIT READY to serve residents."),
+    "check.not_ready": ("KIT BELUM SIAP: perbaiki yang bertanda GAGAL, lalu jalankan lagi.",
+                        "KIT NOT READY: fix what says FAIL, then run again."),
+    "check.label.camera": ("Kamera", "Camera"),
+    "check.label.fingerprint": ("Pemindai sidik jari", "Fingerprint scanner"),
+    "check.label.iris": ("Pemindai iris", "Iris scanner"),
+    "check.label.signature": ("Bantalan tanda tangan", "Signature pad"),
+    "check.label.code_reader": ("Pembaca kode QR", "QR code reader"),
+    "check.label.receipt_printer": ("Printer struk", "Receipt printer"),
+    "check.label.document_printer": ("Printer A4", "A4 printer"),
+    "check.label.indicators": ("Lampu dan buzzer", "LEDs and buzzer"),
+    "check.label.disk": ("Ruang disk", "Disk space"),
+    "check.label.clock": ("Jam sistem", "System clock"),
+    "check.label.keys": ("Kunci keamanan", "Security keys"),
+    "check.label.roster": ("Daftar warga", "Resident roster"),
+    "check.label.broker": ("Koneksi ke HQ", "Link to HQ"),
+    "check.label.settings": ("Pengaturan", "Settings"),
+    "check.device_ok": ("{model} ({backend}), nomor seri {serial}",
+                        "{model} ({backend}), serial {serial}"),
+    "check.device_sim": ("SIMULASI, bukan alat sungguhan ({model})",
+                         "SIMULATED, not real hardware ({model})"),
+    "check.device_sim_refused": ("perangkat simulasi tidak diizinkan di kit produksi; pasang "
+                                 "alat aslinya",
+                                 "simulated devices are not allowed on a production kit; "
+                                 "connect the real one"),
+    "check.device_missing": ("tidak ditemukan: {error}. Periksa kabel USB/daya, lalu jalankan "
+                             "lagi 'rekam doctor'",
+                             "not found: {error}. Check the USB cable and power, then run "
+                             "'rekam doctor' again"),
+    "check.self_test_failed": ("uji mandiri gagal: {detail}", "self-test failed: {detail}"),
+    "check.paper_out": ("kertas struk habis; pasang gulungan baru",
+                        "out of receipt paper; load a new roll"),
+    "check.paper_low": ("kertas struk hampir habis; siapkan gulungan baru",
+                        "receipt paper nearly out; have a new roll ready"),
+    "check.disk_ok": ("{free} MB bebas (batas minimum {floor} MB)",
+                      "{free} MB free (floor {floor} MB)"),
+    "check.disk_low": ("{free} MB bebas (batas minimum {floor} MB); kirim data ke HQ ('rekam "
+                       "sync --once') agar paket lama dihapus",
+                       "{free} MB free (floor {floor} MB); sync to HQ ('rekam sync --once') "
+                       "so that acknowledged packets are purged"),
+    "check.clock_ok": ("{now:%Y-%m-%d %H:%M} UTC", "{now:%Y-%m-%d %H:%M} UTC"),
+    "check.clock_wrong": ("{now:%Y-%m-%d %H:%M} UTC; jam kit salah; sambungkan ke internet "
+                          "atau atur jam dengan benar",
+                          "{now:%Y-%m-%d %H:%M} UTC; the kit's clock is wrong; connect to the "
+                          "internet or set the time"),
+    "check.keys_ok": ("lengkap, kunci pribadi hanya bisa dibaca kit",
+                      "complete, private keys readable by the kit only"),
+    "check.keys_bad": ("{problem}; provisioning ulang: rekam provision BUNDLE",
+                       "{problem}; provision again: rekam provision BUNDLE"),
+    "check.roster_none": ("belum ada; impor daftar dari HQ (rekam roster import FILE)",
+                          "none yet; import HQ's worklist (rekam roster import FILE)"),
+    "check.roster_ok": ("versi {version}, {size} warga, diimpor {imported:%Y-%m-%d}, berlaku "
+                        "sampai {expires:%Y-%m-%d}",
+                        "version {version}, {size} residents, imported {imported:%Y-%m-%d}, "
+                        "valid until {expires:%Y-%m-%d}"),
+    "check.roster_expired": ("kedaluwarsa sejak {expires:%Y-%m-%d}; minta daftar baru dari HQ",
+                             "expired on {expires:%Y-%m-%d}; ask HQ for a new worklist"),
+    "check.roster_soon": ("versi {version}, {size} warga, diimpor {imported:%Y-%m-%d}, berlaku "
+                          "sampai {expires:%Y-%m-%d}; berakhir {expires:%Y-%m-%d}; minta "
+                          "daftar baru dari HQ",
+                          "version {version}, {size} residents, imported {imported:%Y-%m-%d}, "
+                          "valid until {expires:%Y-%m-%d}; ends {expires:%Y-%m-%d}; ask HQ "
+                          "for a new worklist"),
+    "check.broker_unset": ("alamat server belum diatur (rekam config set broker "
+                           "mqtts://HOST:PORT)",
+                           "no broker set (rekam config set broker mqtts://HOST:PORT)"),
+    "check.broker_ok": ("{url} terjangkau (TLS berhasil)", "{url} reachable (TLS handshake done)"),
+    "check.broker_down": ("{url} tidak terjangkau ({error}); kit tetap bisa merekam, data "
+                          "dikirim saat koneksi ada",
+                          "{url} unreachable ({error}); the kit still records and uploads "
+                          "later"),
+    "check.settings_defaulted": ("nilai di luar batas, memakai nilai bawaan; perbaiki dengan "
+                                 "'rekam config set': {problems}",
+                                 "out of range, the defaults apply; fix with 'rekam config "
+                                 "set': {problems}"),
 }
 
 _TITLES = {
@@ -835,6 +915,11 @@ class Catalogue:
 
     def exception_reason(self, reason: str, *, short: bool = False) -> str:
         return self.t(f"excshort.{reason}" if short else f"exc.reason.{reason}")
+
+    def check(self, check: Any) -> tuple[str, str, str]:
+        """An :class:`edge.checks.Check` as (status, label, detail) words."""
+        return (self.t(f"check.status.{check.status}"), self.t(f"check.label.{check.key}"),
+                self.t(f"check.{check.code}", **check.values))
 
     # --- errors --------------------------------------------------------------------------------
 

@@ -5,21 +5,25 @@ queued (``can_replace``), after toolong's habit."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from edge.operators import Session
 from edge.packet import SealedPacket
-from edge.roster import SearchHit
+from edge.roster import ScheduleEntry, SearchHit
 from edge.workflow import AttemptOutcome, Enrolment, Slot
-from tui.services import KitSnapshot, SyncOverview, SyncResult, TechnicianReport
+from tui.views import HomeOverview, KitSnapshot, SyncOverview, TechnicianReport
+
+if TYPE_CHECKING:
+    from sync.send_now import SyncResult
 
 
 class Failed(Message):
-    """A worker's expected failure: a typed error from the core or a device."""
+    """A worker's expected failure: a typed error from the core or a device. ``context``
+    names what it concerned (the operator id of a failed login)."""
 
-    def __init__(self, what: str, error: BaseException, context: Any = None) -> None:
+    def __init__(self, what: str, error: BaseException, context: str = "") -> None:
         super().__init__()
         self.what = what
         self.error = error
@@ -109,12 +113,20 @@ class ReportLoaded(Message):
 
 
 class HomeLoaded(Message):
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, overview: HomeOverview) -> None:
         super().__init__()
-        self.data = data
+        self.overview = overview
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, HomeLoaded)
+
+
+class ScheduleLoaded(Message):
+    """HQ's schedule of visits for this kit, soonest first."""
+
+    def __init__(self, schedule: list[ScheduleEntry]) -> None:
+        super().__init__()
+        self.schedule = schedule
 
 
 class Approved(Message):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edge.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tui.services import KitServices
 
 KEYMAP_FILE = "tui-keymap.json"
 """Optional, in the kit's home: ``{"binding id": "keys"}``, e.g. ``{"capture": "space"}``."""
@@ -39,9 +41,9 @@ def load_keymap(home: Path) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-def run_app(kit: Any, open_devices: Callable[[], Any], args: argparse.Namespace) -> int:
-    """Run the UI on ``kit``; ``open_devices`` (the bootstrap's) is called in a worker once
-    the login screen is up, and the devices are closed when the app ends."""
+def run_app(services: KitServices, args: argparse.Namespace) -> int:
+    """Run the UI on the services the bootstrap wired (:func:`rekam.bootstrap.ui_services`);
+    the devices open in a worker once the login screen is up and close when the app ends."""
     import logging
 
     from tui.app import RekamApp
@@ -50,9 +52,10 @@ def run_app(kit: Any, open_devices: Callable[[], Any], args: argparse.Namespace)
     limit_arenas()  # before the first worker thread
 
     # Diagnostics (the sync code's, say) go to a file: stderr is the operator's screen.
-    logging.basicConfig(filename=str(kit.paths.root / "tui.log"), level=logging.INFO,
+    logging.basicConfig(filename=str(services.kit.paths.root / "tui.log"), level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = RekamApp(kit, open_devices, language=args.language, theme=args.theme,
+    kit = services.kit
+    app = RekamApp(services, language=args.language, theme=args.theme,
                    keymap=load_keymap(kit.paths.root))
     app.run()
     return 0

@@ -73,7 +73,7 @@ def _stored(net) -> dict[str, str]:
 def _unacked(net, device: str) -> int:
     with net.kit(device) as kit:
         counts = kit.outbox.counts()
-    return counts["sealed"] + counts["sent"]
+    return counts.waiting
 
 
 def test_same_packet_delivered_twice_is_stored_once(net):
@@ -236,8 +236,8 @@ def test_send_now_wakes_the_daemon_out_of_its_back_off(net, tmp_path):
     import sys
     import time
 
+    from rekam.bootstrap import ui_services
     from sync.daemon_state import RETRYING, read_state
-    from tui.services import KitServices
 
     net.add_kit("kit-a")
     with net.kit("kit-a") as kit:
@@ -259,7 +259,7 @@ def test_send_now_wakes_the_daemon_out_of_its_back_off(net, tmp_path):
                 await asyncio.to_thread(net.broker.start)
                 async with net.running_ingest():
                     with net.kit("kit-a") as kit:
-                        services = KitServices(kit, lambda: None)
+                        services = ui_services(kit, lambda: None)
                         woke = time.monotonic()
                         result = await asyncio.to_thread(services.send_now, timeout=30)
                         took = time.monotonic() - woke

@@ -39,7 +39,7 @@ def _stored(net) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def _unacked(kit) -> int:  # type: ignore[no-untyped-def]
     counts = kit.outbox.counts()
-    return int(counts["sealed"] + counts["sent"])
+    return int(counts.waiting)
 
 
 class IngestProcess:

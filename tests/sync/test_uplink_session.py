@@ -224,7 +224,7 @@ def test_re_sends_back_off_while_hq_acks_nothing_and_recover_on_an_ack(kit, hq_h
         await asyncio.sleep(2.5)
         sends = link.sends(packet.packet_id)
         link.hq_silent = False  # ingest is back: the next re-send is acked
-        await _until(lambda: kit.outbox.counts()["sealed"] + kit.outbox.counts()["sent"] == 0)
+        await _until(lambda: kit.outbox.counts().waiting == 0)
         assert uplink._ack_wait == 0.2
         stop.set()
         await run

@@ -14,6 +14,7 @@ from edge.clock import FakeClock
 from edge.kit import Kit
 from edge.operators import KdfParams
 from hal.registry import open_devices
+from rekam.bootstrap import ui_services
 from tui.app import RekamApp
 from tui.services import KitServices
 
@@ -33,8 +34,8 @@ def rig_factory(kit_template: Path, tmp_path: Path) -> Iterator[Callable[..., Ri
         clock = FakeClock(NOW)
         kit = Kit(home, clock=clock, kdf=KdfParams.FAST_FOR_TESTS)
         devices = open_devices("sim", seed=1, allow_simulated=True)
-        services = (FixedServices if fixed else KitServices)(kit, devices)
-        app = RekamApp(kit, devices, language=language, services=services, status_every=0,
+        services = ui_services(kit, devices, FixedServices if fixed else KitServices)
+        app = RekamApp(services, language=language, status_every=0,
                        theme="textual-dark", **kwargs)
         rig = Rig(home, kit, devices, clock, app)
         made.append(rig)

@@ -10,6 +10,7 @@ import pytest
 from tui_drive import enter, fill, find, login, login_to_home, screen_name, screen_text
 from tui_world import TECHNICIAN_PIN, settle
 
+from rekam.bootstrap import ui_services
 from tui.app import RekamApp
 
 
@@ -268,12 +269,12 @@ def test_technician_screen_only_for_technicians(rig_factory) -> None:
 
 def test_language_comes_from_the_config(rig_factory, kit_template) -> None:
     rig = rig_factory()
-    app = RekamApp(rig.kit, rig.devices, status_every=0)
+    app = RekamApp(ui_services(rig.kit, rig.devices), status_every=0)
     assert app.cat.language == "id"
     from dataclasses import replace
 
     rig.kit.config = replace(rig.kit.config, language="en")
-    assert RekamApp(rig.kit, rig.devices, status_every=0).cat.language == "en"
+    assert RekamApp(ui_services(rig.kit, rig.devices), status_every=0).cat.language == "en"
 
 
 def test_devices_open_after_the_login_screen_and_faults_are_shown(rig_factory) -> None:
@@ -286,7 +287,7 @@ def test_devices_open_after_the_login_screen_and_faults_are_shown(rig_factory) -
     def refuse():  # type: ignore[no-untyped-def]
         raise SimulatedDeviceRefused("simulated devices are refused", device="camera")
 
-    app = RekamApp(rig.kit, refuse, status_every=0, theme="textual-dark")
+    app = RekamApp(ui_services(rig.kit, refuse), status_every=0, theme="textual-dark")
 
     async def go() -> None:
         async with app.run_test(size=(80, 24)) as pilot:

@@ -25,8 +25,10 @@ from edge.kit import Kit, open_kit
 from edge.residents import read_csv
 from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
+from hal.host import PowerState
 from tui.app import RekamApp
-from tui.services import KitServices, PowerState, SyncOverview, TechnicianReport
+from tui.services import KitServices
+from tui.views import SyncOverview, TechnicianReport
 
 SUPERVISOR_PIN = "483920"
 OPERATOR_PIN = "571846"

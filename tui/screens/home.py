@@ -3,7 +3,7 @@ to record, and the way into everything else. One key (Enter) starts the next res
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -16,6 +16,7 @@ from tui.messages import Failed, HomeLoaded
 from tui.screens.base import RekamScreen
 from tui.screens.place import kelurahan_name
 from tui.text import esc
+from tui.views import HomeOverview
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
@@ -35,7 +36,7 @@ class HomeScreen(RekamScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.data: dict[str, Any] = {}
+        self.overview: HomeOverview | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar("home.title")
@@ -68,24 +69,16 @@ class HomeScreen(RekamScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def load(self) -> None:
-        s = self.services
         try:
-            total, done = s.roster_counts()
-            meta = s.roster_meta()
-            data: dict[str, Any] = {
-                "today": s.today_summary(), "point": s.service_point(),
-                "schedule": s.schedule_today(), "total": total, "done": done,
-                "expires": meta.expires_at if meta else None, "has_roster": meta is not None,
-                "expected": s.expected(limit=EXPECTED_SHOWN) if meta else None,
-            }
+            overview = self.services.home_overview(expected_limit=EXPECTED_SHOWN)
         except RekamError as exc:
             self.post_message(Failed("home", exc))
             return
-        self.post_message(HomeLoaded(data))
+        self.post_message(HomeLoaded(overview))
 
     def on_home_loaded(self, message: HomeLoaded) -> None:
         message.stop()
-        self.data = message.data
+        self.overview = message.overview
         self.refresh_text()
 
     def on_failed(self, message: Failed) -> None:
@@ -93,8 +86,8 @@ class HomeScreen(RekamScreen):
         self.query_one("#warnings", Static).update(esc(self.cat.error(message.error)[1]))
 
     def refresh_text(self) -> None:
-        d = self.data
-        point = d.get("point")
+        d = self.overview
+        point = d.point if d is not None else None
         place = self.query_one("#place-line", Static)
         if point is not None:
             place.update(self.t("home.place", place=f"{esc(point.name)} · "
@@ -104,7 +97,7 @@ class HomeScreen(RekamScreen):
             place.update(self.t("home.place_unset"))
         self.query_one("#today-title", Static).update(self.t("home.today"))
         self.query_one("#queue-title", Static).update(self.t("home.queue"))
-        today = d.get("today")
+        today = d.today if d is not None else None
         snap = self.rekam.snapshot
         waiting = snap.waiting if snap is not None else 0
         if today is not None:
@@ -115,17 +108,16 @@ class HomeScreen(RekamScreen):
             self.query_one("#queue", Static).update(
                 f"{self.t('home.called')}: [b]{called}[/b]\n[dim]{self.t('home.queue_hint')}[/]")
         lines = []
-        for entry in d.get("schedule", []):
+        for entry in d.schedule if d is not None else ():
             lines.append(self.t("home.schedule_today", place=esc(entry.place), rw=esc(entry.rw)))
-        if not d.get("schedule") and d:
+        if d is not None and not d.schedule:
             lines.append(self.t("home.schedule_none"))
-        expected = d.get("expected")
+        expected = d.expected if d is not None else None
         title = self.t("home.expected")
-        if d.get("has_roster"):
-            total, done = d["total"], d["done"]
-            lines.append(self.t("home.expected_line", total=total, done=done,
-                                left=max(0, total - done)))
-        elif d:
+        if d is not None and d.has_roster:
+            lines.append(self.t("home.expected_line", total=d.total, done=d.done,
+                                left=max(0, d.total - d.done)))
+        elif d is not None:
             lines.append(self.t("home.roster_missing"))
         if expected is not None:
             where = (self.t("home.expected_rw", rw=esc(", ".join(expected.rws))) if expected.rws
@@ -142,7 +134,7 @@ class HomeScreen(RekamScreen):
         self.query_one("#expected-title", Static).update(title)
         self.query_one("#expected", Static).update("\n".join(lines))
         warnings = []
-        expires = d.get("expires")
+        expires = d.expires if d is not None else None
         if expires is not None and expires <= self.services.kit.clock():
             warnings.append(self.t("home.roster_expired",
                                    when=f"{expires.astimezone(self.services.now().tzinfo):%d-%m}"))

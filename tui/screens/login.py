@@ -125,7 +125,7 @@ class LoginScreen(RekamScreen):
             self.set_focus(pin)
         elif isinstance(error, LockedOut):
             self.locked_until = error.until
-            self.locked_operator = str(message.context or "")
+            self.locked_operator = message.context
             self._show_lock()
         elif isinstance(error, OperatorDisabled):
             self.say("login.disabled")

@@ -15,9 +15,9 @@ from textual.widgets import Input, Label, RadioSet, Select, Static
 from edge import regions
 from edge.errors import RekamError
 from edge.roster import ScheduleEntry
-from tui.messages import Failed, HomeLoaded
+from edge.service_point import PlaceType, ServicePoint
+from tui.messages import Failed, ScheduleLoaded
 from tui.screens.base import RekamScreen
-from tui.services import PlaceType, ServicePoint
 from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.choice import Choice
@@ -53,7 +53,7 @@ class ServicePointScreen(RekamScreen):
             with Horizontal(classes="form-row"):
                 yield Label(id="type-label", classes="form-label")
                 with RadioSet(id="place-type"):
-                    for kind in PlaceType.ALL:
+                    for kind in PlaceType:
                         yield Choice(self.t(f"place.type.{kind}"), id=f"type-{kind}",
                                      value=(current.place_type == kind) if current
                                      else kind == PlaceType.BALAI_RW)
@@ -84,13 +84,13 @@ class ServicePointScreen(RekamScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def _load(self) -> None:
         try:
-            self.post_message(HomeLoaded({"schedule": self.services.schedule()}))
+            self.post_message(ScheduleLoaded(self.services.schedule()))
         except RekamError as exc:
             self.post_message(Failed("schedule", exc))
 
-    def on_home_loaded(self, message: HomeLoaded) -> None:
+    def on_schedule_loaded(self, message: ScheduleLoaded) -> None:
         message.stop()
-        self.schedule = message.data["schedule"]
+        self.schedule = message.schedule
         today = [s for s in self.schedule if s.date == self.services.today()]
         name = self.query_one("#name", Input)
         if today and not name.value:  # fill in today's visit from HQ's schedule
@@ -110,7 +110,7 @@ class ServicePointScreen(RekamScreen):
     def refresh_text(self) -> None:
         self.query_one("#intro", Static).update(self.t("place.intro"))
         self.query_one("#type-label", Label).update(self.t("place.type"))
-        for kind in PlaceType.ALL:
+        for kind in PlaceType:
             self.query_one(f"#type-{kind}", Choice).label = self.t(f"place.type.{kind}")
         self.query_one("#kelurahan-label", Label).update(self.t("place.kelurahan"))
         self.query_one("#rw-label", Label).update(self.t("place.rw"))
@@ -144,7 +144,7 @@ class ServicePointScreen(RekamScreen):
 
     def action_save(self) -> None:
         radio = self.query_one("#place-type", RadioSet)
-        kind = PlaceType.ALL[radio.pressed_index if radio.pressed_index >= 0 else 0]
+        kind = tuple(PlaceType)[radio.pressed_index if radio.pressed_index >= 0 else 0]
         kelurahan = self.query_one("#kelurahan", Select).value
         rw = self.query_one("#rw", Input).value.strip()
         name = self.query_one("#name", Input).value.strip()

@@ -17,13 +17,13 @@ from textual.widgets import Static
 
 from edge.errors import RekamError
 from edge.packet import SealedPacket
+from edge.service_point import ServicePoint
 from edge.workflow import Enrolment, ReviewLine, Step
 from hal.errors import HalError
 from hal.types import Receipt
 from tui.catalogue import Catalogue
 from tui.messages import Failed, Printed, Sealed
 from tui.screens.base import RekamScreen
-from tui.services import ServicePoint
 from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar

@@ -5,7 +5,7 @@ Without an HQ server address the key stays disabled and the screen says why."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from textual import work
@@ -17,10 +17,13 @@ from textual.widgets import Static
 from edge.errors import RekamError
 from tui.messages import Failed, SyncLoaded
 from tui.screens.base import RekamScreen
-from tui.services import SyncOverview, SyncResult
 from tui.text import esc
+from tui.views import SyncOverview
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from sync.send_now import SyncResult
 
 SEND_TIMEOUT = 60.0
 

@@ -19,8 +19,8 @@ from edge.errors import RekamError
 from edge.text import visible
 from tui.messages import Failed, ReportLoaded
 from tui.screens.base import RekamScreen
-from tui.services import TechnicianReport
 from tui.text import esc, plain
+from tui.views import TechnicianReport
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
 
