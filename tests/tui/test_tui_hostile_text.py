@@ -30,6 +30,9 @@ from edge.worklist import build_worklist
 NAME = "SITI [/] [bold]RAHMA[@click=app.quit] $x"
 ADDRESS = "JL. [red]MAWAR[/red] [/] NO. 1"
 PLACE = "BEKASI [@click=app.quit]"
+# A worklist is signed by HQ, which refuses control characters at import; one signed before
+# that check (or by a compromised HQ) still must not reach the terminal as an escape.
+CONTROLS = "\x1b[2J\x07\u202e"
 VISIT = "Balai [/] RW 005 [b]"
 NOTE = "[@click=app.quit]bawa KK[/]"
 QR = "[/][bold]X[@click=app.quit]"
@@ -44,7 +47,8 @@ def _hostile_worklist(kit_template) -> tuple[bytes, str]:  # type: ignore[no-unt
     residents = [replace(r, invitation_code=invitation_code(INVITATION_SECRET, r.nik))
                  for r in read_csv(kit_template.parent / "residents.csv", today=TODAY)]
     i = next(i for i, r in enumerate(residents) if r.rw == "005")
-    residents[i] = replace(residents[i], name=NAME, address=ADDRESS, birth_place=PLACE)
+    residents[i] = replace(residents[i], name=NAME, address=ADDRESS + CONTROLS,
+                           birth_place=PLACE)
     schedule = (ScheduleEntry(TODAY, VISIT, KELURAHAN, "005", NOTE),
                 ScheduleEntry(TODAY + timedelta(days=1), VISIT, KELURAHAN, "007", NOTE))
     data = build_worklist(device_id=DEVICE, version=2, issued_at=NOW - timedelta(hours=1),
@@ -92,6 +96,7 @@ def test_markup_in_residents_schedule_and_qr_is_shown_literally(rig_factory,
             await pilot.pause(0.2)
             text = screen_text(pilot)
             assert NAME in text and ADDRESS in text and PLACE in text, text
+            assert ADDRESS + "[2J" in text and not any(c in text for c in "\x1b\x07\u202e")
             # The recording: the cancel question names the resident.
             await enter(pilot)
             assert screen_name(pilot) == "CaptureScreen"
