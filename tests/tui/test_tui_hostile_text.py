@@ -15,6 +15,7 @@ from tui_world import (
     KELURAHAN,
     NOW,
     OPERATOR_PIN,
+    SUPERVISOR_PIN,
     TECHNICIAN_PIN,
     TODAY,
     kit_worklist_key,
@@ -35,6 +36,7 @@ PLACE = "BEKASI [@click=app.quit]"
 CONTROLS = "\x1b[2J\x07\u202e"
 VISIT = "Balai [/] RW 005 [b]"
 NOTE = "[@click=app.quit]bawa KK[/]"
+SUPERVISOR = "ANI [/][@click=app.quit]"
 QR = "[/][bold]X[@click=app.quit]"
 
 
@@ -64,6 +66,8 @@ def test_markup_in_residents_schedule_and_qr_is_shown_literally(rig_factory,
     rig = rig_factory()
     worklist, nik = _hostile_worklist(kit_template)
     rig.kit.import_worklist(worklist, rig.kit.login("budi", OPERATOR_PIN))
+    rig.kit.operators.add("ani", SUPERVISOR, "supervisor", "739104",
+                          by=rig.kit.login("siti", SUPERVISOR_PIN))
 
     async def go() -> None:
         async with rig.app.run_test(size=(130, 40)) as pilot:
@@ -97,9 +101,23 @@ def test_markup_in_residents_schedule_and_qr_is_shown_literally(rig_factory,
             text = screen_text(pilot)
             assert NAME in text and ADDRESS in text and PLACE in text, text
             assert ADDRESS + "[2J" in text and not any(c in text for c in "\x1b\x07\u202e")
-            # The recording: the cancel question names the resident.
+            # The recording: a supervisor's name in the exception dialog; the cancel
+            # question names the resident.
             await enter(pilot)
             assert screen_name(pilot) == "CaptureScreen"
+            await enter(pilot)  # face
+            await enter(pilot)  # signature
+            await pilot.press("e")
+            await settle(pilot)
+            assert screen_name(pilot) == "ExceptionDialog"
+            await pilot.press("tab", "enter")  # open the supervisors' list
+            await settle(pilot)
+            assert f"{SUPERVISOR} (ani)" in screen_text(pilot), screen_text(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert screen_name(pilot) == "CaptureScreen", screen_name(pilot)
             await pilot.press("escape")
             await settle(pilot)
             assert NAME in screen_text(pilot), screen_text(pilot)
