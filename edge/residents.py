@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from edge import regions
 from edge.errors import InvalidInput, InvalidNIK, NotFound
-from edge.text import is_hidden
+from edge.text import hidden_problem
 
 
 class Sex(StrEnum):
@@ -388,10 +388,9 @@ def _text(value: str | None, limit: int = MAX_VALUE) -> str:
         raise _Bad("is empty")
     if len(text) > limit:
         raise _Bad(f"is longer than {limit} characters ({len(text):,})")
-    if not text.isprintable():  # isprintable is false for no-break spaces too: look closer
-        hidden = next((c for c in text if is_hidden(c)), None)
-        if hidden is not None:
-            raise _Bad(f"holds a control or invisible character (U+{ord(hidden):04X})")
+    problem = hidden_problem(text)
+    if problem is not None:
+        raise _Bad(problem)
     return text
 
 

@@ -30,6 +30,22 @@ def is_hidden(ch: str) -> bool:
     return unicodedata.category(ch) in HIDDEN_CATEGORIES
 
 
+def first_hidden(text: str) -> str | None:
+    """The first control or invisible character of ``text``, or None (one C-speed scan for
+    the usual text, which has none)."""
+    if text.isprintable():
+        return None
+    return next((c for c in text if is_hidden(c)), None)
+
+
+def hidden_problem(text: str) -> str | None:
+    """Why ``text`` may not be stored as a person's or a place's name (for an error that
+    names its column), or None."""
+    hidden = first_hidden(text)
+    return None if hidden is None else \
+        f"holds a control or invisible character (U+{ord(hidden):04X})"
+
+
 def visible(text: object, limit: int | None = None) -> str:
     """``text`` as one line of visible characters: hidden ones removed, runs of white space
     made one space, cut to ``limit`` characters with an ellipsis."""

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from edge.clock import WIB
 from edge.errors import InvalidInput, NotFound
 from edge.residents import parse_date
+from edge.text import hidden_problem
 from hq.db import invitation_marks, invitations, residents
 from hq.register import TO_RECORD, Coverage, Status, StatusChange, change_status
 
@@ -93,7 +94,6 @@ _HEADER_ALIASES = {
     "tgl": "tanggal", "tanggal_antar": "tanggal", "tgl_antar": "tanggal", "date": "tanggal",
 }
 _HEADER_SEPARATORS = re.compile(r"[\s.\-/]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_BY = 64
 MAX_NOTE = 500
 
@@ -126,8 +126,9 @@ class SheetRejected(InvalidInput):
 def clean_text(value: str, column: str, limit: int) -> str:
     """A cell as it may be stored: no control characters, within ``limit``."""
     value = unicodedata.normalize("NFC", value.strip())
-    if _CONTROL.search(value):
-        raise InvalidInput(f"{column} holds a control character")
+    problem = hidden_problem(value)
+    if problem is not None:
+        raise InvalidInput(f"{column} {problem}")
     if len(value) > limit:
         raise InvalidInput(f"{column} is longer than {limit} characters")
     return value

@@ -32,6 +32,7 @@ from edge import regions
 from edge.errors import InvalidInput, NotFound
 from edge.residents import header_key, parse_date
 from edge.roster import ScheduleEntry
+from edge.text import hidden_problem
 from hq.db import residents, visit_rws, visits
 
 COLUMNS = ("tanggal", "tempat", "rw")
@@ -45,7 +46,6 @@ KINDS = ("balai-rw", "sekolah", "kunjungan-rumah")
 
 _RW = re.compile(r"\d{1,3}")
 _TIME = re.compile(r"(\d{1,2})[.:](\d{2})\s*[-–]\s*(\d{1,2})[.:](\d{2})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 MAX_TEXT = 200
 
 
@@ -92,8 +92,9 @@ def clean_text(value: str, what: str = "", *, required: bool = True) -> str:
     subject = f"{what} " if what else ""
     if required and not text:
         raise InvalidInput(f"{subject}is empty" if what else "empty")
-    if _CONTROL.search(text):
-        raise InvalidInput(f"{subject}holds control characters")
+    problem = hidden_problem(text)
+    if problem is not None:
+        raise InvalidInput(f"{subject}{problem}")
     if len(text) > MAX_TEXT:
         raise InvalidInput(f"{subject}is longer than {MAX_TEXT} characters")
     return text

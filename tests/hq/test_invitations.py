@@ -162,9 +162,10 @@ def test_marks_one_by_one_move_and_bury_residents_with_history(hq) -> None:
     with pytest.raises(NotFound, match="no invitation letter"):
         mark_one(hq.engine, "470/99999/Disdukcapil/XI/2026", Mark.DELIVERED, by="x",
                  now=NOW, recorded_by="clerk")
-    with pytest.raises(InvalidInput, match="control character"):
-        mark_one(hq.engine, a.letter.number, Mark.DELIVERED, by="Pak\x1b[31mDarto",
-                 now=NOW, recorded_by="clerk")
+    for by in ("Pak\x1b[31mDarto", "Pak \u202eotraD"):  # an ESC; a right-to-left override
+        with pytest.raises(InvalidInput, match="control or invisible character"):
+            mark_one(hq.engine, a.letter.number, Mark.DELIVERED, by=by, now=NOW,
+                     recorded_by="clerk")
 
 
 def _sheet(path, rows, header=("Nomor Surat", "HASIL", "Petugas", "Catatan", "Tgl"),

@@ -77,7 +77,8 @@ def test_schedule_add_and_list(hq):
     ({"--date": "past"}, "is in the past"),
     ({"--time": "15.00-08.00"}, "not a time range within one day"),
     ({"--kind": "pasar"}, "not a kind of visit"),
-    ({"--place": "Balai\x1b[31m"}, "control characters"),
+    ({"--place": "Balai\x1b[31m"}, "control or invisible character (U+001B)"),
+    ({"--place": "Balai \u202e500 WR"}, "control or invisible character (U+202E)"),
 ])
 def test_a_bad_visit_is_refused_in_one_line_and_nothing_written(hq, change, error):
     people = _register(hq)

@@ -15,6 +15,7 @@ from tui_world import (
     KELURAHAN,
     NOW,
     OPERATOR_PIN,
+    SUPERVISOR_PIN,
     TECHNICIAN_PIN,
     TODAY,
     kit_worklist_key,
@@ -30,8 +31,12 @@ from edge.worklist import build_worklist
 NAME = "SITI [/] [bold]RAHMA[@click=app.quit] $x"
 ADDRESS = "JL. [red]MAWAR[/red] [/] NO. 1"
 PLACE = "BEKASI [@click=app.quit]"
+# A worklist is signed by HQ, which refuses control characters at import; one signed before
+# that check (or by a compromised HQ) still must not reach the terminal as an escape.
+CONTROLS = "\x1b[2J\x07\u202e"
 VISIT = "Balai [/] RW 005 [b]"
 NOTE = "[@click=app.quit]bawa KK[/]"
+SUPERVISOR = "ANI [/][@click=app.quit]"
 QR = "[/][bold]X[@click=app.quit]"
 
 
@@ -44,7 +49,8 @@ def _hostile_worklist(kit_template) -> tuple[bytes, str]:  # type: ignore[no-unt
     residents = [replace(r, invitation_code=invitation_code(INVITATION_SECRET, r.nik))
                  for r in read_csv(kit_template.parent / "residents.csv", today=TODAY)]
     i = next(i for i, r in enumerate(residents) if r.rw == "005")
-    residents[i] = replace(residents[i], name=NAME, address=ADDRESS, birth_place=PLACE)
+    residents[i] = replace(residents[i], name=NAME, address=ADDRESS + CONTROLS,
+                           birth_place=PLACE)
     schedule = (ScheduleEntry(TODAY, VISIT, KELURAHAN, "005", NOTE),
                 ScheduleEntry(TODAY + timedelta(days=1), VISIT, KELURAHAN, "007", NOTE))
     data = build_worklist(device_id=DEVICE, version=2, issued_at=NOW - timedelta(hours=1),
@@ -60,6 +66,8 @@ def test_markup_in_residents_schedule_and_qr_is_shown_literally(rig_factory,
     rig = rig_factory()
     worklist, nik = _hostile_worklist(kit_template)
     rig.kit.import_worklist(worklist, rig.kit.login("budi", OPERATOR_PIN))
+    rig.kit.operators.add("ani", SUPERVISOR, "supervisor", "739104",
+                          by=rig.kit.login("siti", SUPERVISOR_PIN))
 
     async def go() -> None:
         async with rig.app.run_test(size=(130, 40)) as pilot:
@@ -92,9 +100,24 @@ def test_markup_in_residents_schedule_and_qr_is_shown_literally(rig_factory,
             await pilot.pause(0.2)
             text = screen_text(pilot)
             assert NAME in text and ADDRESS in text and PLACE in text, text
-            # The recording: the cancel question names the resident.
+            assert ADDRESS + "[2J" in text and not any(c in text for c in "\x1b\x07\u202e")
+            # The recording: a supervisor's name in the exception dialog; the cancel
+            # question names the resident.
             await enter(pilot)
             assert screen_name(pilot) == "CaptureScreen"
+            await enter(pilot)  # face
+            await enter(pilot)  # signature
+            await pilot.press("e")
+            await settle(pilot)
+            assert screen_name(pilot) == "ExceptionDialog"
+            await pilot.press("tab", "enter")  # open the supervisors' list
+            await settle(pilot)
+            assert f"{SUPERVISOR} (ani)" in screen_text(pilot), screen_text(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert screen_name(pilot) == "CaptureScreen", screen_name(pilot)
             await pilot.press("escape")
             await settle(pilot)
             assert NAME in screen_text(pilot), screen_text(pilot)

@@ -17,7 +17,7 @@ from edge.errors import RekamError, WrongPIN
 from edge.workflow import Enrolment, ExceptionReason, Slot
 from tui.messages import Approved, Failed
 from tui.screens.base import RekamModal
-from tui.text import esc
+from tui.text import esc, plain
 from tui.widgets.choice import Choice
 from tui.widgets.keybar import KeyBar
 
@@ -49,7 +49,7 @@ class ExceptionDialog(RekamModal[str | None]):
                                      id=f"reason-{reason.value}")
             with Horizontal(classes="form-row"):
                 yield Label(id="supervisor-label", classes="form-label")
-                yield Select([(f"{name} ({sid})", sid) for sid, name in self.supervisors],
+                yield Select([(plain(f"{name} ({sid})"), sid) for sid, name in self.supervisors],
                              allow_blank=not self.supervisors, id="supervisor")
             with Horizontal(classes="form-row"):
                 yield Label(id="pin-label", classes="form-label")

@@ -18,7 +18,7 @@ from edge.roster import ScheduleEntry
 from edge.service_point import PlaceType, ServicePoint
 from tui.messages import Failed, ScheduleLoaded
 from tui.screens.base import RekamScreen
-from tui.text import esc
+from tui.text import esc, plain
 from tui.widgets.bottom import Bottom
 from tui.widgets.choice import Choice
 from tui.widgets.fields import ChainedInput
@@ -59,7 +59,7 @@ class ServicePointScreen(RekamScreen):
                                      else kind == PlaceType.BALAI_RW)
             with Horizontal(classes="form-row"):
                 yield Label(id="kelurahan-label", classes="form-label")
-                yield Select([(f"{kelurahan_name(c)} ({c})", c) for c in kelurahan],
+                yield Select([(plain(f"{kelurahan_name(c)} ({c})"), c) for c in kelurahan],
                              allow_blank=not kelurahan, id="kelurahan",
                              value=current.kelurahan if current and current.kelurahan
                              in kelurahan else (kelurahan[0] if kelurahan else Select.BLANK))
