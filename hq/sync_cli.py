@@ -162,9 +162,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     raised = alerts(engine, limit=20)
-    print_table(["device", "state", "heartbeat", "queue", "oldest queued", "disk MB", "roster",
-                 "packets", "last packet", "refused", "audit head"], [
-        (r.device_id, _registry_state(r),
+    print_table(["device", "use", "state", "heartbeat", "queue", "oldest queued", "disk MB",
+                 "roster", "packets", "last packet", "refused", "audit head"], [
+        (r.device_id, r.use, _registry_state(r),
          _ago(r.last_heartbeat), "-" if r.queue_depth is None else r.queue_depth,
          r.oldest_queued or "-", "-" if r.free_disk_mb is None else r.free_disk_mb,
          "-" if r.roster_version is None else f"v{r.roster_version}", r.packets,
@@ -173,6 +173,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
          + (f" ALERT×{r.alerts}" if r.alerts else ""))
         for r in rows])
     for r in rows:
+        if r.reported_training and not r.training:
+            print(f"{r.device_id} says it is a training kit, but HQ registered it for "
+                  "production: its simulated captures are flagged, never taken as real")
         if r.status == "revoked":
             print(f"{r.device_id} is REVOKED ({r.revoke_reason}) since "
                   f"{r.revoked_at:%Y-%m-%d %H:%M} UTC: the broker refuses it, ingest "
