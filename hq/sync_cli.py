@@ -315,7 +315,7 @@ def cmd_push_config(args: argparse.Namespace) -> int:
     home = _home(args)
     engine = _engine(home)
     keys = home.keys()
-    get_device(engine, args.device)
+    device = get_device(engine, args.device)
     settings: dict[str, str] = {}
     for item in args.settings:
         key, sep, value = item.partition("=")
@@ -328,7 +328,7 @@ def cmd_push_config(args: argparse.Namespace) -> int:
                            .where(device_config.c.device_id == args.device)).first()
         version = (0 if row is None else int(row[0])) + 1
         update = ConfigUpdate(args.device, version, now, now + timedelta(days=args.days),
-                              settings)
+                              settings, training=device.training)
         data = build_config(update, keys.signing)
         values = {"version": version, "settings": json.dumps(settings, sort_keys=True),
                   "issued_at": now}
@@ -342,7 +342,7 @@ def cmd_push_config(args: argparse.Namespace) -> int:
         Path(args.output).write_bytes(data)
     if not args.no_publish:
         _publish_retained(home, args.broker, name, data)
-    print(f"config v{version} for {args.device}: "
+    print(f"config v{version} for {args.device} ({device.use} kit): "
           + ", ".join(f"{k}={v}" for k, v in settings.items())
           + ("" if args.no_publish else f" (published, retained, on {name})"))
     return 0
@@ -402,7 +402,9 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--broker", metavar="URL")
     p = add("config", cmd_push_config, "sign and publish settings for a kit", sub)
     p.add_argument("device")
-    p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                   help="settings to change (none: only restate the kit's registration, "
+                   "training or production)")
     p.add_argument("--days", type=int, default=30, help="days until it expires")
     p.add_argument("--broker", metavar="URL")
     p.add_argument("-o", "--output", help="also write the signed document here")
