@@ -126,8 +126,8 @@ def _run(handler: Callable[[argparse.Namespace], int | None], args: argparse.Nam
         return fail(str(exc))
     except FileNotFoundError as exc:
         return fail(f"no such file: {exc.filename}")
-    except PermissionError as exc:
-        return fail(f"permission denied: {exc.filename or exc}")
+    except PermissionError as exc:  # a file's mode, or a refusal that says why itself
+        return fail(f"permission denied: {exc.filename}" if exc.filename else str(exc))
     except IsADirectoryError as exc:
         return fail(f"{exc.filename} is a directory, not a file")
     except KeyboardInterrupt:

@@ -209,6 +209,32 @@ REMOTE_SETTINGS: frozenset[str] = frozenset(n for n, s in SETTINGS.items() if s.
 SECURITY_SETTINGS: frozenset[str] = frozenset(n for n, s in SETTINGS.items() if s.security)
 
 
+# Decided by HQ when it registers the kit (rekam-hq device add --training), carried in the
+# signed provisioning bundle and in HQ's signed config: never a setting a person changes at
+# the kit, even with a PIN.
+HQ_DECIDED = frozenset({"training", "device_id", "kelurahan"})
+
+PRODUCTION_REFUSAL = {
+    "id": "kit produksi: perangkat simulasi tidak diizinkan (HQ mendaftarkan kit ini untuk "
+          "perekaman sungguhan; kit latihan didaftarkan HQ dengan rekam-hq device add "
+          "--training)",
+    "en": "a production kit: simulated devices are not allowed (HQ registered this kit for "
+          "real recordings; a training kit is registered at HQ with rekam-hq device add "
+          "--training)",
+}
+
+
+def production_refusal(language: str) -> str:
+    """Why a production kit refuses simulated devices, in one line, in ``language``."""
+    return PRODUCTION_REFUSAL.get(language, PRODUCTION_REFUSAL["id"])
+
+
+def hal_uses_sim(spec: str) -> bool:
+    """Whether a ``hal`` spec names the simulated backend for any device."""
+    parts = [p.strip() for p in spec.split(",")]
+    return any(p == "sim" or p.partition("=")[2].strip() == "sim" for p in parts)
+
+
 def setting(name: str) -> Setting:
     spec = SETTINGS.get(name)
     if spec is None:
@@ -241,9 +267,12 @@ class KitConfig:
     broker: str = ""
     service_point: str = ""
     language: str = "id"
-    # Devices: "sim", "auto", or "camera=opencv,fingerprint=sbi,...". A production kit
-    # refuses simulated devices unless allow_simulated is set: fake biometrics must never
-    # reach HQ silently.
+    # HQ registered the kit for training (from the signed bundle, then HQ's signed config):
+    # only a training kit may use simulated devices. Fake biometrics must never be recorded
+    # on a production kit, whatever hal or allow_simulated say.
+    training: bool = False
+    # Devices: "sim", "auto", or "camera=opencv,fingerprint=sbi,...". On a training kit,
+    # allow_simulated lets "auto" fall back to, and hal name, simulated devices.
     hal: str = "auto"
     allow_simulated: bool = False
     disk_floor_mb: int = 200
@@ -285,7 +314,29 @@ class KitConfig:
             except InvalidInput as exc:
                 del values[name]
                 problems.append(f"config.json: {exc}; using the default")
-        return cls(**values, problems=tuple(problems))
+        if not isinstance(values.get("training", False), bool):
+            del values["training"]
+            problems.append("config.json: training takes true or false; using the default "
+                            "(a production kit)")
+        config = cls(**values, problems=tuple(problems))
+        return config.without_simulation_if_production()
+
+    @property
+    def simulation_allowed(self) -> bool:
+        """Simulated devices may be opened: a training kit that allows them."""
+        return self.training and self.allow_simulated
+
+    def without_simulation_if_production(self) -> KitConfig:
+        """A production kit's config with any way to simulated devices turned off (a
+        config.json hand-edited, or left from before HQ decided training), saying so."""
+        if self.training or not (self.allow_simulated or hal_uses_sim(self.hal)):
+            return self
+        off = (["allow_simulated=true"] if self.allow_simulated else []) + (
+            [f"hal={self.hal}"] if hal_uses_sim(self.hal) else [])
+        return replace(self, allow_simulated=False,
+                       hal="auto" if hal_uses_sim(self.hal) else self.hal,
+                       problems=(*self.problems, f"config.json: {', '.join(off)} ignored: a "
+                                 "production kit never uses simulated devices"))
 
     def save(self, paths: KitPaths) -> None:
         data = asdict(self)

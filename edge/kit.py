@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge import __version__
 from edge.audit import AuditLog
 from edge.clock import WIB, Clock, utc_now
-from edge.config import KitConfig, KitPaths, setting
+from edge.config import (
+    HQ_DECIDED,
+    KitConfig,
+    KitPaths,
+    hal_uses_sim,
+    production_refusal,
+    setting,
+)
 from edge.errors import (
     AlreadyEnrolled,
     AlreadyExists,
@@ -137,8 +144,11 @@ def install_bundle(paths: KitPaths, bundle: ProvisioningBundle, *, force: bool =
         write_private(paths.worklist_key_from_bundle,
                       SealingPrivateKey.from_bytes(unb64(bundle.worklist_key,
                                                          "worklist key")).to_bytes())
+    # A production bundle wins over whatever the kit held before (--force): training, and
+    # with it any way to simulated devices, comes only from HQ.
     KitConfig(device_id=bundle.device_id, kelurahan=list(bundle.kelurahan),
-              broker=bundle.broker).save(paths)
+              broker=bundle.broker, training=bundle.training,
+              allow_simulated=bundle.training).save(paths)
 
 
 class Kit:
@@ -363,10 +373,21 @@ class Kit:
     # --- settings ---------------------------------------------------------------------------
 
     def check_setting(self, key: str, value: str) -> KitConfig:
-        """The config with one setting changed, if the kit may change it to that value."""
+        """The config with one setting changed, if the kit may change it to that value.
+
+        A production kit refuses any value that would let it use simulated devices
+        (``allow_simulated``, ``hal`` naming ``sim``), whoever asks: only HQ makes a kit a
+        training kit, when it registers it."""
+        if key in HQ_DECIDED:
+            raise NotAllowed(f"{key} is decided by HQ when it registers the kit (rekam-hq "
+                             "device add), carried in the signed provisioning bundle; it "
+                             "cannot be changed at the kit")
         if not setting(key).local:
             raise NotAllowed(f"{key} is decided by HQ (rekam-hq push config), not at the kit")
-        return self.config.with_setting(key, value)
+        config = self.config.with_setting(key, value)
+        if not config.training and (config.allow_simulated or hal_uses_sim(config.hal)):
+            raise NotAllowed(production_refusal(self.config.language))
+        return config
 
     def set_setting(self, key: str, value: str, *, operator_id: str | None = None,
                     pin: str | None = None) -> KitConfig:
@@ -375,7 +396,8 @@ class Kit:
         A security-relevant one (:data:`edge.config.SECURITY_SETTINGS`) needs the PIN of an
         active supervisor or technician, checked like an approval (lockout included); only
         before the kit's first operator exists is it set without one. What HQ decides
-        (``training``) and what the provisioning bundle fixed are refused here.
+        (``training``) and what the provisioning bundle fixed are refused here, and so is
+        anything that would give a production kit simulated devices.
         """
         spec = setting(key)
         config = self.check_setting(key, value)

@@ -46,6 +46,9 @@ class ProvisioningBundle:
     # base64 raw hybrid private key (96 bytes) HQ seals this kit's worklists to; "" in
     # bundles made before worklists were sealed (the kit then makes its own)
     worklist_key: str = ""
+    # HQ registered the kit for training (rekam-hq device add --training): only then may it
+    # use simulated devices. Absent in bundles made before this field: a production kit.
+    training: bool = False
 
     def __repr__(self) -> str:
         return f"ProvisioningBundle(device_id={self.device_id!r}, <keys>)"
@@ -113,6 +116,8 @@ def open_bundle(data: bytes, code: str) -> ProvisioningBundle:
     fields = json.loads(doc.body)
     hq_key = load_signing_public(unb64(str(fields["hq_signing_public"]), "HQ key"))
     open_document(signed, kind=KIND, trusted={signing_key_id(hq_key): hq_key})
+    if not isinstance(fields.get("training", False), bool):
+        raise InvalidInput("the bundle's training field is not true or false")
     bundle = ProvisioningBundle(**fields)
     if bundle.device_id != device_id:
         raise IntegrityError("bundle names two different devices")

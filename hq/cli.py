@@ -91,9 +91,14 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.force:
         raise FileExistsError(out)
-    bundle, code = add_device(_engine(home), keys, args.id, args.kelurahan, args.broker or "")
+    bundle, code = add_device(_engine(home), keys, args.id, args.kelurahan, args.broker or "",
+                              training=args.training)
     write_private(out, bundle)
-    print(f"registered {args.id}; provisioning bundle written to {out}")
+    print(f"registered {args.id} as a "
+          + ("TRAINING kit: simulated devices allowed, its packets never count as real "
+             "recordings" if args.training else
+             "production kit: it refuses simulated devices (a training kit: --training)")
+          + f"; provisioning bundle written to {out}")
     print(f"provisioning code (give it to the technician separately): {code}")
     print(f"HQ signing key id the kit will show: {keys.signing_key_id}")
     return 0
@@ -108,13 +113,13 @@ def cmd_device_list(args: argparse.Namespace) -> int:
                      "broker": d.broker, "signing_key_id": d.signing_key_id,
                      "created_at": d.created_at, "worklist_version": d.worklist_version,
                      "status": d.status, "revoked_at": d.revoked_at,
-                     "revoke_reason": d.revoke_reason,
+                     "revoke_reason": d.revoke_reason, "training": d.training,
                      "worklist_key_id": d.worklist_key.key_id if d.worklist_key else None}
                     for d in devices])
         return 0
     # "wl key": the key its worklists are sealed to; "-" until the kit announces one
-    print_table(["device", "kelurahan", "worklist", "wl key", "registered", "status"], [
-        (d.device_id, ",".join(d.kelurahan), d.worklist_version,
+    print_table(["device", "use", "kelurahan", "worklist", "wl key", "registered", "status"], [
+        (d.device_id, d.use, ",".join(d.kelurahan), d.worklist_version,
          d.worklist_key.key_id if d.worklist_key else "-", f"{d.created_at:%Y-%m-%d}",
          d.status if d.revoked_at is None
          else f"REVOKED {d.revoke_reason} {d.revoked_at:%Y-%m-%d}")
@@ -323,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kelurahan", nargs="+", required=True, metavar="K",
                    help="kelurahan the kit serves (codes or names)")
     p.add_argument("--broker", help="mqtts://HOST:PORT the kit syncs to")
+    p.add_argument("--training", action="store_true",
+                   help="a training kit (practice, demonstrations): may use simulated devices, "
+                   "and its packets never count as real recordings; without it the kit is a "
+                   "production kit and refuses simulated devices")
     p.add_argument("-o", "--output", required=True, help="bundle file to write")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p = add("revoke", cmd_device_revoke, "revoke a lost, stolen or retired kit: CRL, broker "

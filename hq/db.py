@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
 )
 
 metadata = MetaData()
@@ -45,6 +46,9 @@ devices = Table(
     # base64 raw hybrid public key worklists are sealed to (edge.worklist_key): made with the
     # bundle, or announced in the heartbeat of a kit provisioned before (NULL until then)
     Column("worklist_key", Text),
+    # Registered for training (rekam-hq device add --training): the only kits that may use
+    # simulated devices, whose packets are never real recordings. Existing kits: production.
+    Column("training", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 

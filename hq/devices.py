@@ -41,6 +41,9 @@ class Device:
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
     worklist_key: SealingPublicKey | None = None  # what its worklists are sealed to
+    # Registered for training: the only kits allowed simulated devices, and whose packets HQ
+    # never takes as real recordings. Decided here, at registration, never at the kit.
+    training: bool = False
 
     def require_worklist_key(self) -> SealingPublicKey:
         if self.worklist_key is None:
@@ -49,6 +52,11 @@ class Device:
                 "a worklist to it: update the kit's software and let an operator log in; its "
                 "next heartbeat (rekam sync) announces the key")
         return self.worklist_key
+
+    @property
+    def use(self) -> str:
+        """``training`` or ``production``, as ``rekam-hq device list`` and ``devices`` say."""
+        return "training" if self.training else "production"
 
 
 def validate_device_id(device_id: str) -> str:
@@ -67,9 +75,15 @@ def validate_kelurahan(codes: list[str]) -> list[str]:
 
 
 def add_device(
-    engine: Engine, keys: HqKeys, device_id: str, kelurahan: list[str], broker: str
+    engine: Engine, keys: HqKeys, device_id: str, kelurahan: list[str], broker: str, *,
+    training: bool = False,
 ) -> tuple[bytes, str]:
-    """Register a kit and make its provisioning bundle; returns (bundle bytes, one-time code)."""
+    """Register a kit and make its provisioning bundle; returns (bundle bytes, one-time code).
+
+    ``training``: a kit for practice and demonstrations, allowed simulated devices; HQ keeps
+    every packet it seals apart from real recordings. The signed bundle carries the choice,
+    and a production kit (the default) refuses simulated devices whatever it is told locally.
+    """
     validate_device_id(device_id)
     codes = validate_kelurahan(kelurahan)
     if broker and not broker.startswith(("mqtts://", "mqtt://")):
@@ -90,6 +104,7 @@ def add_device(
                 signing_key_id=signing_key_id(signing.public_key()),
                 cert_pem=ca.cert_pem(cert).decode(), created_at=now, worklist_version=0,
                 status="active", worklist_key=b64(worklist_key.public().raw),
+                training=training,
             ))
     except SqlIntegrityError as exc:
         raise AlreadyExists(f"device {device_id} is already registered") from exc
@@ -102,6 +117,7 @@ def add_device(
         hq_signing_public=b64(keys.signing.public_key().public_bytes_raw()),
         hq_sealing_public=b64(keys.sealing.public().raw),
         worklist_key=b64(worklist_key.to_bytes()),
+        training=training,
     )
     code = new_code()
     return seal_bundle(bundle, hq_signing_key=keys.signing, code=code), code
@@ -119,7 +135,7 @@ def _device(row: object) -> Device:
         created_at=created, worklist_version=r["worklist_version"], status=r["status"],
         revoked_at=None if r["revoked_at"] is None else (
             r["revoked_at"] if r["revoked_at"].tzinfo else r["revoked_at"].replace(tzinfo=UTC)),
-        revoke_reason=r["revoke_reason"],
+        revoke_reason=r["revoke_reason"], training=bool(r["training"]),
         worklist_key=None if r["worklist_key"] is None else SealingPublicKey(
             unb64(r["worklist_key"], "worklist key")),
     )

@@ -113,6 +113,9 @@ class Inspection:
     raw_manifest: Any
     files: dict[str, bytes]
     flags: tuple[Flag, ...]
+    # HQ registered the sending kit for training (devices.training): never a real recording,
+    # whatever the packet says of itself.
+    training: bool = False
 
     @property
     def clean(self) -> bool:
@@ -175,7 +178,8 @@ def inspect_packet(engine: Engine, keys: HqKeys, data: bytes, *,
         checks = _Checks(engine, device, header, manifest, files, now, flags)
         checks.run(residents or IssuedWorklists(engine), sbi_trust or SbiTrust.from_env(),
                    record_anchor)
-    return Inspection(header, device.device_id, manifest, raw, files, tuple(flags))
+    return Inspection(header, device.device_id, manifest, raw, files, tuple(flags),
+                      training=device.training)
 
 
 def _listed_files(manifest: Manifest, present: dict[str, bytes], flags: list[Flag]
@@ -297,8 +301,7 @@ class _Checks:
                       f"worklist {known.kelurahan} for NIK {m.nik}", "kelurahan")
 
     def simulated(self) -> None:
-        training = bool(getattr(self.device, "training", False))
-        if training:
+        if self.device.training:
             self.flag(FlagCode.TRAINING, f"kit {self.device.device_id} is registered for "
                       "training: this is not a real recording")
             return

@@ -144,6 +144,17 @@ class DeviceOverview:
     # signed by its device key; a wiped kit's id is never provisioned again).
     wiped_at: datetime | None = None
     wipe_detail: str | None = None
+    training: bool = False  # registered for training (HQ's decision, devices.training)
+    # What the kit's latest heartbeat said of itself (None: no heartbeat, or one from a
+    # version that did not say); a kit claiming training HQ never granted is shown.
+    reported_training: bool | None = None
+
+    @property
+    def use(self) -> str:
+        use = "training" if self.training else "production"
+        if self.reported_training is not None and self.reported_training != self.training:
+            return f"{use} (KIT SAYS {'training' if self.reported_training else 'production'})"
+        return use
 
 
 class PacketStore:
@@ -467,7 +478,8 @@ class PacketStore:
             rows = conn.execute(
                 select(devices.c.device_id, devices.c.status, s.state, s.at, s.queue_depth,
                        s.oldest_queued, s.free_disk_mb, s.software_version, s.roster_version,
-                       devices.c.revoked_at, devices.c.revoke_reason)
+                       devices.c.revoked_at, devices.c.revoke_reason, devices.c.training,
+                       s.body)
                 .select_from(devices.outerjoin(device_status,
                                                devices.c.device_id == s.device_id))
                 .order_by(devices.c.device_id)).all()
@@ -485,7 +497,8 @@ class PacketStore:
                 audit_hash=heads[r[0]].hash if r[0] in heads else None,
                 alerts=raised.get(r[0], 0),
                 revoked_at=None if r[9] is None else _aware(r[9]), revoke_reason=r[10],
-                wiped_at=wiped_at, wipe_detail=wipe_detail)
+                wiped_at=wiped_at, wipe_detail=wipe_detail,
+                training=bool(r[11]), reported_training=_reported_training(r[12]))
 
     @staticmethod
     def _wipes(conn: Connection) -> dict[str, tuple[datetime, str]]:
@@ -497,3 +510,14 @@ class PacketStore:
                 .where(r.subject == "kit", r.result == "wiped").order_by(r.at)):
             found[device_id] = (_aware(at), detail)
         return found
+
+
+def _reported_training(body: str | None) -> bool | None:
+    """The ``training`` member of a stored heartbeat body (verified when it was stored)."""
+    if not body:
+        return None
+    try:
+        value = json.loads(body).get("training")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, bool) else None

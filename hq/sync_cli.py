@@ -162,9 +162,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     raised = alerts(engine, limit=20)
-    print_table(["device", "state", "heartbeat", "queue", "oldest queued", "disk MB", "roster",
-                 "packets", "last packet", "refused", "audit head"], [
-        (r.device_id, _registry_state(r),
+    print_table(["device", "use", "state", "heartbeat", "queue", "oldest queued", "disk MB",
+                 "roster", "packets", "last packet", "refused", "audit head"], [
+        (r.device_id, r.use, _registry_state(r),
          _ago(r.last_heartbeat), "-" if r.queue_depth is None else r.queue_depth,
          r.oldest_queued or "-", "-" if r.free_disk_mb is None else r.free_disk_mb,
          "-" if r.roster_version is None else f"v{r.roster_version}", r.packets,
@@ -173,6 +173,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
          + (f" ALERT×{r.alerts}" if r.alerts else ""))
         for r in rows])
     for r in rows:
+        if r.reported_training and not r.training:
+            print(f"{r.device_id} says it is a training kit, but HQ registered it for "
+                  "production: its simulated captures are flagged, never taken as real")
         if r.status == "revoked":
             print(f"{r.device_id} is REVOKED ({r.revoke_reason}) since "
                   f"{r.revoked_at:%Y-%m-%d %H:%M} UTC: the broker refuses it, ingest "
@@ -312,7 +315,7 @@ def cmd_push_config(args: argparse.Namespace) -> int:
     home = _home(args)
     engine = _engine(home)
     keys = home.keys()
-    get_device(engine, args.device)
+    device = get_device(engine, args.device)
     settings: dict[str, str] = {}
     for item in args.settings:
         key, sep, value = item.partition("=")
@@ -325,7 +328,7 @@ def cmd_push_config(args: argparse.Namespace) -> int:
                            .where(device_config.c.device_id == args.device)).first()
         version = (0 if row is None else int(row[0])) + 1
         update = ConfigUpdate(args.device, version, now, now + timedelta(days=args.days),
-                              settings)
+                              settings, training=device.training)
         data = build_config(update, keys.signing)
         values = {"version": version, "settings": json.dumps(settings, sort_keys=True),
                   "issued_at": now}
@@ -339,7 +342,7 @@ def cmd_push_config(args: argparse.Namespace) -> int:
         Path(args.output).write_bytes(data)
     if not args.no_publish:
         _publish_retained(home, args.broker, name, data)
-    print(f"config v{version} for {args.device}: "
+    print(f"config v{version} for {args.device} ({device.use} kit): "
           + ", ".join(f"{k}={v}" for k, v in settings.items())
           + ("" if args.no_publish else f" (published, retained, on {name})"))
     return 0
@@ -399,7 +402,9 @@ def add_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--broker", metavar="URL")
     p = add("config", cmd_push_config, "sign and publish settings for a kit", sub)
     p.add_argument("device")
-    p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                   help="settings to change (none: only restate the kit's registration, "
+                   "training or production)")
     p.add_argument("--days", type=int, default=30, help="days until it expires")
     p.add_argument("--broker", metavar="URL")
     p.add_argument("-o", "--output", help="also write the signed document here")

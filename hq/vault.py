@@ -233,7 +233,7 @@ class Vault:
         raw = inspection.raw_manifest if isinstance(inspection.raw_manifest, dict) else {}
         nik = manifest.nik if manifest else str(raw.get("nik", ""))[:16]
         flags = flags_json(inspection) + self._anchor(conn, item, manifest, now)
-        training = any(f["code"] == FlagCode.TRAINING.value for f in flags)
+        training = inspection.training  # HQ's registration of the kit, not the packet's word
         simulated = manifest is not None and any(c.device_backend == "sim"
                                                  for c in manifest.captures)
         resident = self._resident(conn, nik)

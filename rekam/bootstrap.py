@@ -15,8 +15,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.config import APPLIANCE_HOME, default_home
+from edge.config import APPLIANCE_HOME, default_home, production_refusal
 from edge.kit import Kit, open_kit
+from hal.errors import SimulatedDeviceRefused
 from hal.registry import KitDevices, open_devices, spec_from_env
 
 if TYPE_CHECKING:
@@ -29,11 +30,28 @@ def kit_home(arg: str | None) -> Path:
 
 def open_kit_devices(kit: Kit, *, sim: bool = False, seed: int = 0) -> KitDevices:
     """``sim=True`` is an explicit request (``--sim``); otherwise the config's ``hal`` spec
-    (or ``REKAM_HAL``) decides, and simulated devices are refused unless the config allows."""
-    if sim:
-        return open_devices("sim", seed=seed, allow_simulated=True)
-    spec = spec_from_env(kit.config.hal) if os.environ.get("REKAM_HAL") else kit.config.hal
-    return open_devices(spec, seed=seed, allow_simulated=kit.config.allow_simulated)
+    (or ``REKAM_HAL``) decides. Simulated devices only on a kit HQ registered for training
+    (``--sim`` there; else when the config allows them): a production kit refuses every way
+    to them with one line saying why (SimulatedDeviceRefused)."""
+    config = kit.config
+    try:
+        if sim and not config.training:
+            raise SimulatedDeviceRefused(production_refusal(config.language), device="all")
+        if sim:
+            return open_devices("sim", seed=seed, allow_simulated=True)
+        spec = spec_from_env(config.hal) if os.environ.get("REKAM_HAL") else config.hal
+        try:
+            return open_devices(spec, seed=seed, allow_simulated=config.simulation_allowed)
+        except SimulatedDeviceRefused as exc:
+            if config.training:
+                raise
+            raise SimulatedDeviceRefused(f"{production_refusal(config.language)}: {exc.device}",
+                                         device=exc.device) from None
+    except SimulatedDeviceRefused as exc:
+        # Someone tried to record fake biometrics here: worth a line in the audit log.
+        kit.audit.append("(local)", "simulated_devices_refused", devices=exc.device,
+                         training=config.training)
+        raise
 
 
 def ui_services(kit: Kit, devices: Devices | DevicesFactory,

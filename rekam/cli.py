@@ -255,38 +255,38 @@ def cmd_roster_search(args: argparse.Namespace) -> int:
 
 def cmd_enrol(args: argparse.Namespace) -> int:
     results = []
-    with _kit(args) as kit:
+    # Devices first: a production kit refuses --sim before anyone types a PIN.
+    with _kit(args) as kit, open_kit_devices(kit, sim=args.sim, seed=args.seed) as devices:
         session = _login(kit, args.operator)
-        with open_kit_devices(kit, sim=args.sim, seed=args.seed) as devices:
-            for nik in args.nik:
-                started = time.perf_counter()
-                enrolment = kit.start_enrolment(session, nik, devices)
-                if devices.sim is not None:
-                    devices.sim.set_subject(nik, birth_year=enrolment.resident.birth_date.year)
+        for nik in args.nik:
+            started = time.perf_counter()
+            enrolment = kit.start_enrolment(session, nik, devices)
+            if devices.sim is not None:
+                devices.sim.set_subject(nik, birth_year=enrolment.resident.birth_date.year)
 
-                def report(outcome: AttemptOutcome) -> None:
-                    if not args.json and not args.quiet:
-                        slot = outcome.slot.position or outcome.slot.modality
-                        mark = ("ok" if outcome.passed
-                                else "retry" if outcome.attempts_left else "low")
-                        print(f"  {outcome.slot.step:<13} {slot:<13} "
-                              f"quality {outcome.score:3d} {mark}")
+            def report(outcome: AttemptOutcome) -> None:
+                if not args.json and not args.quiet:
+                    slot = outcome.slot.position or outcome.slot.modality
+                    mark = ("ok" if outcome.passed
+                            else "retry" if outcome.attempts_left else "low")
+                    print(f"  {outcome.slot.step:<13} {slot:<13} "
+                          f"quality {outcome.score:3d} {mark}")
 
-                if not args.json:
-                    print(f"{nik} {enrolment.resident.name}")
-                try:
-                    run_clean(enrolment, on_attempt=report)
-                    packet = kit.seal_enrolment(session, enrolment)
-                except BaseException:
-                    if enrolment.step.value not in ("sealed", "cancelled"):
-                        kit.cancel_enrolment(session, enrolment)
-                    raise
-                elapsed = time.perf_counter() - started
-                results.append({"nik": nik, "packet_id": packet.packet_id, "bytes": packet.size,
-                                "sha256": packet.sha256, "elapsed_ms": round(elapsed * 1000, 1)})
-                if not args.json:
-                    print(f"  sealed packet {packet.packet_id} ({packet.size / 1024:.0f} KB, "
-                          f"{elapsed * 1000:.0f} ms)")
+            if not args.json:
+                print(f"{nik} {enrolment.resident.name}")
+            try:
+                run_clean(enrolment, on_attempt=report)
+                packet = kit.seal_enrolment(session, enrolment)
+            except BaseException:
+                if enrolment.step.value not in ("sealed", "cancelled"):
+                    kit.cancel_enrolment(session, enrolment)
+                raise
+            elapsed = time.perf_counter() - started
+            results.append({"nik": nik, "packet_id": packet.packet_id, "bytes": packet.size,
+                            "sha256": packet.sha256, "elapsed_ms": round(elapsed * 1000, 1)})
+            if not args.json:
+                print(f"  sealed packet {packet.packet_id} ({packet.size / 1024:.0f} KB, "
+                      f"{elapsed * 1000:.0f} ms)")
     if args.json:
         print_json(results if len(results) > 1 else results[0])
     return 0

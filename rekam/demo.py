@@ -20,7 +20,8 @@ from edge.clock import WIB
 
 DEMO = Path(".demo").resolve()
 KELURAHAN = "32.75.01.1001"  # Bekasijaya, Bekasi Timur
-DEVICE = "kit-bekasijaya-01"
+DEVICE = "kit-bekasijaya-01"  # registered for training: the demo's devices are simulated
+PRODUCTION_DEVICE = "kit-bekasijaya-02"
 SUPERVISOR_PIN = "483920"
 OPERATOR_PIN = "571846"
 ENROLMENTS = 20
@@ -123,15 +124,25 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
         step("No MQTT broker here: the kit works offline (install one: apt-get install "
              "mosquitto, then run make demo again)")
 
-    step("HQ registers a kit for kelurahan Bekasijaya and writes its provisioning bundle")
-    out = sh("rekam-hq", "device", "add", DEVICE, "--kelurahan", KELURAHAN, *broker_args,
-             "-o", str(DEMO / f"{DEVICE}.bundle"))
+    step("HQ registers a training kit for kelurahan Bekasijaya (simulated devices allowed, "
+         "its recordings never count as real) and writes its provisioning bundle")
+    out = sh("rekam-hq", "device", "add", DEVICE, "--kelurahan", KELURAHAN, "--training",
+             *broker_args, "-o", str(DEMO / f"{DEVICE}.bundle"))
     code = out.split("separately): ")[1].split()[0]
 
     step("The technician provisions the kit with the bundle and the one-time code")
     sh("rekam", "provision", str(DEMO / f"{DEVICE}.bundle"), "--code", code)
-    sh("rekam", "config", "set", "allow_simulated", "true")
     sh("rekam", "config", "set", "service_point", "Balai RW 005 Bekasijaya")
+
+    step("A production kit (HQ's default) refuses simulated devices, whoever asks")
+    out = sh("rekam-hq", "device", "add", PRODUCTION_DEVICE, "--kelurahan", KELURAHAN,
+             "-o", str(DEMO / f"{PRODUCTION_DEVICE}.bundle"))
+    code = out.split("separately): ")[1].split()[0]
+    production = {"REKAM_HOME": str(DEMO / PRODUCTION_DEVICE)}
+    sh("rekam", "provision", str(DEMO / f"{PRODUCTION_DEVICE}.bundle"), "--code", code,
+       env=production)
+    sh("rekam", "config", "set", "allow_simulated", "true", env=production, check=False)
+    sh("rekam", "enrol", "--sim", "--nik", "3275010101010001", env=production, check=False)
 
     step("Operators: a supervisor first, then an operator she approves (demo PINs)")
     sh("rekam", "operator", "add", "siti", "--name", "Siti Rahmawati", "--role", "supervisor",
@@ -195,8 +206,8 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     step("At HQ, 'rekam-hq open' checks one packet by hand: the kit's signature, "
          "decryption, and every check")
     sh("rekam-hq", "open", str(packet_file), "--extract", str(DEMO / "opened"), check=False)
-    print(f"  images written to {DEMO / 'opened'} (0600); HQ flags the simulated captures "
-          "(exit 4): they never pass for a real recording")
+    print(f"  images written to {DEMO / 'opened'} (0600); HQ marks the packet as a training "
+          "kit's (exit 4): it never passes for a real recording")
 
     if broker_args:
         step("The kit syncs: sealed packets go to HQ, HQ acks each one signed, the kit "
@@ -217,33 +228,17 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
             files.append(str(path))
         sh("rekam-hq", "packets", "add", *files)
 
-    step("The vault opens every stored packet and matches it against the register; "
-         "simulated captures from a production kit wait for a supervisor")
+    step("The vault opens every stored packet; a training kit's recordings are kept apart: "
+         "nobody is marked terekam, nothing waits for review, nothing is exported")
     sh("rekam-hq", "vault", "run", "--once")
     sh("rekam-hq", "packets", "--limit", "3")
-    listing = sh("rekam-hq", "review", "list", "--json", capture=True)
-    waiting = json.loads(listing)
-    if waiting:
-        print(f"  {len(waiting)} enrolments wait; the first, in words:")
-        for flag in waiting[0]["flags"]:
-            print(f"    {flag['code']}: {flag['message']}")
-        step("The supervisor decides (each decision kept: who, when, why); in this demo "
-             "she accepts the simulated recordings")
-        for i, item in enumerate(waiting):
-            sh("rekam-hq", "review", "decide", str(item["id"]), "accept", "--reason",
-               "demo: perangkat simulasi", "--by", "siti", capture=i > 0, show=i == 0)
-        if len(waiting) > 1:
-            print(f"  ... and {len(waiting) - 1} more decisions like it")
-
-    step("The residents recorded: terekam on the register, with their history")
-    sh("rekam-hq", "residents", "list", "--status", "terekam", "--kelurahan", "Bekasijaya")
+    sh("rekam-hq", "review", "list")
     sh("rekam-hq", "residents", "show", niks[0])
-
-    step("The accepted enrolments for the national system: one folder each")
-    export_dir = DEMO / "ekspor"
-    sh("rekam-hq", "export", "--since", f"{today:%d-%m-%Y}", "-o", str(export_dir))
-    print(f"  {export_dir}/<packet>/: face.jpg, signature.png, finger_*.fir and iris_*.iir "
-          "(ISO/IEC 19794-4/-6 records), manifest.json (docs/export.md)")
+    print("  on a production kit (real devices), an accepted recording marks the resident "
+          "terekam;\n  flagged ones wait for a supervisor (rekam-hq review list / decide), "
+          "and\n  rekam-hq export --since DATE -o DIR writes them for the national system "
+          "(docs/export.md)")
+    sh("rekam-hq", "device", "list")
 
     step("Is the kit ready for tomorrow? (devices, disk, clock, keys, roster, link to HQ)")
     sh("rekam", "doctor", "--sim", check=False)

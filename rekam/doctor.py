@@ -101,7 +101,7 @@ def _devices(config: KitConfig, *, sim: bool,
     simulated: list[str] = []
     found["simulated"] = simulated
     parsed = "sim" if sim else parse_spec(config.hal)
-    allowed = sim or config.allow_simulated
+    allowed = config.training and (sim or config.allow_simulated)  # production: never
     for kind in KINDS:
         backend = parsed if isinstance(parsed, str) else parsed.get(kind, parsed.get("*", "auto"))
         failing = FAIL if kind in CAPTURE_KINDS else WARN

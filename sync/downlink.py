@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edge.errors import IntegrityError, NotFound, RekamError
 from edge.kit import PENDING_WORKLIST_VERSION, ROSTER_VERSION, WORKLIST_APPLY_RESULT, Kit
@@ -114,6 +114,10 @@ def handle_config(kit: Kit, data: bytes) -> Report | None:
         config = kit.config
         for key, value in sorted(update.settings.items()):
             config = config.with_setting(key, value)  # every one valid, or nothing changes
+        if update.training is not None:  # HQ's registration: production turns simulation off
+            config = replace(config, training=update.training)
+            config = replace(config.without_simulation_if_production(),
+                             problems=kit.config.problems)
     except RekamError as exc:
         log.warning("refused a config from the downlink: %s", exc)
         kit.audit.append("sync", "config_refused", reason=str(exc)[:200])
@@ -123,7 +127,7 @@ def handle_config(kit: Kit, data: bytes) -> Report | None:
     with atomic(kit.conn):
         kit.state.set(CONFIG_VERSION, str(update.version))
     kit.audit.append("sync", "config_applied", version=update.version,
-                     settings=sorted(update.settings))
+                     settings=sorted(update.settings), training=config.training)
     log.info("config version %d applied: %s", update.version,
              ", ".join(f"{k}={v}" for k, v in sorted(update.settings.items())))
     return Report(kit.device_id, now, "config", "applied", version=update.version,

@@ -396,6 +396,9 @@ class Status:
     # it has none: HQ takes it for a kit it holds no key for (provisioned before worklists
     # were sealed) and seals that kit's worklists to it.
     worklist_key: str | None = None
+    # What the kit holds of HQ's decision (bundle, then HQ's config): a training kit may use
+    # simulated devices. HQ trusts its own devices table; a difference is shown.
+    training: bool = False
 
     def to_body(self) -> dict[str, Any]:
         body = asdict(self)
@@ -444,6 +447,7 @@ def verify_status(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
             audit_head=check_audit_head(body.get("audit_head")),
             readiness=_readiness(body.get("readiness")),
             worklist_key=_public_key_or_null(body, "worklist_key"),
+            training=_flag(body, "training"),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise ProtocolError(f"status body is malformed: {exc}") from None
@@ -458,6 +462,14 @@ def _public_key_or_null(body: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str) or len(value) > 2048:
         raise ValueError(f"{name} is not base64 text")
     SealingPublicKey(unb64(value, name))  # InvalidInput (a ValueError) unless 1216 bytes
+    return value
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    """A boolean member, false when absent; anything but true or false is malformed."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} is not true or false")
     return value
 
 
@@ -561,7 +573,9 @@ def verify_report(data: bytes, *, device_key: ed25519.Ed25519PublicKey,
 # Settings HQ may change remotely: edge.config.SETTINGS says which, and their ranges. Never:
 # device_id, kelurahan (bound to the certificate and worklists), hal/allow_simulated
 # (simulated biometrics must never be enabled from afar), or the PIN hashing cost (it only
-# applies to new PINs and is a local security decision).
+# applies to new PINs and is a local security decision). Beside the settings, HQ states
+# whether the kit is registered for training (its devices table): not a setting anyone
+# pushes, but HQ's decision restated in every config, so a production kit stays one.
 REMOTE_SETTINGS = config_settings.REMOTE_SETTINGS
 
 
@@ -572,16 +586,24 @@ class ConfigUpdate:
     issued_at: datetime
     expires_at: datetime
     settings: dict[str, str]
+    training: bool | None = None  # HQ's registration of the kit; None: not stated
 
     def to_body(self) -> dict[str, Any]:
-        return {"device_id": self.device_id, "version": self.version,
-                "issued_at": self.issued_at.isoformat(),
-                "expires_at": self.expires_at.isoformat(), "settings": dict(self.settings)}
+        body: dict[str, Any] = {
+            "device_id": self.device_id, "version": self.version,
+            "issued_at": self.issued_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(), "settings": dict(self.settings)}
+        if self.training is not None:
+            body["training"] = self.training
+        return body
 
 
 def _check_settings(settings: Mapping[str, object]) -> dict[str, str]:
     """Only settings HQ may change, each in range (the one validation of edge.config, run
     by HQ before signing and by the kit before applying)."""
+    if "training" in settings:
+        raise DocumentRejected("config refused: training is decided when HQ registers the kit "
+                               "(rekam-hq device add --training), not pushed as a setting")
     try:
         config_settings.check_remote_settings(settings)
     except InvalidInput as exc:
@@ -604,10 +626,13 @@ def verify_config(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey
         settings = body["settings"]
         if not isinstance(settings, dict):
             raise TypeError("settings is not an object")
+        training = body.get("training")
+        if training is not None and not isinstance(training, bool):
+            raise ValueError("training is not true or false")
         update = ConfigUpdate(device_id=device_id, version=int(body["version"]),
                               issued_at=_time(body["issued_at"], "config issued_at"),
                               expires_at=_time(body["expires_at"], "config expires_at"),
-                              settings=_check_settings(settings))
+                              settings=_check_settings(settings), training=training)
     except (KeyError, ValueError, TypeError) as exc:
         if isinstance(exc, RekamError):
             raise

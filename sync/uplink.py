@@ -249,7 +249,8 @@ class Uplink:
         self._session_id = self.kit.clock().isoformat()
         will = Status(self.kit.device_id, "offline", self.kit.clock(),
                       software_version=__version__, session=self._session_id,
-                      audit_head=self.kit.audit.head_record())
+                      audit_head=self.kit.audit.head_record(),
+                      training=self.kit.config.training)
         return ConnectOptions(
             address=address, client_id=self.kit.device_id,
             tls=TlsFiles(paths.ca_cert, paths.device_cert, paths.device_tls_key)
@@ -746,6 +747,7 @@ class Uplink:
             session=self._session_id, audit_head=kit.audit.head_record(),
             readiness=None if summary is None else summary.to_dict(),
             worklist_key=None if worklist_key is None else b64(worklist_key.raw),
+            training=kit.config.training,
         )
 
     async def _publish_status(self, link: Link, state: str, *,

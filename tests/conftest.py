@@ -58,7 +58,8 @@ def world(tmp_path, monkeypatch, capsys) -> World:
     assert hq("init") == 0
     assert hq("synth", "--kelurahan", KELURAHAN, "32.75.01.1002", "--count", "120", "--seed",
               "3", "--today", "2026-11-24", "-o", str(csv_path)) == 0
-    assert hq("device", "add", DEVICE, "--kelurahan", KELURAHAN, "-o",
+    # A training kit: the suite records on simulated devices, which a production kit refuses.
+    assert hq("device", "add", DEVICE, "--kelurahan", KELURAHAN, "--training", "-o",
               str(tmp_path / "kit.bundle")) == 0
     out = capsys.readouterr().out
     code = out.split("separately): ")[1].split()[0]

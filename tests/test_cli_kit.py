@@ -18,10 +18,10 @@ def test_enrol_seals_a_packet_that_hq_opens(world, capsys):
     assert world.kit("outbox", "export", result["packet_id"][:13], "-o", str(packet_file)) == 0
     assert packet_file.read_bytes()[:4] == b"RKMP"
     capsys.readouterr()
-    # Simulated captures from a kit HQ did not register for training: opened, and flagged.
+    # A training kit's packet: opened, and marked as never a real recording.
     assert world.hq("open", str(packet_file), "--json") == 4
     opened = read_json(capsys)
-    assert [f["code"] for f in opened["flags"]] == ["simulated"]
+    assert [f["code"] for f in opened["flags"]] == ["training"]
     manifest = opened["manifest"]
     assert manifest["nik"] == nik and manifest["device_id"] == DEVICE
     assert manifest["operator_id"] == "budi"
@@ -229,8 +229,9 @@ def test_a_security_setting_needs_a_supervisors_pin_and_is_audited(world, capsys
     ("broker", "http://hq.example", "broker takes a URL"),
     ("hal", "camera=nokia", "hal: "),
     ("service_point", "Balai\x1b[2J", "printable"),
-    ("device_id", "kit-other", "unknown setting"),
-    ("kelurahan", "32.75.01.1002", "unknown setting"),
+    ("device_id", "kit-other", "decided by HQ"),
+    ("kelurahan", "32.75.01.1002", "decided by HQ"),
+    ("training", "true", "decided by HQ"),
 ])
 def test_a_setting_out_of_range_is_refused_in_one_line(world, capsys, key, value, error):
     assert world.kit("config", "show", "--json") == 0
@@ -259,3 +260,74 @@ def test_a_config_json_out_of_range_never_stops_the_kit(world, capsys):
             shown["language"]) == (5, 65536, "", "id")
     assert captured.err.count("using the default") == 4
     assert world.kit("roster", "search", "a", "--json", pin=OPERATOR_PIN) == 0
+
+
+# --- a production kit never records simulated biometrics ---------------------------------
+
+
+def _make_production(world, capsys) -> None:
+    """Re-provision the world's kit with a bundle HQ made for production (the default): the
+    bundle wins over the training kit's config, its operators stay."""
+    assert world.hq("device", "add", "kit-prod", "--kelurahan", KELURAHAN, "-o",
+                    str(world.tmp / "prod.bundle")) == 0
+    out = capsys.readouterr().out
+    assert "production kit" in out
+    code = out.split("separately): ")[1].split()[0]
+    assert world.kit("provision", str(world.tmp / "prod.bundle"), "--code", code,
+                     "--force") == 0
+    capsys.readouterr()
+
+
+def test_a_production_kit_refuses_enrol_sim_before_any_pin(world, capsys):
+    _make_production(world, capsys)
+    assert world.kit("enrol", "--nik", world.niks(1)[0], "--sim") == 1  # no PIN asked
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "kit produksi: perangkat simulasi tidak diizinkan" in err
+    assert "rekam-hq device add --training" in err
+    assert world.kit("config", "set", "language", "en") == 0
+    assert world.kit("enrol", "--nik", world.niks(1)[0], "--sim") == 1
+    assert "a production kit: simulated devices are not allowed" in capsys.readouterr().err
+    assert world.kit("outbox", "--json") == 0
+    assert read_json(capsys)["packets"] == []
+    assert world.kit("audit", "list", "--json") == 0
+    assert "simulated_devices_refused" in {e["action"] for e in read_json(capsys)}
+
+
+@pytest.mark.parametrize("key,value", [("allow_simulated", "true"), ("hal", "sim"),
+                                       ("hal", "camera=opencv,*=sim")])
+def test_a_production_kit_cannot_be_given_simulated_devices_even_with_a_pin(
+        world, capsys, key, value):
+    _make_production(world, capsys)
+    assert world.kit("config", "set", key, value, "--by", "siti", pin=SUPERVISOR_PIN) == 1
+    err = capsys.readouterr().err
+    assert "kit produksi" in err and len(err.strip().splitlines()) == 1
+    assert world.kit("config", "show", "--json") == 0
+    config = read_json(capsys)
+    assert config["training"] is False and config["allow_simulated"] is False
+    assert config["hal"] == "auto"
+
+
+def test_a_production_kit_ignores_simulation_written_into_its_config_file(world, capsys):
+    """config.json edited by hand (or left from a training bundle): the kit turns the
+    simulation off, says so, and still refuses hal=sim."""
+    _make_production(world, capsys)
+    path = world.kit_home / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "allow_simulated": True, "hal": "sim"}))
+    assert world.kit("config", "show", "--json") == 0
+    captured = capsys.readouterr()
+    shown = json.loads(captured.out)
+    assert shown["allow_simulated"] is False and shown["hal"] == "auto"
+    assert "production kit never uses simulated devices" in captured.err
+    assert world.kit("enrol", "--nik", world.niks(1)[0]) == 1  # auto finds no real device
+    err = capsys.readouterr().err
+    assert "kit produksi: perangkat simulasi tidak diizinkan" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_training_kit_may_record_on_simulated_devices(world, capsys):
+    assert world.kit("config", "show", "--json") == 0
+    assert read_json(capsys)["training"] is True
+    assert world.kit("enrol", "--nik", world.niks(1)[0], "--sim", "--json",
+                     pin=OPERATOR_PIN) == 0

@@ -44,7 +44,7 @@ class KitState:
     packets: int
     last_packet_at: datetime | None
     waiting: int = 0  # packets stored but not opened by the vault yet
-    training: bool = False
+    training: bool = False  # registered for training (devices.training)
     readiness: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,7 +94,7 @@ def kit_states(engine: Engine, *, area: str | None = None,
         rows = conn.execute(
             select(d.device_id, d.kelurahan, d.status, s.state, s.at, s.received_at,
                    s.queue_depth, s.oldest_queued, s.free_disk_mb, s.software_version,
-                   s.roster_version, s.body)
+                   s.roster_version, s.body, d.training)
             .select_from(devices.outerjoin(device_status, d.device_id == s.device_id))
             .order_by(d.device_id)).all()
     kits = []
@@ -113,7 +113,7 @@ def kit_states(engine: Engine, *, area: str | None = None,
             software_version=r[9] or "", roster_version=r[10],
             audit_head=body.get("audit_head"), packets=count, last_packet_at=_aware(last),
             waiting=waiting.get(r[0], 0),
-            training=bool(body.get("training", False)),
+            training=bool(r[12]),  # HQ's registration, not what the kit says of itself
             readiness=readiness if isinstance(readiness, dict) else None))
     return kits
 

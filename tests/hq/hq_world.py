@@ -52,11 +52,12 @@ class HqWorld:
     def keys(self):  # type: ignore[no-untyped-def]
         return self.home.keys()
 
-    def add_kit(self, device_id: str, kelurahan: str = KELURAHAN) -> Kit:
+    def add_kit(self, device_id: str, kelurahan: str = KELURAHAN, *,
+                training: bool = False) -> Kit:
         from hq.devices import add_device
 
         bundle, code = add_device(self.engine, self.keys, device_id, [kelurahan],
-                                  "mqtts://localhost:1")
+                                  "mqtts://localhost:1", training=training)
         install_bundle(KitPaths(self.tmp / device_id), open_bundle(bundle, code))
         kit = Kit(self.tmp / device_id, kdf=KdfParams(memory_kib=8192, iterations=1))
         self.kits[device_id] = kit

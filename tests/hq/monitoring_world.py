@@ -115,7 +115,7 @@ def add_kits(engine: Engine, now: datetime) -> None:
             conn.execute(devices.insert().values(
                 device_id=dev, kelurahan=kel, broker="", signing_public="x" * 43,
                 signing_key_id="k" * 16, cert_pem="", created_at=now - timedelta(days=30),
-                worklist_version=1, status="active"))
+                worklist_version=1, status="active", training=dev == TRAINING_KIT))
             body = {"state": "online", "audit_head": {"seq": 7, "hash": "ab" * 32},
                     "readiness": readiness, "training": dev == TRAINING_KIT}
             conn.execute(device_status.insert().values(

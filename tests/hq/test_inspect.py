@@ -72,6 +72,25 @@ def test_simulated_captures_from_a_production_kit_are_flagged(hq):
     assert "not registered for training" in flag.message
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_training_kits_simulated_packet_is_marked_training_not_flagged_as_fake(hq):
+    """HQ's registration decides (devices.training), not the packet: the same simulated
+    captures are training from a training kit, and flagged from a production one."""
+    from hq.worklists import make_worklist
+
+    trainer = hq.add_kit("kit-latihan", training=True)
+    make_worklist(hq.engine, hq.keys, "kit-latihan", hq.tmp / "residents.csv")
+    inspection = hq.inspect(sealed(trainer, *full_manifest(trainer, hq.niks[0])))
+    assert inspection.training is True
+    assert codes(inspection) == {"training"}
+    [flag] = inspection.flagged(FlagCode.TRAINING)
+    assert "kit-latihan is registered for training" in flag.message
+    production = hq.inspect(sealed(hq.kit, *full_manifest(hq.kit, hq.niks[0])))
+    assert production.training is False
+    assert codes(production) == {"simulated"}
+
+
 def test_a_real_finger_without_device_evidence_is_flagged(hq):
     manifest, files = full_manifest(hq.kit, hq.niks[0], backend="libfprint")
     flags = hq.inspect(sealed(hq.kit, manifest, files)).flagged(FlagCode.EVIDENCE_MISSING)

@@ -297,3 +297,25 @@ def test_the_export_for_the_national_system_is_complete_documented_and_idempoten
     assert doc["accepted"]["by"] == "siti" and doc["accepted"]["review"]["reason"] == \
         "diperiksa ulang"
     assert sorted(p.name for p in out.iterdir()) == sorted([packet_id, flagged])
+
+
+@both
+def test_a_training_kits_recordings_are_kept_apart_and_mark_nobody(world, trust):
+    """A kit HQ registered for training (devices.training): its packet is filed as
+    training, never terekam, never a review; the same captures from a production kit wait
+    for a supervisor, flagged as simulated."""
+    from hq.worklists import make_worklist
+
+    trainer = world.add_kit("kit-latihan", training=True)
+    make_worklist(world.engine, world.keys, "kit-latihan", world.tmp / "residents.csv")
+    practice = store(world, sealed(trainer, *full_manifest(trainer, world.niks[0])))
+    faked = store(world, recording(world, world.niks[1], backend="sim"))
+    counts = run_vault(Vault(world.engine, world.keys, sbi_trust=trust), once=True)
+    assert (counts.training, counts.review, counts.accepted) == (1, 1, 0)
+    row = enrolment(world, practice)
+    assert (row.state, row.training, row.simulated) == ("training", True, True)
+    assert status(world, world.niks[0]) == Status.BELUM_REKAM
+    doubted = enrolment(world, faked)
+    assert (doubted.state, doubted.training) == ("review", False)
+    assert "simulated" in {f["code"] for f in json.loads(doubted.flags)}
+    assert [r.packet_id for r in list_reviews(world.engine)] == [faked]

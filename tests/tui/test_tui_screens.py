@@ -278,16 +278,17 @@ def test_language_comes_from_the_config(rig_factory, kit_template) -> None:
 
 
 def test_devices_open_after_the_login_screen_and_faults_are_shown(rig_factory) -> None:
-    """``rekam tui`` hands a function that opens the devices; if that fails (a production
-    kit refusing simulated devices), the operator reads why, not a traceback."""
-    from hal.errors import SimulatedDeviceRefused
+    """``rekam tui`` hands a function that opens the devices; if that fails (``rekam tui
+    --sim`` on a production kit), the operator reads why, not a traceback."""
+    from dataclasses import replace
+
+    from rekam.bootstrap import open_kit_devices
 
     rig = rig_factory()
+    rig.kit.config = replace(rig.kit.config, training=False)  # as HQ registered it
 
-    def refuse():  # type: ignore[no-untyped-def]
-        raise SimulatedDeviceRefused("simulated devices are refused", device="camera")
-
-    app = RekamApp(ui_services(rig.kit, refuse), status_every=0, theme="textual-dark")
+    app = RekamApp(ui_services(rig.kit, lambda: open_kit_devices(rig.kit, sim=True)),
+                   status_every=0, theme="textual-dark")
 
     async def go() -> None:
         async with app.run_test(size=(80, 24)) as pilot:

@@ -78,7 +78,7 @@ def build_kit(root: Path) -> Path:
         _quiet(hq_main, "synth", "--kelurahan", KELURAHAN, "--count", "80", "--seed", "3",
                "--today", TODAY.isoformat(), "-o", str(csv_path))
         out = _quiet(hq_main, "device", "add", DEVICE, "--kelurahan", KELURAHAN,
-                     "-o", str(root / "kit.bundle"))
+                     "--training", "-o", str(root / "kit.bundle"))
         code = out.split("separately): ")[1].split()[0]
         _quiet(kit_main, "provision", str(root / "kit.bundle"), "--code", code)
         for key, value in (("kdf_memory_kib", "8192"), ("kdf_iterations", "1"),

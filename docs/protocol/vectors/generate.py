@@ -204,8 +204,8 @@ def signed_documents_vector() -> dict[str, Any]:
     report = Report(DEVICE_ID, WHEN, "config", "applied", version=2,
                     detail="lockout_minutes")
     config = ConfigUpdate(DEVICE_ID, 2, WHEN, WHEN + timedelta(days=7),
-                          {"lockout_minutes": "30"})
-    online = Online(WHEN, worker="rekam-hq-ingest-hq1-1", session_resumed=True)
+                          {"lockout_minutes": "30"}, training=False)
+    announcement = Online(WHEN, worker="rekam-hq-ingest-hq1-1", session_resumed=True)
     docs = [
         ("status: a heartbeat", "status", heartbeat.to_body(), device,
          sign_status(heartbeat, device)),
@@ -216,8 +216,8 @@ def signed_documents_vector() -> dict[str, Any]:
         ("ack: rejected, with its reason", "ack", rejected.to_body(), hq,
          sign_ack(rejected, hq)),
         ("config", "config", config.to_body(), hq, build_config(config, hq)),
-        ("online: an ingest worker's announcement", "online", online.to_body(), hq,
-         sign_online(online, hq)),
+        ("online: an ingest worker's announcement", "online", announcement.to_body(), hq,
+         sign_online(announcement, hq)),
     ]
     return {
         "description": "Signed documents (format rekam-signed/1): body, the bytes the "
