@@ -276,12 +276,13 @@ class KitServices:
         with self.lock:
             self.kit.require_current_roster()
 
-    def _worklist_expired(self) -> bool:
+    def roster_refusal(self) -> WorklistExpired | None:
+        """Why search and recording are refused (an expired worklist), or None."""
         try:
             self._require_current()
-        except WorklistExpired:
-            return True
-        return False
+        except WorklistExpired as exc:
+            return exc
+        return None
 
     def roster_counts(self) -> tuple[int, int]:
         """(residents on the roster, of whom recorded on this kit)."""
@@ -291,7 +292,7 @@ class KitServices:
         """Invited residents of today's RWs not yet recorded on this kit (none once the
         worklist expired: the home screen says so)."""
         rws = expected_rws(self.service_point(), self.schedule(), self.today())
-        if self._worklist_expired():
+        if self.roster_refusal() is not None:
             return Expected(rws, (), 0)
         residents, total = self._store(lambda s: s.awaiting(rw=rws, limit=limit))
         return Expected(rws, tuple(residents), total)
@@ -303,7 +304,8 @@ class KitServices:
             today=self.today_summary(), point=self.service_point(),
             schedule=tuple(self.schedule_today()), total=total, done=done,
             expires=meta.expires_at if meta else None, has_roster=meta is not None,
-            expected=self.expected(limit=expected_limit) if meta else None)
+            expected=self.expected(limit=expected_limit) if meta else None,
+            refused=self.roster_refusal())
 
     def search(self, query: str, *, rw: str | None = None, limit: int = 20) -> list[SearchHit]:
         """Roster search; the text of an invitation QR code (typed by a scanner that works

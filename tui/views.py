@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from edge.errors import WorklistExpired
 from edge.roster import ScheduleEntry
 from edge.service_point import Expected, ServicePoint
 from hal.host import PowerState
@@ -56,6 +57,8 @@ class HomeOverview:
     expires: datetime | None  # the roster's end
     has_roster: bool
     expected: Expected | None
+    # Why search and recording are refused (the worklist expired), or None
+    refused: WorklistExpired | None = None
 
 
 @dataclass(frozen=True)

@@ -405,5 +405,11 @@ def test_an_expired_worklist_refuses_search_and_says_why(rig_factory, language, 
             text = screen_text(pilot)
             assert said in " ".join(text.split()), text
             assert resident.nik not in text  # no result listed
+            await pilot.press("escape")  # home says it too, and expects nobody
+            await settle(pilot)
+            assert screen_name(pilot) == "HomeScreen"
+            home = " ".join(screen_text(pilot).split())
+            assert said in home, home
+            assert "sudah direkam." not in home and "have been recorded" not in home
 
     run(go())

@@ -119,6 +119,10 @@ class HomeScreen(RekamScreen):
                                 left=max(0, d.total - d.done)))
         elif d is not None:
             lines.append(self.t("home.roster_missing"))
+        refused = d.refused if d is not None else None
+        if refused is not None:  # an expired worklist: nobody is expected, say why
+            lines.append(self.cat.error(refused)[1])
+            expected = None
         if expected is not None:
             where = (self.t("home.expected_rw", rw=esc(", ".join(expected.rws))) if expected.rws
                      else self.t("home.expected_all"))
@@ -135,7 +139,7 @@ class HomeScreen(RekamScreen):
         self.query_one("#expected", Static).update("\n".join(lines))
         warnings = []
         expires = d.expires if d is not None else None
-        if expires is not None and expires <= self.services.kit.clock():
+        if refused is None and expires is not None and expires <= self.services.kit.clock():
             warnings.append(self.t("home.roster_expired",
                                    when=f"{expires.astimezone(self.services.now().tzinfo):%d-%m}"))
         if snap is not None and snap.free_disk_mb < snap.disk_floor_mb * 2:
