@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from hq.monitoring import coverage
@@ -58,8 +59,16 @@ def progress(points: Sequence[coverage.Point], target: float, *, weekly: bool) -
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 3.0))
     days = [p.day for p in points]
+    # a period of one day is one point: drawn as a dot, on an axis of days around it
     ax.plot(days, [100 * (p.coverage or 0) for p in points], color=BLUE, linewidth=2,
-            label="cakupan")
+            marker="o" if len(days) == 1 else None, label="cakupan")
+    if len(days) == 1:
+        from importlib import import_module
+
+        mdates: Any = import_module("matplotlib.dates")  # untyped, like pyplot above
+        ax.set_xlim(days[0] - timedelta(days=3), days[0] + timedelta(days=3))
+        ax.xaxis.set_major_locator(mdates.DayLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d-%m"))
     ax.axhline(100 * target, color=RED, linestyle="--", linewidth=1,
                label=f"target {100 * target:.0f} %")
     ax.set_ylim(0, 100)

@@ -79,7 +79,8 @@ def progress_chart(points: list[coverage.Point], target: float,
         "type": "line",
         "data": {"labels": labels, "datasets": [
             {"label": names[0], "data": [_pct(p.coverage) for p in points],
-             "borderColor": "#0b5cad", "pointRadius": 0, "tension": 0},
+             "borderColor": "#0b5cad", "backgroundColor": "#0b5cad",
+             "pointRadius": 4 if len(points) == 1 else 0, "tension": 0},  # one day: a dot
             {"label": names[1], "data": [round(100 * target, 1)] * len(points),
              "borderColor": "#b3261e", "borderDash": [6, 4], "pointRadius": 0},
         ]},

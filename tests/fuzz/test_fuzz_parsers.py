@@ -289,8 +289,8 @@ def _sealed(header: Any, plaintext: bytes) -> bytes:
     """A worklist sealed to the kit's key around any plaintext (a hostile HQ key holder)."""
     if not isinstance(header, dict):
         return _signed("worklist", header)
-    info = canonical_json({k: v for k, v in header.items() if k != "ciphertext"})
-    try:
+    try:  # canonical JSON refuses NaN and infinities: such a header goes unsealed
+        info = canonical_json({k: v for k, v in header.items() if k != "ciphertext"})
         sealed = SEALING_SUITE.encrypt(plaintext, KIT_WORKLIST_KEY.public().to_hpke(), info=info)
     except (TypeError, ValueError):
         return _signed("worklist", header)

@@ -373,3 +373,25 @@ def test_the_report_reads_the_same_figures_on_either_database(world):
     assert {"Ringkasan", "Kelurahan", "Kemajuan", "Kit", "Ditandai"} <= set(book.sheetnames)
     lurah = report.evaluate(engine, by="rw", kelurahan=KELURAHAN[1], end=today())
     assert lurah.flagged is not None and lurah.flagged.waiting == 3
+
+
+def test_a_period_of_one_day_shows_its_coverage_as_a_point(world):
+    """The programme's first report covers one day: its progress is one point, drawn as a
+    dot (a line through a single point draws nothing), on the page and in the PDF."""
+    import html
+    import json
+
+    from hq.monitoring import charts, report
+
+    engine, _ = world
+    day = today().isoformat()
+    page = client(engine, "admin").get(f"/area/32.75?from={day}&to={day}").text
+    found = re.search(r"data-chart=\"progress\" data-config='([^']*)'", page)
+    assert found
+    config = json.loads(html.unescape(found.group(1)))
+    line = config["data"]["datasets"][0]
+    assert len(line["data"]) == 1 and line["pointRadius"] > 0
+    ev = report.evaluate(engine, by="kecamatan", start=today(), end=today())
+    svg = charts.progress(ev.series, ev.target, weekly=False)
+    assert len(ev.series) == 1
+    assert re.search(r'<path id="m[0-9a-f]+" d="M 0 3\s+C ', svg)  # a round marker
