@@ -7,6 +7,7 @@ from ``$REKAM_PIN`` (the acting operator) and ``$REKAM_NEW_PIN`` (a new operator
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -300,7 +301,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        print(report.render())
+        print(report.render(shutil.get_terminal_size((80, 24)).columns))
     return 0 if report.ready else 1
 
 

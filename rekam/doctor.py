@@ -9,6 +9,7 @@ A *fail* means residents cannot be recorded; a *warn* means something to fix soo
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,13 +45,19 @@ class Report:
                                     (c.key, str(c.status), *cat.check(c)[1:]), strict=True))
                            for c in self.checks]}
 
-    def render(self) -> str:
+    def render(self, columns: int = 80) -> str:
+        """The checklist, each detail wrapped at word boundaries under its own column, so
+        a technician's 80-column SSH terminal never splits a word or a command."""
         cat = Catalogue(self.language)
         rows = [cat.check(c) for c in self.checks]
         width = max(len(label) for _, label, _ in rows)
         lines = [cat.t("check.title", device=self.device_id), ""]
+        indent = " " * (11 + 1 + width + 2)
         for status, label, detail in rows:
-            lines.append(f"[{status:^9}] {label:<{width}}  {detail}")
+            lines += textwrap.wrap(detail, width=max(columns, len(indent) + 20),
+                                   initial_indent=f"[{status:^9}] {label:<{width}}  ",
+                                   subsequent_indent=indent, break_long_words=False,
+                                   break_on_hyphens=False) or [f"[{status:^9}] {label}"]
         lines += ["", cat.t("check.ready" if self.ready else "check.not_ready")]
         return "\n".join(lines)
 

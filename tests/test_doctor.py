@@ -17,6 +17,18 @@ def test_ready_kit_on_simulated_devices(world, capsys):
     assert "KIT READY" in capsys.readouterr().out
 
 
+def test_every_line_fits_a_technicians_80_column_terminal(world, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    world.kit("doctor", "--lang", "en")
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # A long detail goes on under its own column, whole words: "(rekam roster import FILE)"
+    # and the simulated devices' names are never cut in two.
+    text = " ".join(line.strip() for line in lines)
+    assert "SIMULATED, not real hardware" in text
+    assert any(line.startswith(" " * 20) for line in lines)
+
+
 def test_production_kit_refuses_simulated_capture_devices(world, capsys):
     assert world.kit("config", "set", "allow_simulated", "false", "--by", "siti",
                      pin=SUPERVISOR_PIN) == 0
