@@ -15,10 +15,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from edge import regions
 from edge.errors import InvalidNIK
-from edge.residents import Sex
+
+
+class Sex(StrEnum):
+    """Jenis kelamin, as SIAK writes it; the NIK says it too (women's birth day + 40)."""
+
+    MALE = "L"  # laki-laki
+    FEMALE = "P"  # perempuan
+
 
 FEMALE_DAY_OFFSET = 40
 

@@ -26,12 +26,9 @@ from typing import Any, TypeVar
 
 from edge import regions
 from edge.errors import InvalidInput, InvalidNIK, NotFound
+from edge.nik import EXCEL_HINT, parse_nik
+from edge.nik import Sex as Sex  # a resident's field; NIK decides it, so it lives there
 from edge.text import hidden_problem
-
-
-class Sex(StrEnum):
-    MALE = "L"  # laki-laki
-    FEMALE = "P"  # perempuan
 
 
 class MaritalStatus(StrEnum):
@@ -298,8 +295,6 @@ class RecordChecker:
                 and text[:6] in self._nik_region and text[6:12] in self._nik_dates
                 and text[12:] != "0000"):
             return text
-        from edge.nik import parse_nik  # edge.nik imports Sex from this module
-
         try:
             nik = parse_nik(text, today=self.today)
         except InvalidNIK as exc:
@@ -311,8 +306,6 @@ class RecordChecker:
     def no_kk(self, value: str | None) -> str:
         if value is not None and len(value) == 16 and value.isascii() and value.isdigit():
             return value
-        from edge.nik import EXCEL_HINT
-
         text = _text(value)
         if len(text) == 16 and text.isascii() and text.isdigit():
             return text

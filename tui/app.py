@@ -14,7 +14,11 @@ How the parts fit:
 - :mod:`tui.catalogue` — every displayed string, Bahasa Indonesia and English, and the
   error codes of the core and the devices as plain sentences.
 - :mod:`tui.messages` — what workers post back; workers never touch widgets.
-- :mod:`tui.screens`, :mod:`tui.widgets`, :mod:`tui.dialogs` — what is shown.
+- :mod:`tui.events` and :mod:`tui.flow` — screens post what happened (a resident chosen,
+  captures done); the one :class:`~tui.flow.Flow` decides the next screen.
+- :mod:`tui.context` — what screens may ask of the app (a Protocol: no import of the app).
+- :mod:`tui.screens`, :mod:`tui.widgets`, :mod:`tui.dialogs` — what is shown; the bars are
+  handed their data by the app (``feed_bars``) instead of reaching into it.
 
 Every key a screen offers is in the key bar at the bottom; F2 switches the language on
 every screen; the status bar above it is always visible.
@@ -34,9 +38,12 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker
 
 from tui.catalogue import Catalogue
+from tui.events import Happened, LoggedOut
+from tui.flow import Flow
 from tui.messages import Failed, StatusUpdated
 from tui.services import KitServices
 from tui.views import KitSnapshot
@@ -90,16 +97,15 @@ class RekamApp(App[None]):
         self._status_requested = 0
         self._status_applied = 0
         self.log_path = log_path or kit.paths.root / "tui.log"
+        self.flow = Flow(self, self)
         self.idle_clock = time.monotonic
         self._last_input = self.idle_clock()
 
     def on_mount(self) -> None:
-        from tui.screens.login import LoginScreen
-
         self.theme = self._theme_name
         if self._keymap:
             self.set_keymap(self._keymap)
-        self.push_screen(LoginScreen())
+        self.flow.start()
         if not self.services.devices_ready:
             self.open_devices()
         self.refresh_status()
@@ -107,30 +113,16 @@ class RekamApp(App[None]):
             self.set_interval(self.status_every, self.refresh_status)
         self.set_interval(IDLE_CHECK_EVERY, self.check_unattended)
 
-    # --- where a session goes ------------------------------------------------------------------
+    # --- where the operator goes next: the flow decides ----------------------------------------
 
-    def logged_in(self) -> None:
-        """After a login: Home, with the service point form on top when today's is not set."""
-        from tui.screens.home import HomeScreen
-        from tui.screens.place import ServicePointScreen
-
-        self.push_screen(HomeScreen())
-        if self.services.service_point() is None:
-            self.push_screen(ServicePointScreen())
-        self.refresh_status()
+    def on_happened(self, message: Happened) -> None:
+        message.stop()
+        self.flow.handle(message.event)
 
     def logout(self) -> None:
-        """Back to the login screen; a recording still open on the stack is cancelled
-        first (its captures are wiped from memory, the audit log says so)."""
-        from edge.errors import RekamError
-        from tui.screens.login import LoginScreen
-
-        try:
-            self.services.logout()
-        except RekamError as exc:
-            self.write_log("cancelling a recording at logout failed", exc)
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, LoginScreen):
-            self.pop_screen()
+        """Back to the login screen; the open recording is cancelled first (its captures
+        are wiped from memory, the audit log says so)."""
+        self.flow.handle(LoggedOut())
 
     # --- the unattended kit --------------------------------------------------------------------
 
@@ -158,18 +150,6 @@ class RekamApp(App[None]):
         if isinstance(self.screen, LoginScreen):  # stays until the next login
             self.screen.say("app.idle_logout", minutes=minutes)
 
-    def back_to_home(self) -> None:
-        """Pop everything above Home (the enrolment's screens)."""
-        from tui.screens.home import HomeScreen
-
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
-            self.pop_screen()
-
-    def show_enrolment(self, screen: Any) -> None:
-        """Home, then ``screen`` on top: an enrolment's screens replace each other."""
-        self.back_to_home()
-        self.push_screen(screen)
-
     # --- language ---------------------------------------------------------------------------
 
     def action_switch_language(self) -> None:
@@ -181,24 +161,30 @@ class RekamApp(App[None]):
     def watch_snapshot(self) -> None:
         self._redraw_stack(language=False)
 
-    def _redraw_stack(self, *, language: bool) -> None:
-        """Every screen of the stack (the ones under a dialog show through it) and their
-        bars, told directly: widgets never watch the app (see ``language_changed``)."""
-        from tui.screens.base import _Shared
+    def feed_bars(self, screen: Screen[Any]) -> None:
+        """Hand a screen's bars what they show: widgets never reach into the app."""
         from tui.widgets.keybar import KeyBar
         from tui.widgets.status_bar import StatusBar
         from tui.widgets.top_bar import TopBar
 
+        session = self.services.session
+        operator = session.operator.name if session is not None else ""
+        for bar in screen.query(StatusBar):
+            bar.show(self.cat, self.snapshot)
+        for top in screen.query(TopBar):
+            top.show(self.cat, self.snapshot, operator, self.services.now)
+        for keys in screen.query(KeyBar):
+            keys.show(self.cat)
+
+    def _redraw_stack(self, *, language: bool) -> None:
+        """Every screen of the stack (the ones under a dialog show through it) and their
+        bars, told directly: widgets never watch the app (see ``language_changed``)."""
+        from tui.screens.base import _Shared
+
         for screen in self.screen_stack:
             if not screen.is_mounted:
                 continue
-            for bar in screen.query(StatusBar):
-                bar.refresh_status()
-            for top in screen.query(TopBar):
-                top.refresh_bar()
-            if language:
-                for keys in screen.query(KeyBar):
-                    keys.refresh_keys()
+            self.feed_bars(screen)
             if isinstance(screen, _Shared):
                 if language:
                     screen.language_changed()

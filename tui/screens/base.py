@@ -3,16 +3,15 @@ language changes, and one route for workers that fail unexpectedly."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from tui.catalogue import Catalogue
+from tui.context import RekamContext
+from tui.events import Event, Happened
 from tui.services import KitServices
-
-if TYPE_CHECKING:
-    from tui.app import RekamApp
 
 R = TypeVar("R")
 
@@ -21,8 +20,8 @@ class _Shared:
     """Mixed into screens and modals."""
 
     @property
-    def rekam(self) -> RekamApp:
-        return self.app  # type: ignore[attr-defined,no-any-return]
+    def rekam(self) -> RekamContext:
+        return cast(RekamContext, self.app)  # type: ignore[attr-defined]
 
     @property
     def cat(self) -> Catalogue:
@@ -31,6 +30,10 @@ class _Shared:
     @property
     def services(self) -> KitServices:
         return self.rekam.services
+
+    def happened(self, event: Event) -> None:
+        """Tell the flow what happened here; it decides the next screen (:mod:`tui.flow`)."""
+        self.post_message(Happened(event))  # type: ignore[attr-defined]
 
     def t(self, key: str, **values: Any) -> str:
         return self.rekam.cat.t(key, **values)
@@ -59,9 +62,11 @@ class _Shared:
 
 class RekamScreen(_Shared, Screen[Any]):
     def on_mount(self) -> None:
+        self.rekam.feed_bars(self)
         self.refresh_text()
 
 
 class RekamModal(_Shared, ModalScreen[R]):
     def on_mount(self) -> None:
+        self.rekam.feed_bars(self)
         self.refresh_text()

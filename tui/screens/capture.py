@@ -32,6 +32,7 @@ from edge.workflow import (
 )
 from hal.errors import HalError
 from hal.types import Eye, Finger, Modality
+from tui import events as flow
 from tui.messages import Captured, CaptureFailed
 from tui.screens.base import RekamScreen
 from tui.text import esc
@@ -496,9 +497,7 @@ class CaptureScreen(RekamScreen):
         self.last = _Last()
         self.notice = auto_notice
         if step is Step.REVIEW:
-            from tui.screens.review import ReviewScreen
-
-            self.app.switch_screen(ReviewScreen(self.enrolment, notice=auto_notice))
+            self.happened(flow.CapturesDone(self.enrolment, notice=auto_notice))
             return
         self._follow()
         self._redraw()
@@ -522,11 +521,9 @@ class CaptureScreen(RekamScreen):
     def _back_to_identity(self, yes: bool | None) -> None:
         if not yes:
             return
-        from tui.screens.identity import IdentityScreen
-
         resident = self.enrolment.resident
         self.services.cancel(self.enrolment)
-        self.rekam.show_enrolment(IdentityScreen(resident))
+        self.happened(flow.RecordingCancelled(again=resident))
 
     def action_select(self, delta: int) -> None:
         order = self.visual_order()
@@ -582,5 +579,5 @@ class CaptureScreen(RekamScreen):
             return
         self.services.cancel(self.enrolment)
         self.notify(self.t("cap.cancelled"))
-        self.rekam.back_to_home()
+        self.happened(flow.RecordingCancelled())
 

@@ -18,6 +18,7 @@ from edge.errors import InvitationRefused, RekamError
 from edge.invitation_token import MAX_TEXT, looks_like_token
 from edge.roster import SearchHit
 from hal.errors import HalError
+from tui import events as flow
 from tui.messages import CodeScanned, Failed, SearchDone
 from tui.screens.base import RekamScreen
 from tui.text import esc, plain
@@ -255,9 +256,7 @@ class FindScreen(RekamScreen):
             self.message = self.t("find.already", name=esc(hit.resident.name))
             self.query_one("#message", Static).update(self.message)
             return
-        from tui.screens.identity import IdentityScreen
-
-        self.app.push_screen(IdentityScreen(hit.resident))
+        self.happened(flow.ResidentChosen(hit.resident))
 
     def action_back(self) -> None:
         self.dismiss()

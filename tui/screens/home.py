@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from edge.errors import RekamError
+from tui import events as flow
 from tui.messages import Failed, HomeLoaded
 from tui.screens.base import RekamScreen
 from tui.screens.place import kelurahan_name
@@ -153,9 +154,7 @@ class HomeScreen(RekamScreen):
         return True
 
     def action_find(self) -> None:
-        from tui.screens.find import FindScreen
-
-        self.app.push_screen(FindScreen())
+        self.happened(flow.Opened(flow.Place.FIND))
 
     def action_call_next(self) -> None:
         number = self.services.call_next()
@@ -163,19 +162,13 @@ class HomeScreen(RekamScreen):
         self.load()
 
     def action_sync(self) -> None:
-        from tui.screens.sync import SyncScreen
-
-        self.app.push_screen(SyncScreen())
+        self.happened(flow.Opened(flow.Place.SYNC))
 
     def action_place(self) -> None:
-        from tui.screens.place import ServicePointScreen
-
-        self.app.push_screen(ServicePointScreen())
+        self.happened(flow.Opened(flow.Place.SERVICE_POINT))
 
     def action_technician(self) -> None:
-        from tui.screens.technician import TechnicianScreen
-
-        self.app.push_screen(TechnicianScreen())
+        self.happened(flow.Opened(flow.Place.TECHNICIAN))
 
     def action_logout(self) -> None:
         """Asks first: Esc is the key an operator presses to "go back", and a logout
@@ -184,7 +177,7 @@ class HomeScreen(RekamScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.rekam.logout()
+                self.happened(flow.LoggedOut())
 
         self.app.push_screen(ConfirmDialog("home.logout_title", "home.logout_question"),
                              answered)

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from edge.errors import RekamError
 from edge.residents import Resident
+from tui import events as flow
 from tui.messages import EnrolmentStarted, Failed
 from tui.screens.base import RekamScreen
 from tui.screens.place import kelurahan_name
@@ -83,11 +84,9 @@ class IdentityScreen(RekamScreen):
 
     def on_enrolment_started(self, message: EnrolmentStarted) -> None:
         message.stop()
-        from tui.screens.capture import CaptureScreen
-
         enrolment = message.enrolment
         enrolment.confirm_identity()
-        self.rekam.show_enrolment(CaptureScreen(enrolment))
+        self.happened(flow.RecordingStarted(enrolment))
 
     def on_failed(self, message: Failed) -> None:
         message.stop()

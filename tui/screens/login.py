@@ -13,6 +13,7 @@ from textual.containers import Center, Vertical
 from textual.widgets import Input, Label, Static
 
 from edge.errors import LockedOut, NotFound, OperatorDisabled, RekamError, WrongPIN
+from tui import events as flow
 from tui.messages import Failed, LoggedIn
 from tui.screens.base import RekamScreen
 from tui.text import esc
@@ -150,7 +151,7 @@ class LoginScreen(RekamScreen):
             self.notify(self.t("login.worklist_rejected",
                                reason=esc(self.cat.error(message.worklist_error)[1])),
                         severity="error", timeout=15)
-        self.rekam.logged_in()
+        self.happened(flow.LoggedIn())
 
     # --- the lockout countdown ------------------------------------------------------------
 

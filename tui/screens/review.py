@@ -21,6 +21,7 @@ from edge.service_point import ServicePoint
 from edge.workflow import Enrolment, ReviewLine, Step
 from hal.errors import HalError
 from hal.types import Receipt
+from tui import events as flow
 from tui.catalogue import Catalogue
 from tui.messages import Failed, Printed, Sealed
 from tui.screens.base import RekamScreen
@@ -187,9 +188,7 @@ class ReviewScreen(RekamScreen):
         elif self.phase == "print_failed":
             self.action_reprint()
         elif self.phase == "done":
-            from tui.screens.find import FindScreen
-
-            self.rekam.show_enrolment(FindScreen())
+            self.happened(flow.NextResident())
 
     def _update(self) -> None:
         self.refresh_text()
@@ -270,23 +269,21 @@ class ReviewScreen(RekamScreen):
     # --- back and cancel -----------------------------------------------------------------
 
     def action_step_back(self) -> None:
-        from tui.screens.capture import CaptureScreen
-
         self.enrolment.back()
-        self.app.switch_screen(CaptureScreen(self.enrolment))
+        self.happened(flow.StepBack(self.enrolment))
 
     def action_cancel(self) -> None:
         from tui.dialogs.confirm import ConfirmDialog
 
         if self.phase == "done":
-            self.rekam.back_to_home()
+            self.happened(flow.BackHome())
             return
 
         def done(yes: bool | None) -> None:
             if yes:
                 self.services.cancel(self.enrolment)
                 self.notify(self.t("cap.cancelled"))
-                self.rekam.back_to_home()
+                self.happened(flow.RecordingCancelled())
 
         self.app.push_screen(ConfirmDialog("cap.cancel_title", "cap.cancel_question",
                                            name=self.enrolment.resident.name), done)

@@ -8,15 +8,12 @@ second line on an 80-column console instead of hiding keys off the edge.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from tui.app import RekamApp
+from tui.catalogue import Catalogue
 
 _KEY_NAMES = {
     "enter": "Enter", "escape": "Esc", "tab": "Tab", "space": "Spasi", "backspace": "Bksp",
@@ -42,6 +39,15 @@ class KeyBar(Static):
     KeyBar { height: auto; width: 1fr; dock: bottom; }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cat: Catalogue | None = None
+
+    def show(self, cat: Catalogue) -> None:
+        """The catalogue its labels come from (the app's: F2 switches its language)."""
+        self.cat = cat
+        self.refresh_keys()
+
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self.refresh_keys()
@@ -57,9 +63,9 @@ class KeyBar(Static):
             self.call_after_refresh(self.refresh_keys)
 
     def refresh_keys(self) -> None:
-        if not self.is_attached:
+        if not self.is_attached or self.cat is None:
             return
-        app: RekamApp = self.app  # type: ignore[assignment]
+        cat = self.cat
         screen = self.screen
         seen: set[str] = set()
         items: list[tuple[str, str, bool]] = []
@@ -82,7 +88,7 @@ class KeyBar(Static):
             if getter is not None and binding.id:
                 label = getter(binding.id)
             if label is None:
-                label = app.cat.t(f"key.{binding.id}") if binding.id else binding.description
+                label = cat.t(f"key.{binding.id}") if binding.id else binding.description
             items.append((key_display(binding), label, enabled))
         width = max(20, self.size.width or 80)
         text = Text(no_wrap=True, overflow="ellipsis")

@@ -1,16 +1,15 @@
 """The status bar, visible on every screen: each device's state, power, free disk, the
-network link and the sync queue ("3 menunggu kirim"). It redraws from ``app.snapshot``,
-which a worker refreshes every few seconds and after every device fault."""
+network link and the sync queue ("3 menunggu kirim"). The app hands it each new snapshot
+(:meth:`StatusBar.show`), which a worker takes every few seconds and after every device
+fault."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from tui.app import RekamApp
+from tui.catalogue import Catalogue
+from tui.views import KitSnapshot
 
 LOW_BATTERY = 20
 
@@ -26,6 +25,15 @@ class StatusBar(Static):
     StatusBar { height: auto; dock: bottom; background: $panel; }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cat: Catalogue | None = None
+        self.snapshot: KitSnapshot | None = None
+
+    def show(self, cat: Catalogue, snapshot: KitSnapshot | None) -> None:
+        self.cat, self.snapshot = cat, snapshot
+        self.refresh_status()
+
     def on_mount(self) -> None:
         self.refresh_status()
 
@@ -33,8 +41,9 @@ class StatusBar(Static):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        app: RekamApp = self.app  # type: ignore[assignment]
-        cat, snap = app.cat, app.snapshot
+        cat, snap = self.cat, self.snapshot
+        if cat is None:
+            return
         if snap is None or not snap.devices:
             self.update(Text(cat.t("status.loading"), style="dim"))
             return
@@ -60,9 +69,8 @@ class StatusBar(Static):
         self.update(text)
 
     def _devices(self, wide: bool) -> Text:
-        app: RekamApp = self.app  # type: ignore[assignment]
-        cat, snap = app.cat, app.snapshot
-        assert snap is not None
+        cat, snap = self.cat, self.snapshot
+        assert cat is not None and snap is not None
         text = Text(" ", no_wrap=False)
         for i, dev in enumerate(snap.devices):
             name = cat.t(f"dev.{dev.kind}") if wide else cat.t(f"devshort.{dev.kind}")
@@ -78,9 +86,8 @@ class StatusBar(Static):
 
     def _parts(self) -> list[tuple[str, str, bool]]:
         """(label, style, must stay), in the order shown."""
-        app: RekamApp = self.app  # type: ignore[assignment]
-        cat, snap = app.cat, app.snapshot
-        assert snap is not None
+        cat, snap = self.cat, self.snapshot
+        assert cat is not None and snap is not None
         parts: list[tuple[str, str, bool]] = []
         power = snap.power
         if power.source == "battery" and power.percent is not None:

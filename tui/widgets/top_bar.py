@@ -1,17 +1,18 @@
 """The top line: the app and screen title on the left, the operator and the time on the
-right, and a loud SIMULASI mark when any device is simulated."""
+right, and a loud SIMULASI mark when any device is simulated. The app hands it what it
+shows (:meth:`TopBar.show`); the screen gives the title."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
 
 from rich.text import Text
 from textual.widgets import Static
 
 from edge.text import visible
-
-if TYPE_CHECKING:
-    from tui.app import RekamApp
+from tui.catalogue import Catalogue
+from tui.views import KitSnapshot
 
 
 class TopBar(Static):
@@ -23,6 +24,15 @@ class TopBar(Static):
         super().__init__()
         self.title_key = title_key
         self.values = values
+        self.cat: Catalogue | None = None
+        self.snapshot: KitSnapshot | None = None
+        self.operator = ""  # who is logged in; "" when nobody
+        self.clock: Callable[[], datetime] | None = None
+
+    def show(self, cat: Catalogue, snapshot: KitSnapshot | None, operator: str,
+             clock: Callable[[], datetime]) -> None:
+        self.cat, self.snapshot, self.operator, self.clock = cat, snapshot, operator, clock
+        self.refresh_bar()
 
     def on_mount(self) -> None:
         self.set_interval(30, self.refresh_bar)
@@ -36,20 +46,20 @@ class TopBar(Static):
         self.refresh_bar()
 
     def refresh_bar(self) -> None:
-        app: RekamApp = self.app  # type: ignore[assignment]
-        cat = app.cat
+        cat = self.cat
+        if cat is None or self.clock is None:
+            return
         values = {key: visible(value) for key, value in self.values.items()}  # names: data
         left = Text(f" {cat.t('app.title')} │ {cat.t(self.title_key, **values)}",
                     style="bold")
         right = Text()
-        snapshot = app.snapshot
+        snapshot = self.snapshot
         if snapshot is not None and snapshot.simulated:
             right.append(f" {cat.t('app.sim_banner')} ", style="bold reverse yellow")
             right.append(" ")
-        session = app.services.session
-        if session is not None:
-            right.append(f"{visible(session.operator.name)} · ")
-        right.append(f"{app.services.now():%H:%M} ")
+        if self.operator:
+            right.append(f"{visible(self.operator)} · ")
+        right.append(f"{self.clock():%H:%M} ")
         width = max(20, self.size.width or 80)
         room = width - right.cell_len
         if left.cell_len > room:
