@@ -51,11 +51,13 @@ class ExceptionReason(StrEnum):
     BLIND = "blind"  # irises only
 
 
-_REASONS_FOR = {
+EXCEPTION_REASONS: dict[Modality, tuple[ExceptionReason, ...]] = {
     Modality.FINGER: (ExceptionReason.AMPUTATED, ExceptionReason.BANDAGED, ExceptionReason.UNABLE),
     Modality.IRIS: (ExceptionReason.BLIND, ExceptionReason.AMPUTATED, ExceptionReason.BANDAGED,
                     ExceptionReason.UNABLE),
 }
+"""The reasons a supervisor may approve for a finger or an eye that cannot be captured,
+in the order the UI offers them; every other modality has none."""
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,7 @@ class Enrolment:
             reason = ExceptionReason(reason)
         except ValueError as exc:
             raise InvalidInput(f"unknown exception reason {reason!r}") from exc
-        allowed = _REASONS_FOR.get(slot.modality, ())
+        allowed = EXCEPTION_REASONS.get(slot.modality, ())
         if slot.step not in (Step.FINGERPRINTS, Step.IRISES) or reason not in allowed:
             raise InvalidInput(f"{reason} is not an exception for {slot.position or slot.modality}")
         if not supervisor_id or not pin:

@@ -38,12 +38,13 @@ from hal.ports import (
     ReceiptPrinter,
     SignaturePad,
 )
+from hal.types import DeviceKind
 
 if TYPE_CHECKING:
     from hal.backends.sim import SimulationControl
 
-KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_printer",
-         "document_printer", "indicators")
+KINDS: tuple[str, ...] = tuple(DeviceKind)
+"""Every device kind, as the spec's keys (:class:`~hal.types.DeviceKind`)."""
 
 # kind -> backend name -> "module:factory". A factory takes no arguments and returns an
 # open device or raises BackendUnavailable / DeviceNotFound. ``auto`` probes each kind's

@@ -15,6 +15,32 @@ class Modality(StrEnum):
     IRIS = "iris"
 
 
+class DeviceKind(StrEnum):
+    """Every device a kit has, by its attribute name on ``KitDevices`` and its key in a
+    ``hal`` spec (``camera=opencv,*=sim``); the order is the order they open and show."""
+
+    CAMERA = "camera"
+    FINGERPRINT = "fingerprint"
+    IRIS = "iris"
+    SIGNATURE = "signature"
+    CODE_READER = "code_reader"
+    RECEIPT_PRINTER = "receipt_printer"
+    DOCUMENT_PRINTER = "document_printer"
+    INDICATORS = "indicators"
+
+    @property
+    def captures(self) -> bool:
+        """A device a recording cannot do without (the others only help)."""
+        return self in CAPTURE_DEVICE.values()
+
+
+CAPTURE_DEVICE: dict[Modality, DeviceKind] = {
+    Modality.FACE: DeviceKind.CAMERA, Modality.SIGNATURE: DeviceKind.SIGNATURE,
+    Modality.FINGER: DeviceKind.FINGERPRINT, Modality.IRIS: DeviceKind.IRIS,
+}
+"""The device that captures each modality."""
+
+
 class Finger(StrEnum):
     """The ten fingers, in the order the kit captures them (right hand first, thumb to little)."""
 

@@ -21,11 +21,11 @@ from edge.config import KitConfig
 from edge.kit import ROSTER_IMPORTED, ROSTER_VERSION, Kit
 from hal.ports import ReceiptPrinter
 from hal.registry import KINDS, open_devices, parse_spec
+from hal.types import DeviceKind
 from sync.link import broker_check
 from tui.catalogue import LANGUAGES, Catalogue
 
 OK, WARN, FAIL = Status.OK, Status.WARN, Status.FAIL
-CAPTURE_KINDS = ("camera", "fingerprint", "iris", "signature")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _devices(config: KitConfig, *, sim: bool,
     allowed = config.training and (sim or config.allow_simulated)  # production: never
     for kind in KINDS:
         backend = parsed if isinstance(parsed, str) else parsed.get(kind, parsed.get("*", "auto"))
-        failing = FAIL if kind in CAPTURE_KINDS else WARN
+        failing = FAIL if DeviceKind(kind).captures else WARN
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -38,7 +38,7 @@ from edge.workflow import CaptureDevices, Enrolment, ExceptionReason, Slot
 from hal import host
 from hal.errors import DeviceNotFound
 from hal.ports import CodeReader, Device, ReceiptPrinter
-from hal.types import Receipt
+from hal.types import DeviceKind, Receipt
 from tui.catalogue import Catalogue
 from tui.memory import release as release_memory
 from tui.views import (
@@ -57,8 +57,10 @@ if TYPE_CHECKING:  # the MQTT side loads only when the operator sends
 
 T = TypeVar("T")
 
-DEVICE_KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_printer")
-"""The devices the status bar shows, in its order."""
+STATUS_DEVICES = (DeviceKind.CAMERA, DeviceKind.FINGERPRINT, DeviceKind.IRIS,
+                  DeviceKind.SIGNATURE, DeviceKind.CODE_READER, DeviceKind.RECEIPT_PRINTER)
+"""The devices the status bar shows, in its order (the A4 printer and the lights have no
+place on an 80-column line)."""
 
 
 class Devices(CaptureDevices, Protocol):
@@ -173,7 +175,7 @@ class KitServices:
         if not self.devices_ready:
             return ()
         states = []
-        for kind in DEVICE_KINDS:
+        for kind in STATUS_DEVICES:
             try:
                 dev = self.device(kind)
             except AttributeError:

@@ -54,6 +54,7 @@ from hal.quality import face_quality, fingerprint_quality, iris_quality, signatu
 from hal.types import (
     Capture,
     DeviceInfo,
+    DeviceKind,
     Eye,
     Finger,
     ImageFormat,
@@ -62,8 +63,7 @@ from hal.types import (
     SelfTestResult,
 )
 
-KINDS = ("camera", "fingerprint", "iris", "signature", "code_reader", "receipt_printer",
-         "document_printer", "indicators")
+KINDS: tuple[str, ...] = tuple(DeviceKind)
 DEFAULT_SUBJECT = "sim-subject"
 SUBJECTS_KEPT = 1  # subjects whose drawn patterns stay cached (~8 MB each; redrawn alike)
 

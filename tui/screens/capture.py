@@ -23,15 +23,15 @@ from textual.widgets import Static
 
 from edge.errors import RekamError
 from edge.workflow import (
+    EXCEPTION_REASONS,
     AttemptOutcome,
     Enrolment,
-    ExceptionReason,
     Slot,
     SlotState,
     Step,
 )
 from hal.errors import HalError
-from hal.types import Eye, Finger, Modality
+from hal.types import CAPTURE_DEVICE, Eye, Finger, Modality
 from tui import events as flow
 from tui.messages import Captured, CaptureFailed
 from tui.screens.base import RekamScreen
@@ -42,20 +42,10 @@ from tui.widgets.top_bar import TopBar
 
 CAPTURE_STEPS = (Step.FACE, Step.SIGNATURE, Step.FINGERPRINTS, Step.IRISES, Step.VERIFICATION)
 
-REASONS = {
-    Modality.FINGER: (ExceptionReason.AMPUTATED, ExceptionReason.BANDAGED,
-                      ExceptionReason.UNABLE),
-    Modality.IRIS: (ExceptionReason.BLIND, ExceptionReason.AMPUTATED, ExceptionReason.BANDAGED,
-                    ExceptionReason.UNABLE),
-}
-
 LEFT_HAND = (Finger.LEFT_LITTLE, Finger.LEFT_RING, Finger.LEFT_MIDDLE, Finger.LEFT_INDEX,
              Finger.LEFT_THUMB)
 RIGHT_HAND = (Finger.RIGHT_THUMB, Finger.RIGHT_INDEX, Finger.RIGHT_MIDDLE, Finger.RIGHT_RING,
               Finger.RIGHT_LITTLE)
-
-DEVICE_OF = {Modality.FACE: "camera", Modality.SIGNATURE: "signature",
-             Modality.FINGER: "fingerprint", Modality.IRIS: "iris"}
 
 PROMPTS = {Step.FACE: "cap.face_prompt", Step.SIGNATURE: "cap.signature_prompt",
            Step.FINGERPRINTS: "cap.finger_prompt", Step.IRISES: "cap.iris_prompt",
@@ -265,7 +255,7 @@ class CaptureScreen(RekamScreen):
             key = "cap.place_now" if target.modality is Modality.FINGER else "cap.look_now"
             text += f"\n[b]{self.t(key, what=name)}[/b]"
         if self.busy_slot is not None:
-            device = self.t(f"devnoun.{DEVICE_OF[self.busy_slot.modality]}")
+            device = self.t(f"devnoun.{CAPTURE_DEVICE[self.busy_slot.modality]}")
             text += f"  [yellow]{self.t('cap.waiting_device', device=device.lower())}[/]"
         prompt.update(text)
 
@@ -444,7 +434,7 @@ class CaptureScreen(RekamScreen):
         slot = outcome.slot
         self.busy_slot = None
         self.last = _Last(outcome=outcome)
-        device = DEVICE_OF[slot.modality]
+        device = CAPTURE_DEVICE[slot.modality]
         snapshot = self.rekam.snapshot
         if snapshot is not None and any(d.kind == device and not d.ok for d in snapshot.devices):
             self.services.note_device_ok(device)
@@ -477,7 +467,7 @@ class CaptureScreen(RekamScreen):
         self.chain = False
         self.last = _Last(outcome=self.last.outcome, error=message.error,
                           error_slot=message.slot)
-        kind = getattr(message.error, "device", "") or DEVICE_OF[message.slot.modality]
+        kind = getattr(message.error, "device", "") or CAPTURE_DEVICE[message.slot.modality]
         self.services.note_device_fault(kind, getattr(message.error, "code", "error"))
         self.rekam.refresh_status()
         self._redraw()
@@ -560,7 +550,7 @@ class CaptureScreen(RekamScreen):
             self._redraw()
 
         self.app.push_screen(
-            ExceptionDialog(self.enrolment, slot, name, REASONS[slot.modality],
+            ExceptionDialog(self.enrolment, slot, name, EXCEPTION_REASONS[slot.modality],
                             self.services.supervisors()), done)
 
     # --- cancelling ---------------------------------------------------------------------------
