@@ -65,3 +65,15 @@ class SimulatedDeviceRefused(HalError, PermissionError):
     """A production kit was asked to record with a simulated device without explicit consent."""
 
     code = "simulated_device_refused"
+
+
+class BackendFallback(RuntimeWarning):
+    """No backend found a device, so the simulated one stands in (only where simulated
+    devices are allowed: demos, training). A warning, after gpiozero's
+    ``PinFactoryFallback``; the bootstrap shows it to people as one sentence in their
+    language, never in Python's warning format."""
+
+    def __init__(self, kind: str, reasons: str) -> None:
+        super().__init__(f"no {kind} found ({reasons}); using the simulated one")
+        self.kind = kind
+        self.reasons = reasons

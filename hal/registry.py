@@ -26,7 +26,12 @@ from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from hal.errors import BackendUnavailable, DeviceNotFound, SimulatedDeviceRefused
+from hal.errors import (
+    BackendFallback,
+    BackendUnavailable,
+    DeviceNotFound,
+    SimulatedDeviceRefused,
+)
 from hal.ports import (
     Camera,
     CodeReader,
@@ -215,8 +220,8 @@ def open_devices(
             else:
                 fallback.append(kind)
                 if allow_simulated:
-                    warnings.warn(f"no {kind} found ({'; '.join(reasons) or 'no backends'}); "
-                                  "using the simulated one", RuntimeWarning, stacklevel=2)
+                    warnings.warn(BackendFallback(kind, "; ".join(reasons) or "no backends"),
+                                  stacklevel=2)
         if fallback and not allow_simulated:
             raise SimulatedDeviceRefused(
                 f"no real device found, and simulated devices are not allowed, for: "

@@ -12,12 +12,16 @@ client and the device backends load when first used, not when a screen first sho
 from __future__ import annotations
 
 import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.config import APPLIANCE_HOME, default_home, production_refusal
 from edge.kit import Kit, open_kit
-from hal.errors import SimulatedDeviceRefused
+from hal.errors import BackendFallback, SimulatedDeviceRefused
 from hal.registry import KitDevices, open_devices, spec_from_env
 
 if TYPE_CHECKING:
@@ -28,11 +32,14 @@ def kit_home(arg: str | None) -> Path:
     return Path(arg) if arg else default_home("REKAM_HOME", APPLIANCE_HOME, "rekam")
 
 
-def open_kit_devices(kit: Kit, *, sim: bool = False, seed: int = 0) -> KitDevices:
+def open_kit_devices(kit: Kit, *, sim: bool = False, seed: int = 0,
+                     notify: Callable[[str], None] | None = None) -> KitDevices:
     """``sim=True`` is an explicit request (``--sim``); otherwise the config's ``hal`` spec
     (or ``REKAM_HAL``) decides. Simulated devices only on a kit HQ registered for training
     (``--sim`` there; else when the config allows them): a production kit refuses every way
-    to them with one line saying why (SimulatedDeviceRefused)."""
+    to them with one line saying why (SimulatedDeviceRefused). A device that falls back to
+    the simulated one (:class:`~hal.errors.BackendFallback`) is told as one sentence in the
+    kit's language to ``notify`` (default: stderr)."""
     config = kit.config
     try:
         if sim and not config.training:
@@ -41,7 +48,8 @@ def open_kit_devices(kit: Kit, *, sim: bool = False, seed: int = 0) -> KitDevice
             return open_devices("sim", seed=seed, allow_simulated=True)
         spec = spec_from_env(config.hal) if os.environ.get("REKAM_HAL") else config.hal
         try:
-            return open_devices(spec, seed=seed, allow_simulated=config.simulation_allowed)
+            with _fallbacks_worded(config.language, notify or _to_stderr):
+                return open_devices(spec, seed=seed, allow_simulated=config.simulation_allowed)
         except SimulatedDeviceRefused as exc:
             if config.training:
                 raise
@@ -52,6 +60,30 @@ def open_kit_devices(kit: Kit, *, sim: bool = False, seed: int = 0) -> KitDevice
         kit.audit.append("(local)", "simulated_devices_refused", devices=exc.device,
                          training=config.training)
         raise
+
+
+@contextmanager
+def _fallbacks_worded(language: str, notify: Callable[[str], None]) -> Iterator[None]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BackendFallback)
+        yield
+    for found in caught:
+        if isinstance(found.message, BackendFallback):
+            notify(fallback_sentence(found.message, language))
+        else:  # not ours to word: shown as Python would have
+            warnings.showwarning(found.message, found.category, found.filename, found.lineno)
+
+
+def fallback_sentence(fallback: BackendFallback, language: str) -> str:
+    """"Pemindai sidik jari tidak ditemukan; memakai perangkat simulasi." (or English)."""
+    from tui.catalogue import Catalogue
+
+    cat = Catalogue(language)
+    return cat.t("check.fallback", device=cat.t(f"check.label.{fallback.kind}"))
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def ui_services(kit: Kit, devices: Devices | DevicesFactory,

@@ -7,6 +7,7 @@ from ``$REKAM_PIN`` (the acting operator) and ``$REKAM_NEW_PIN`` (a new operator
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
 import time
@@ -418,8 +419,10 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from tui.run import run_app
 
     with _kit(args) as kit:
-        return run_app(ui_services(kit, lambda: open_kit_devices(kit, sim=args.sim,
-                                                                 seed=args.seed)), args)
+        # The operator's screen is the terminal: a fallback's sentence goes to tui.log.
+        notify = logging.getLogger("rekam.tui").warning
+        return run_app(ui_services(kit, lambda: open_kit_devices(
+            kit, sim=args.sim, seed=args.seed, notify=notify)), args)
 
 
 # --- the parser -----------------------------------------------------------------------------

@@ -773,6 +773,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "not found: {error}. Check the USB cable and power, then run "
                              "'rekam doctor' again"),
     "check.self_test_failed": ("uji mandiri gagal: {detail}", "self-test failed: {detail}"),
+    "check.fallback": ("{device} tidak ditemukan; memakai perangkat simulasi.",
+                       "{device} not found; using the simulated one."),
     "check.paper_out": ("kertas struk habis; pasang gulungan baru",
                         "out of receipt paper; load a new roll"),
     "check.paper_low": ("kertas struk hampir habis; siapkan gulungan baru",
