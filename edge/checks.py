@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from edge.clock import WIB
 from edge.config import KitPaths
 from edge.kit import ROSTER_COUNT, ROSTER_EXPIRES, ROSTER_IMPORTED, ROSTER_VERSION, Kit
 
@@ -60,8 +61,8 @@ def clock(kit: Kit) -> Check:
     newest = [e.at for e in kit.audit.entries(max(0, kit.audit.head()[0] - 1))]
     # A clock before the newest audit entry went backwards; one before 2025 never was set.
     sane = now >= EARLIEST_SANE and all(now >= at - timedelta(minutes=5) for at in newest)
-    return Check("clock", Status.OK if sane else Status.FAIL,
-                 "clock_ok" if sane else "clock_wrong", {"now": now})
+    return Check("clock", Status.OK if sane else Status.FAIL,  # read by people: in WIB
+                 "clock_ok" if sane else "clock_wrong", {"now": now.astimezone(WIB)})
 
 
 def keys(paths: KitPaths) -> Check:
@@ -80,8 +81,9 @@ def roster(kit: Kit) -> Check:
     version = kit.state.get(ROSTER_VERSION)
     if not version:
         return Check("roster", Status.FAIL, "roster_none")
-    expires = datetime.fromisoformat(kit.state.get(ROSTER_EXPIRES) or "")
-    imported = datetime.fromisoformat(kit.state.get(ROSTER_IMPORTED) or "")
+    # stored in UTC; the days a person reads are Bekasi's
+    expires = datetime.fromisoformat(kit.state.get(ROSTER_EXPIRES) or "").astimezone(WIB)
+    imported = datetime.fromisoformat(kit.state.get(ROSTER_IMPORTED) or "").astimezone(WIB)
     now = kit.clock()
     values = {"version": version, "size": kit.state.get(ROSTER_COUNT, "0"),
               "imported": imported, "expires": expires}

@@ -56,3 +56,14 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock({self._now.isoformat()})"
+
+
+def wib(when: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time (kept in UTC) as a person reads it, on the kit or at HQ: in Bekasi's
+    time zone, and saying so ("2026-11-24 15:05 WIB"). A naive time is taken as UTC (what
+    SQLite hands back of an aware one); no time at all is "-"."""
+    if when is None:
+        return "-"
+    if when.tzinfo is None or when.utcoffset() is None:
+        when = when.replace(tzinfo=UTC)
+    return f"{when.astimezone(WIB):{fmt}} WIB"

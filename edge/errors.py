@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from edge.clock import wib
+
 
 class RekamError(Exception):
     """Base of every error the kit or HQ reports to a person."""
@@ -77,11 +79,20 @@ class LockedOut(AuthError):
 
     def __init__(self, operator_id: str, until: datetime) -> None:
         super().__init__(
-            f"operator {operator_id!r} is locked out until {until:%H:%M:%S}",
+            f"operator {operator_id!r} is locked out until {wib(until, '%H:%M:%S')}",
             operator_id=operator_id,
             until=until,
         )
         self.until = until
+
+
+class RowsRejected(InvalidInput):
+    """A file with bad rows, every one of them reported (``problems``: "line N, column X:
+    ..."), so a clerk fixes them all in one pass; nothing of the file was used."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class NotAllowed(AuthError):

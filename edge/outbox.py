@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from edge.clock import Clock, utc_now
@@ -168,6 +168,15 @@ class Outbox:
         for state, n in self._conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
             counts[str(state)] = int(n)
         return counts
+
+    def received(self, since: datetime | None = None) -> int:
+        """Packets HQ acknowledged, ``since`` a time or ever: purged ones too (a purge
+        drops the bytes, the row stays), so the count stays true after a purge."""
+        sql = "SELECT COUNT(*) FROM outbox WHERE state IN ('acked', 'purged')"
+        if since is None:
+            return int(self._conn.execute(sql).fetchone()[0])
+        return int(self._conn.execute(sql + " AND acked_at >= ?",
+                                      (since.astimezone(UTC).isoformat(),)).fetchone()[0])
 
     def pending(self, *, resend_after: timedelta, limit: int = 100) -> list[OutboxEntry]:
         """Packets to (re)send, oldest first: sealed ones, and sent ones whose ack is overdue."""

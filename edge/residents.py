@@ -656,6 +656,28 @@ def open_siak_csv(
             raise InvalidInput(f"{target}: not a readable CSV file: {exc}") from None
 
 
+def check_csv(path: str | os.PathLike[str], *, today: date | None = None
+              ) -> tuple[list[Resident], list[str]]:
+    """Every row of a SIAK-like CSV checked (see :func:`read_csv`): the residents of the
+    good rows, and each fault of every bad row as "line N, column X: problem", so that a
+    clerk can fix the whole file in one pass."""
+    checker = RecordChecker(today or date.today())
+    residents: list[Resident] = []
+    problems: list[str] = []
+    with open_siak_csv(path) as (layout, rows):
+        others = list(layout.others.items())
+        for line, row in rows:
+            code = layout.values(row, (INVITATION_COLUMN,))[0]
+            extra = {k: v for k, i in others if i < len(row) and (v := row[i].strip())}
+            try:
+                residents.append(Resident(*checker.check(layout.values(row), line),
+                                          invitation_code=(code or "").strip(), extra=extra))
+            except RowFaults as exc:
+                problems += [f"line {line}, column {column}: {problem}"
+                             for column, problem in exc.faults]
+    return residents, problems
+
+
 def read_csv(path: str | os.PathLike[str], *, today: date | None = None) -> Iterator[Resident]:
     """Residents from a SIAK-like CSV (see :func:`open_siak_csv`), validated row by row
     (:class:`RecordChecker`); the first bad row raises InvalidInput naming its line and

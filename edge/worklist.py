@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from edge.canonical import canonical_json
+from edge.clock import wib
 from edge.errors import DocumentRejected, IntegrityError, InvalidInput
 from edge.keys import SEALING_SUITE as _SUITE
 from edge.keys import SUITE_NAME, SealingPrivateKey, SealingPublicKey, b64, unb64
@@ -169,7 +170,7 @@ def read_worklist(
             f"version {current_version}"
         )
     if sealed.expires_at <= now:
-        raise DocumentRejected(f"worklist expired on {sealed.expires_at:%Y-%m-%d %H:%M} UTC")
+        raise DocumentRejected(f"worklist expired on {wib(sealed.expires_at)}")
     return sealed
 
 

@@ -68,12 +68,13 @@ class SimulatedDeviceRefused(HalError, PermissionError):
 
 
 class BackendFallback(RuntimeWarning):
-    """No backend found a device, so the simulated one stands in (only where simulated
-    devices are allowed: demos, training). A warning, after gpiozero's
-    ``PinFactoryFallback``; the bootstrap shows it to people as one sentence in their
-    language, never in Python's warning format."""
+    """Under ``auto``, no real device of a kind was found and the simulated one stands in
+    (only where simulated devices are allowed). ``probed`` says what was looked for: each
+    backend tried, and why it did not answer, so a person can be told what to check."""
 
-    def __init__(self, kind: str, reasons: str) -> None:
+    def __init__(self, kind: str, probed: tuple[tuple[str, str], ...]) -> None:
+        reasons = "; ".join(f"{name}: {why}" for name, why in probed) or "no backends"
         super().__init__(f"no {kind} found ({reasons}); using the simulated one")
         self.kind = kind
+        self.probed = probed
         self.reasons = reasons

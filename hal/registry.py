@@ -4,8 +4,9 @@ A *spec* says which backend each device uses:
 
 * ``"sim"`` — every device simulated (one :class:`~hal.backends.sim.SimulationControl`);
 * ``"auto"`` — for each device, the real backends in :data:`AUTO_ORDER` are probed in turn;
-  a device none of them finds falls back to the simulated one, with a warning, but only
-  when ``allow_simulated`` (else :class:`~hal.errors.SimulatedDeviceRefused`);
+  a device none of them finds falls back to the simulated one, with a
+  :class:`~hal.errors.BackendFallback` warning saying what was probed, but only when
+  ``allow_simulated`` (else :class:`~hal.errors.SimulatedDeviceRefused`);
 * a mapping, or its text form ``"camera=opencv,fingerprint=sbi"``: the named backend for
   those devices (no fallback: a named backend that fails raises), ``"auto"`` for the rest.
   ``"*=sim"`` sets the default for unnamed devices.
@@ -210,18 +211,17 @@ def open_devices(
             if backend != "auto":
                 opened[kind] = open_backend(kind, backend)
                 continue
-            reasons = []
+            probed: list[tuple[str, str]] = []
             for name in AUTO_ORDER[kind]:
                 try:
                     opened[kind] = open_backend(kind, name)
                     break
                 except (BackendUnavailable, DeviceNotFound) as exc:
-                    reasons.append(f"{name}: {exc}")
+                    probed.append((name, str(exc)))
             else:
                 fallback.append(kind)
                 if allow_simulated:
-                    warnings.warn(BackendFallback(kind, "; ".join(reasons) or "no backends"),
-                                  stacklevel=2)
+                    warnings.warn(BackendFallback(kind, tuple(probed)), stacklevel=2)
         if fallback and not allow_simulated:
             raise SimulatedDeviceRefused(
                 f"no real device found, and simulated devices are not allowed, for: "

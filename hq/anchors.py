@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
+from edge.clock import wib
 from hq.db import audit_heads, device_alerts
 from hq.packets import _insert_ignore
 
@@ -71,15 +72,15 @@ def record_head(db: Engine | Connection, device_id: str, head: dict[str, Any] | 
                                                 a.seq > seq)
             .order_by(a.seq.desc()).limit(1)).first()
         if earlier_higher is not None:
-            then = f"{_aware(earlier_higher[2]):%Y-%m-%d %H:%M}"
+            then = wib(earlier_higher[2])
             alerts.append(Alert(device_id, now, "audit_backwards",
                                 f"the audit log went back from entry {earlier_higher[0]} "
                                 f"({earlier_higher[1]}, {then}) to {seq} ({source}, "
-                                f"{at:%Y-%m-%d %H:%M}): entries were deleted"))
+                                f"{wib(at)}): entries were deleted"))
         elif later_lower is not None:
-            then = f"{_aware(later_lower[2]):%Y-%m-%d %H:%M}"
+            then = wib(later_lower[2])
             alerts.append(Alert(device_id, now, "audit_backwards",
-                                f"{source} ({at:%Y-%m-%d %H:%M}) claims audit entry {seq}, "
+                                f"{source} ({wib(at)}) claims audit entry {seq}, "
                                 f"but later ({later_lower[1]}, {then}) the log ended at "
                                 f"entry {later_lower[0]}: entries were deleted"))
         if same is None:  # a twin ingest worker may insert the same head at once

@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from edge.cli_support import OneLineParser, command_parser, print_json, print_table, run
+from edge.cli_support import (
+    OneLineParser,
+    command_parser,
+    fail,
+    print_json,
+    print_table,
+    run,
+)
 from edge.errors import AlreadyExists, InvalidInput
 from edge.keys import write_private
 from hq.db import make_engine
@@ -170,7 +177,25 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_worklist(args: argparse.Namespace) -> int:
-    from hq.worklists import make_worklist, plan_from_register, worklist_from_register
+    from edge.errors import RowsRejected
+
+    try:
+        return _worklist(args)
+    except RowsRejected as exc:  # every bad row, one a line, then the verdict
+        if len(exc.problems) == 1:
+            return fail(f"{exc.problems[0]}; nothing signed, no worklist version used")
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return fail(str(exc))
+
+
+def _worklist(args: argparse.Namespace) -> int:
+    from hq.worklists import (
+        make_worklist,
+        plan_from_csv,
+        plan_from_register,
+        worklist_from_register,
+    )
 
     home = _home(args)
     engine = _engine(home)
@@ -189,11 +214,19 @@ def cmd_worklist(args: argparse.Namespace) -> int:
               f"{len(plan.residents)} residents still to record, {len(plan.visits)} visits")
         _print_visits(plan.per_visit)
         return 0
+    if args.source is not None and args.dry_run:
+        csv_plan = plan_from_csv(engine, args.device, Path(args.source),
+                                 schedule_path=Path(args.schedule) if args.schedule else None)
+        print(f"worklist for {args.device} from {args.source} (dry run, every row checked, "
+              f"nothing signed, no version used): {len(csv_plan.residents)} residents"
+              + (f", {len(csv_plan.schedule)} visits" if args.schedule else ""))
+        if csv_plan.skipped_other_kelurahan:
+            print(f"  would skip {csv_plan.skipped_other_kelurahan} residents of other "
+                  "kelurahan", file=sys.stderr)
+        return 0
     if args.source is None:
         result = worklist_from_register(engine, home.keys(), args.device, days=args.days)
     else:
-        if args.dry_run:
-            raise InvalidInput("--dry-run counts a worklist from the register; drop --from")
         result = make_worklist(engine, home.keys(), args.device, Path(args.source),
                                days=args.days,
                                schedule_path=Path(args.schedule) if args.schedule else None)
@@ -362,7 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send it to the kit over MQTT (retained until the kit takes it)")
     p.add_argument("--broker", help="with --push: mqtts://HOST:PORT (default: HQ's config)")
     p.add_argument("--dry-run", action="store_true",
-                   help="count the residents and visits; sign nothing, use no version")
+                   help="count the residents and visits (with --from: check every row of the "
+                        "CSV and the schedule, listing every bad one); sign nothing, use no "
+                        "version")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
 
     p = add("open", cmd_open, "verify and decrypt a sealed packet, check it, print its "

@@ -11,6 +11,7 @@ from typing import Any
 
 from edge import regions
 from edge.cli_support import OneLineParser, SubcommandAdder, print_json, print_table
+from edge.clock import wib
 from edge.errors import InvalidInput
 from hq.home import HqHome, hq_default_home
 
@@ -74,8 +75,8 @@ def cmd_import(args: argparse.Namespace) -> int:
               "in it; they stay as they are (a status column saying PINDAH, MENINGGAL or "
               "SUDAH REKAM changes them)")
     if result.imported_before and not (result.added or result.changed):
-        print(f"  this file was imported before, on {result.imported_before:%Y-%m-%d %H:%M} "
-              "UTC: nothing to change")
+        print(f"  this file was imported before, on {wib(result.imported_before)}: "
+              "nothing to change")
     if result.rejects_path:
         print(f"  rejected rows, with what is wrong, in {result.rejects_path}: fix them in "
               f"Excel and import that file again", file=sys.stderr)
@@ -148,7 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"{resident.birth_date:%d-%m-%Y}, {resident.marital_status.lower()}")
     print(f"  {resident.address}, RT {resident.rt} / RW {resident.rw}, {kel.name}, "
           f"{kec.name} ({resident.kelurahan})")
-    print(f"  status: {resident.status.label} since {resident.status_at:%Y-%m-%d %H:%M} UTC")
+    print(f"  status: {resident.status.label} since {wib(resident.status_at)}")
     print("  history:")
     for h in history:
         where = f" from {h.file_name} (import {h.import_id})" if h.file_name else ""
@@ -161,7 +162,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             what = "details: " + ", ".join(f"{k} {v[0]!r} -> {v[1]!r}"
                                            for k, v in h.changes.items())
         extra = "".join(f"; {x}" for x in (h.source, h.reason) if x)
-        print(f"    {h.at:%Y-%m-%d %H:%M}  {what}{where}, by {h.by}{extra}")
+        print(f"    {wib(h.at)}  {what}{where}, by {h.by}{extra}")
     return 0
 
 
@@ -320,12 +321,12 @@ def cmd_review_list(args: argparse.Namespace) -> int:
     for i in items:
         who = f"{i.nik} {i.name}".strip() or "(unreadable packet)"
         print(f"review {i.id} [{i.state}]  {who}  kit {i.device_id}, operator "
-              f"{i.operator_id or '-'}, {i.recorded_at:%Y-%m-%d %H:%M} UTC  (packet "
+              f"{i.operator_id or '-'}, {wib(i.recorded_at)}  (packet "
               f"{i.packet_id})")
         for f in i.flags:
             print(f"    {f['code']}: {f['message']}")
         if i.decided_by:
-            print(f"    decided by {i.decided_by} on {i.decided_at:%Y-%m-%d %H:%M} UTC: "
+            print(f"    decided by {i.decided_by} on {wib(i.decided_at)}: "
                   f"{i.reason}")
     print(f"{sum(i.state == 'open' for i in items)} waiting; decide with: rekam-hq review "
           "decide ID accept|reject --reason TEXT", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, select, update
 
+from edge.clock import wib
 from edge.errors import InvalidInput, NotFound
 from hq.db import enrolments, residents, reviews
 from hq.register import Status, change_status
@@ -119,7 +120,7 @@ def decide(engine: Engine, review_id: int, decision: str, *, reason: str, by: st
         if row.state != "open":
             raise InvalidInput(
                 f"review {review_id} was already decided ({row.state}) by {row.decided_by} "
-                f"on {_aware(row.decided_at):%Y-%m-%d %H:%M} UTC")
+                f"on {wib(row.decided_at)}")
         if decision == "accept" and row.enrolment_state == "unreadable":
             raise InvalidInput(f"review {review_id}: HQ cannot open that packet, so there is "
                                "nothing to accept; reject it (the kit keeps no copy once "

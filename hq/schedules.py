@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, and_, insert, select
 
 from edge import regions
-from edge.errors import InvalidInput, NotFound
+from edge.errors import InvalidInput, NotFound, RowsRejected
 from edge.residents import header_key, parse_date
 from edge.roster import ScheduleEntry
 from edge.text import hidden_problem
@@ -210,17 +210,25 @@ def read_schedule(path: Path, kelurahan: Sequence[str]) -> list[ScheduleEntry]:
     kelurahan, a bad date or RW, or a missing column is refused with the line and column
     named, so the clerk can find the cell in Excel."""
     entries: list[ScheduleEntry] = []
+    problems: list[str] = []
     for line, record in _read_rows(path):
         row = _Row(path, line, record)
-        day = row.get("tanggal", parse_date)
-        place = row.get("tempat", lambda v: clean_text(v))
-        kel = row.get("kode_kelurahan", lambda v: _kelurahan(v, kelurahan))
-        rws = row.get("rw", parse_rws)
-        note = row.get("catatan", lambda v: clean_text(v, required=False))
-        time = row.get("waktu", parse_time)
+        try:
+            day = row.get("tanggal", parse_date)
+            place = row.get("tempat", lambda v: clean_text(v))
+            kel = row.get("kode_kelurahan", lambda v: _kelurahan(v, kelurahan))
+            rws = row.get("rw", parse_rws)
+            note = row.get("catatan", lambda v: clean_text(v, required=False))
+            time = row.get("waktu", parse_time)
+        except InvalidInput as exc:  # every bad row is told, not only the first
+            problems.append(str(exc))
+            continue
         if time:
             note = "; ".join(x for x in (f"pukul {time}", note) if x)
         entries.extend(ScheduleEntry(day, place, kel, rw, note) for rw in rws)
+    if problems:
+        raise RowsRejected(f"{path}: {len(problems)} bad row{'s' if len(problems) > 1 else ''}",
+                           problems)
     return sorted(entries, key=lambda e: (e.date, e.rw))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.cli_support import print_json, print_table
+from edge.clock import wib
 from edge.errors import InvalidInput
 from hq.home import HqHome, hq_default_home
 
@@ -178,7 +179,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
                   "production: its simulated captures are flagged, never taken as real")
         if r.status == "revoked":
             print(f"{r.device_id} is REVOKED ({r.revoke_reason}) since "
-                  f"{r.revoked_at:%Y-%m-%d %H:%M} UTC: the broker refuses it, ingest "
+                  f"{wib(r.revoked_at)}: the broker refuses it, ingest "
                   "refuses its packets")
         elif r.wiped_at is not None:
             print(f"{r.device_id} was WIPED at {r.wiped_at:%Y-%m-%d %H:%M} UTC ({r.wipe_detail});"
@@ -187,7 +188,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if raised:
         print("\nalerts (newest first):")
         for a in raised:
-            print(f"  ALERT {a.at:%Y-%m-%d %H:%M} {a.device_id} {a.code}: {a.detail}")
+            print(f"  ALERT {wib(a.at)} {a.device_id} {a.code}: {a.detail}")
     return 0
 
 
@@ -211,13 +212,13 @@ def cmd_packets(args: argparse.Namespace) -> int:
                     "chunks_in_reassembly": store.chunks_pending()})
         return 0
     print_table(["device", "packet", "KB", "received", "state", "deliveries"], [
-        (p.device_id, p.packet_id, f"{p.size / 1024:.0f}", f"{p.received_at:%Y-%m-%d %H:%M:%S}",
+        (p.device_id, p.packet_id, f"{p.size / 1024:.0f}", wib(p.received_at, "%Y-%m-%d %H:%M:%S"),
          p.state, p.deliveries) for p in stored])
     print(f"{len(stored)} packets shown", file=sys.stderr)
     if dead:
         print("\ndead letters (refused by ingest):")
         print_table(["#", "received", "device", "reason", "detail"], [
-            (d.id, f"{d.received_at:%Y-%m-%d %H:%M:%S}", d.device_id or "-",
+            (d.id, wib(d.received_at, "%Y-%m-%d %H:%M:%S"), d.device_id or "-",
              ("ALERT " if d.alert else "") + d.reason_code, d.reason[:80]) for d in dead])
     return 0
 

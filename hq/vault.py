@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from edge.clock import wib
 from edge.errors import InvalidInput, RekamError
 from edge.keys import write_private
 from edge.packet import SAFE_NAME, Manifest, OpenedPacket, open_packet, read_header
@@ -325,7 +326,7 @@ class Vault:
         if twice is not None:
             what = "accepted" if twice.state == "accepted" else "waiting for review"
             flag(VaultFlag.RECORDED_TWICE, f"NIK {nik} was already recorded by kit "
-                 f"{twice.device_id} on {_aware(twice.recorded_at):%Y-%m-%d %H:%M} UTC "
+                 f"{twice.device_id} on {wib(twice.recorded_at)} "
                  f"(packet {twice.packet_id}, {what}): this later enrolment waits for a "
                  "decision", "nik")
         return found

@@ -17,8 +17,8 @@ from pathlib import Path
 from sqlalchemy import Engine, and_, or_, select
 
 from edge.clock import WIB
-from edge.errors import InvalidInput
-from edge.residents import MaritalStatus, Resident, Sex, read_csv
+from edge.errors import InvalidInput, RowsRejected
+from edge.residents import MaritalStatus, Resident, Sex, check_csv
 from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
 from hq.db import residents
@@ -82,27 +82,55 @@ def _issue(engine: Engine, keys: HqKeys, device: Device, residents_: Sequence[Re
     return version, data
 
 
+@dataclass(frozen=True)
+class CsvPlan:
+    """What a worklist from a CSV would carry (``--from FILE --dry-run`` shows it)."""
+
+    device: Device
+    residents: tuple[Resident, ...]  # of the kit's kelurahan
+    skipped_other_kelurahan: int
+    schedule: tuple[ScheduleEntry, ...]
+
+
+def plan_from_csv(engine: Engine, device_id: str, csv_path: Path, *,
+                  schedule_path: Path | None = None) -> CsvPlan:
+    """Every row of the CSV, and every visit of the schedule (a CSV, see
+    :mod:`hq.schedules`), checked; :class:`~edge.errors.RowsRejected` lists every bad row
+    of either. Signs nothing and uses no worklist version."""
+    device = get_device(engine, device_id)
+    wanted = set(device.kelurahan)
+    problems: list[str] = []
+    schedule: list[ScheduleEntry] = []
+    if schedule_path:
+        try:
+            schedule = read_schedule(schedule_path, sorted(wanted))
+        except RowsRejected as exc:
+            problems += exc.problems
+    everyone, bad = check_csv(csv_path)
+    problems += [f"{csv_path}, {problem}" for problem in bad]
+    if problems:
+        rows = len({p.split(", column")[0] for p in problems})
+        several = f" ({len(problems)} problems)" if len(problems) > rows else ""
+        raise RowsRejected(f"{rows} bad row{'s' if rows > 1 else ''}{several}: nothing signed, "
+                           "no worklist version used; fix them and run again (--dry-run "
+                           "checks without signing)", problems)
+    chosen = tuple(r for r in everyone if r.kelurahan in wanted)
+    return CsvPlan(device, chosen, len(everyone) - len(chosen), tuple(schedule))
+
+
 def make_worklist(
     engine: Engine, keys: HqKeys, device_id: str, csv_path: Path, *, days: int = 30,
     schedule_path: Path | None = None,
 ) -> WorklistResult:
     """From a CSV: the residents of the kit's kelurahan only. Every row, and every visit of
-    the schedule (a CSV, see :mod:`hq.schedules`), is validated before anything is signed."""
-    device = get_device(engine, device_id)
-    wanted = set(device.kelurahan)
-    schedule = read_schedule(schedule_path, sorted(wanted)) if schedule_path else []
-    chosen = []
-    skipped = 0
-    for resident in read_csv(csv_path):
-        if resident.kelurahan not in wanted:
-            skipped += 1
-            continue
-        chosen.append(resident)
-    coded = _with_codes(keys, chosen, csv_path.name)
+    the schedule, is checked before anything is signed (:func:`plan_from_csv`)."""
+    plan = plan_from_csv(engine, device_id, csv_path, schedule_path=schedule_path)
+    coded = _with_codes(keys, plan.residents, csv_path.name)
     now = datetime.now(UTC)
     expires = now + timedelta(days=days)
-    version, data = _issue(engine, keys, device, coded, schedule, expires, now)
-    return WorklistResult(data, version, len(coded), skipped, expires, len(schedule))
+    version, data = _issue(engine, keys, plan.device, coded, list(plan.schedule), expires, now)
+    return WorklistResult(data, version, len(coded), plan.skipped_other_kelurahan, expires,
+                          len(plan.schedule))
 
 
 def plan_from_register(engine: Engine, device_id: str, *, today: date | None = None

@@ -75,11 +75,14 @@ def _fallbacks_worded(language: str, notify: Callable[[str], None]) -> Iterator[
 
 
 def fallback_sentence(fallback: BackendFallback, language: str) -> str:
-    """"Pemindai sidik jari tidak ditemukan; memakai perangkat simulasi." (or English)."""
-    from tui.catalogue import Catalogue
+    """"Kamera: tidak ditemukan (dicari: kamera USB (/dev/video*), ...); sementara memakai
+    perangkat simulasi. Periksa ..." (or English): what was looked for, what to check."""
+    from tui.catalogue import LANGUAGES, Catalogue
 
-    cat = Catalogue(language)
-    return cat.t("check.fallback", device=cat.t(f"check.label.{fallback.kind}"))
+    cat = Catalogue(language if language in LANGUAGES else "id")
+    names = tuple(name for name, _ in fallback.probed)
+    return cat.t("check.fallback", label=cat.t(f"check.label.{fallback.kind}"),
+                 **cat.probed(fallback.kind, names))
 
 
 def _to_stderr(text: str) -> None:

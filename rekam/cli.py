@@ -12,6 +12,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +25,26 @@ from edge.cli_support import (
     read_secret,
     run,
 )
-from edge.clock import WIB, utc_now
+from edge.clock import WIB, utc_now, wib
 from edge.config import KitConfig, KitPaths
 from edge.errors import InvalidInput, InvitationRefused, RekamError, WorklistExpired
 from edge.invitation_token import looks_like_token
 from edge.kit import Kit, install_bundle, open_kit
 from edge.operators import Role, Session
+from edge.packet import SealedPacket
 from edge.provisioning import open_bundle
-from edge.workflow import AttemptOutcome, run_clean
+from edge.workflow import AttemptOutcome, Enrolment, run_clean
+from hal.registry import KitDevices
 from rekam.bootstrap import kit_home, open_kit_devices, ui_services
 
 PIN_ENV = "REKAM_PIN"
 NEW_PIN_ENV = "REKAM_NEW_PIN"
 OPERATOR_ENV = "REKAM_OPERATOR"
+
+
+def _wib_iso(stored: str | None) -> str:
+    """A stored ISO time (UTC) as the technician reads it: in WIB, saying so."""
+    return wib(datetime.fromisoformat(stored)) if stored else "-"
 
 
 def _kit(args: argparse.Namespace) -> Kit:
@@ -104,7 +112,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"keys          device {s.device_key_id}  HQ signing {s.hq_signing_key_id}  "
           f"HQ sealing {s.hq_sealing_key_id}")
     roster = "none imported" if s.roster_version is None else (
-        f"version {s.roster_version}, {s.roster_size} residents, expires {s.roster_expires_at}")
+        f"version {s.roster_version}, {s.roster_size} residents, expires "
+        f"{_wib_iso(s.roster_expires_at)}")
     print(f"roster        {roster}")
     if expired is not None:
         print(f"              EXPIRED: {expired}")
@@ -183,7 +192,7 @@ def cmd_operator_list(args: argparse.Namespace) -> int:
         return 0
     print_table(["id", "name", "role", "state"], [
         (o.id, o.name, o.role.value,
-         "disabled" if o.disabled else f"locked until {o.locked_until:%H:%M}"
+         "disabled" if o.disabled else f"locked until {wib(o.locked_until, '%H:%M')}"
          if o.locked_until and o.locked_until > utc_now() else "active")
         for o in ops
     ])
@@ -211,7 +220,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         with kit.roster(session) as store:
             meta = store.meta()
     print(f"roster version {status.roster_version}: {count} residents "
-          f"({time.perf_counter() - started:.1f} s), expires {status.roster_expires_at}")
+          f"({time.perf_counter() - started:.1f} s), expires {_wib_iso(status.roster_expires_at)}")
     for visit in meta.schedule if meta else ():
         note = f" ({visit.note})" if visit.note else ""
         print(f"  visit {visit.date:%d-%m-%Y}: {visit.place}, RW {visit.rw}{note}")
@@ -289,9 +298,36 @@ def cmd_enrol(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"  sealed packet {packet.packet_id} ({packet.size / 1024:.0f} KB, "
                       f"{elapsed * 1000:.0f} ms)")
+            if args.receipt:
+                _print_receipt(kit, session, enrolment, packet, devices, quiet=args.json)
     if args.json:
         print_json(results if len(results) > 1 else results[0])
     return 0
+
+
+def _print_receipt(kit: Kit, session: Session, enrolment: Enrolment, packet: SealedPacket,
+                   devices: KitDevices, *, quiet: bool) -> None:
+    """The resident's receipt, as the operator UI prints it after sealing; a simulated
+    printer's paper is shown here as text (the demo shows what a resident takes home)."""
+    from edge.service_point import ServicePoint
+    from hal.backends.sim import SimulatedReceiptPrinter
+    from tui.screens.review import build_receipt
+
+    place = kit.config.service_point.split(";")[0].strip()
+    point = ServicePoint("", "", "", place) if place else None
+    exceptions = sum(1 for line in enrolment.review() if line.status == "exception")
+    receipt = build_receipt(enrolment.resident.name, enrolment.resident.nik, packet,
+                            kit.clock().astimezone(WIB), point, session.operator.name, 0,
+                            exceptions)
+    printer = devices.receipt_printer
+    printer.print_receipt(receipt)
+    if quiet:
+        return
+    if isinstance(printer, SimulatedReceiptPrinter):
+        print("  receipt (simulated printer, 58 mm paper):")
+        print("\n".join(f"    | {line}" for line in printer.last_receipt_text().splitlines()))
+    else:
+        print(f"  receipt printed on {printer.info.model}")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -303,7 +339,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         print(report.render(shutil.get_terminal_size((80, 24)).columns))
-    return 0 if report.ready else 1
+    return report.exit_code
 
 
 # --- outbox and audit ----------------------------------------------------------------------
@@ -320,7 +356,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
              "acked_at": e.acked_at, "send_count": e.send_count} for e in entries]})
         return 0
     print_table(["packet", "state", "KB", "created"], [
-        (e.packet_id, e.state.value, f"{e.size / 1024:.0f}", f"{e.created_at:%Y-%m-%d %H:%M:%S}")
+        (e.packet_id, e.state.value, f"{e.size / 1024:.0f}", wib(e.created_at, "%Y-%m-%d %H:%M:%S"))
         for e in entries
     ])
     print(", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -403,7 +439,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
                      "detail": e.detail} for e in entries])
         return 0
     print_table(["#", "at", "actor", "action", "detail"], [
-        (e.seq, f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action,
+        (e.seq, wib(e.at, "%Y-%m-%d %H:%M:%S"), e.actor, e.action,
          " ".join(f"{k}={v}" for k, v in e.detail.items())) for e in entries
     ])
     return 0
@@ -416,6 +452,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
+
     from tui.run import run_app
 
     with _kit(args) as kit:
@@ -505,10 +542,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated devices")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="one line per resident")
+    p.add_argument("--receipt", action="store_true",
+                   help="print each resident's receipt, as the UI does after sealing (a "
+                        "simulated printer's receipt is shown as text)")
     p.add_argument("--operator", help=f"who is recording (default: ${OPERATOR_ENV})")
 
     p = add("doctor", cmd_doctor, "check that devices, disk, clock, keys, roster and the link "
-            "to HQ are ready; exit 0 only when the kit can serve residents")
+            "to HQ are ready; exit 0 only when the kit can serve residents, 1 when something "
+            "failed, 3 on simulated devices (a training kit)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--lang", choices=("id", "en"), help="language (default: the kit's)")
     p.add_argument("--sim", action="store_true", help="check with simulated devices")

@@ -7,14 +7,18 @@ sees what the commands are and what they answer. The PINs are demo values, never
 from __future__ import annotations
 
 import csv
+import ctypes
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import FrameType, TracebackType
 
 from edge.clock import WIB
 
@@ -24,6 +28,12 @@ DEVICE = "kit-bekasijaya-01"  # registered for training: the demo's devices are 
 PRODUCTION_DEVICE = "kit-bekasijaya-02"
 SUPERVISOR_PIN = "483920"
 OPERATOR_PIN = "571846"
+TECHNICIAN_PIN = "602517"
+PEOPLE = (  # id, name, role, PIN: printed at the start and the end, for trying the UI
+    ("siti", "Siti Rahmawati", "supervisor", SUPERVISOR_PIN),
+    ("budi", "Budi Santoso", "operator", OPERATOR_PIN),
+    ("andi", "Andi Wijaya", "technician", TECHNICIAN_PIN),
+)
 ENROLMENTS = 20
 
 
@@ -57,10 +67,69 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    print(f"$ {' '.join(argv)} &   (log: {log.name})", flush=True)
-    with log.open("wb") as fh:
-        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when the process that made it dies
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    # A demo killed with SIGKILL (no finally runs) still takes ingest and the sync daemon
+    # with it; not a root-run Mosquitto, which drops to its own user (clearing this).
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Background:
+    """The servers the demo starts (the broker, ingest, the kit's sync daemon), stopped
+    however the demo ends: at its end, on Ctrl+C, on SIGTERM, or on SIGHUP when its
+    terminal is closed. Each runs in a session of its own, so the terminal's signals reach
+    only the demo (Mosquitto takes SIGHUP as "reload" and would outlive a closed
+    terminal), and the demo stops them in reverse order."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._previous: dict[int, object] = {}
+
+    def start(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        print(f"$ {' '.join(argv)} &   (log: {log.name})", flush=True)
+        with log.open("wb") as fh:
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_die_with_parent)
+        self.processes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        """SIGTERM each (the last started first), SIGKILL what has not ended in 10 s."""
+        while self.processes:
+            proc = self.processes.pop()
+            if proc.poll() is None:
+                proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Leave through the normal exits (finally blocks, a running command killed by
+        # subprocess.run), then stop the servers in __exit__.
+        raise SystemExit(128 + signum)
+
+    def __enter__(self) -> Background:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        # Ctrl+C as KeyboardInterrupt even when started with SIGINT ignored (a background
+        # job of a script inherits that, and Python then never installs its own handler)
+        self._previous[signal.SIGINT] = signal.signal(signal.SIGINT,
+                                                      signal.default_int_handler)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.stop()
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
 def _wait_for_port(port: int, seconds: float = 10.0) -> None:
@@ -74,19 +143,21 @@ def _wait_for_port(port: int, seconds: float = 10.0) -> None:
 
 
 def main() -> int:
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        return _story(processes)
-    finally:
-        for proc in reversed(processes):  # ingest first, then the broker, by pid
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with Background() as background:
+        try:
+            return _story(background)
+        except KeyboardInterrupt:
+            print("\ndemo stopped (Ctrl+C); stopping the broker, ingest and the sync daemon",
+                  file=sys.stderr)
+            return 130
 
 
-def _story(processes: list[subprocess.Popen[bytes]]) -> int:
+def _people() -> None:
+    for person, name, role, pin in PEOPLE:
+        print(f"  {role:<11} {person:<5} {name:<15} PIN {pin}")
+
+
+def _story(background: Background) -> int:
     started = time.perf_counter()
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir()
@@ -115,10 +186,10 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
         step("HQ starts its MQTT broker (TLS 1.3, client certificates, per-kit ACL) and ingest")
         sh("rekam-hq", "broker-config", "-o", str(DEMO / "broker"), "--port", str(port),
            "--bind", "127.0.0.1", "--record")
-        processes.append(_start([mosquitto, "-c", str(DEMO / "broker" / "mosquitto.conf")],
-                                DEMO / "mosquitto.log"))
+        background.start([mosquitto, "-c", str(DEMO / "broker" / "mosquitto.conf")],
+                         DEMO / "mosquitto.log")
         _wait_for_port(port)
-        processes.append(_start([_bin("rekam-hq"), "ingest"], DEMO / "ingest.log"))
+        background.start([_bin("rekam-hq"), "ingest"], DEMO / "ingest.log")
         broker_args = ["--broker", f"mqtts://localhost:{port}"]
     else:
         step("No MQTT broker here: the kit works offline (install one: apt-get install "
@@ -144,12 +215,16 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     sh("rekam", "config", "set", "allow_simulated", "true", env=production, check=False)
     sh("rekam", "enrol", "--sim", "--nik", "3275010101010001", env=production, check=False)
 
-    step("Operators: a supervisor first, then an operator she approves (demo PINs)")
-    sh("rekam", "operator", "add", "siti", "--name", "Siti Rahmawati", "--role", "supervisor",
+    step("Operators: a supervisor first, then the operator and the technician she approves "
+         "(demo PINs, never real ones)")
+    (sup, sup_name, _, _), *others = PEOPLE
+    sh("rekam", "operator", "add", sup, "--name", sup_name, "--role", "supervisor",
        env={"REKAM_NEW_PIN": SUPERVISOR_PIN})
-    sh("rekam", "operator", "add", "budi", "--name", "Budi Santoso", "--by", "siti",
-       env={"REKAM_PIN": SUPERVISOR_PIN, "REKAM_NEW_PIN": OPERATOR_PIN})
+    for person, name, role, pin in others:
+        sh("rekam", "operator", "add", person, "--name", name, "--role", role, "--by", sup,
+           env={"REKAM_PIN": SUPERVISOR_PIN, "REKAM_NEW_PIN": pin})
     sh("rekam", "operator", "list")
+    _people()
 
     local_rws = sorted({r["rw"] for r in rows if r["kode_kelurahan"] == KELURAHAN})
     today = datetime.now(WIB).date()  # the service point's day, in Bekasi's time zone
@@ -186,10 +261,13 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     surname = local[0]["nama"].split()[-1]
     sh("rekam", "roster", "search", surname.lower()[:5], "--limit", "5", env=op_env)
 
-    step(f"{ENROLMENTS} residents recorded on simulated devices, each sealed to HQ")
+    step(f"{ENROLMENTS} residents recorded on simulated devices, each sealed to HQ; the "
+         "first one's receipt as the (simulated) printer printed it")
     niks = [r["nik"] for r in local[:ENROLMENTS]]
+    sh("rekam", "enrol", "--sim", "--seed", "7", "--quiet", "--receipt", "--nik", niks[0],
+       env=op_env)
     args = ["rekam", "enrol", "--sim", "--seed", "7", "--quiet"]
-    for nik in niks:
+    for nik in niks[1:]:
         args += ["--nik", nik]
     sh(*args, env=op_env)
 
@@ -197,9 +275,12 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     sh("rekam", "outbox")
     sh("rekam", "audit", "verify")
     first = sh("rekam", "outbox", "--json", capture=True)
-    import json
-
-    packet_ids = [p["packet_id"] for p in json.loads(first)["packets"]]
+    outbox = json.loads(first)
+    packet_ids = [p["packet_id"] for p in outbox["packets"]]
+    print(f'  {{"counts": {json.dumps(outbox["counts"])}, "packets": [{len(packet_ids)} '
+          "packets, the first:")
+    print("\n".join("    " + line for line in
+                    json.dumps(outbox["packets"][0], indent=2).splitlines()) + "]}")
     packet_file = DEMO / f"{packet_ids[0]}.rkp"
     sh("rekam", "outbox", "export", packet_ids[0], "-o", str(packet_file))
 
@@ -240,7 +321,8 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
           "(docs/export.md)")
     sh("rekam-hq", "device", "list")
 
-    step("Is the kit ready for tomorrow? (devices, disk, clock, keys, roster, link to HQ)")
+    step("Is the kit ready for tomorrow? (devices, disk, clock, keys, roster, link to HQ); "
+         "on simulated devices doctor says it is a training kit (exit 3)")
     sh("rekam", "doctor", "--sim", check=False)
 
     step("Kit status")
@@ -249,9 +331,11 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
         step("Now you: the operator UI on simulated devices"
              + (", with HQ live" if broker_args else ""))
         print(f"Log in as budi, PIN {OPERATOR_PIN}; Enter through a recording; "
-              "S shows the sync queue; Ctrl+Q quits.")
+              "S shows the sync queue; Ctrl+Q quits. Siti (PIN "
+              f"{SUPERVISOR_PIN}) approves exceptions; andi (PIN {TECHNICIAN_PIN}) is the "
+              "technician.")
         if broker_args:  # the kit's sync daemon, as systemd runs it: what you record goes
-            processes.append(_start([_bin("rekam"), "sync"], DEMO / "sync.log"))
+            background.start([_bin("rekam"), "sync"], DEMO / "sync.log")
             print(f"The kit's sync daemon runs too (log: {DEMO / 'sync.log'}): what you "
                   "record reaches HQ by itself; see it with 'rekam-hq packets'.")
         input("Press Enter to start the UI... ")
@@ -260,7 +344,9 @@ def _story(processes: list[subprocess.Popen[bytes]]) -> int:
     print(f"  export REKAM_HOME={kit_home} REKAM_HQ_HOME={hq_home}")
     print(f"  .venv/bin/rekam roster search {surname.lower()} --operator budi   "
           f"(PIN {OPERATOR_PIN})")
-    print("  .venv/bin/rekam tui --sim          (the operator UI; log in as budi)")
+    print("  .venv/bin/rekam tui --sim          (the operator UI)")
+    print("The demo's people and PINs (the technician screen: log in as andi, press T on Home):")
+    _people()
     return 0
 
 

@@ -10,14 +10,12 @@ import logging
 import signal
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from sync.daemon_state import WAKE_SIGNAL, StateFileNotifier
 from sync.settings import SyncSettings
 
 log = logging.getLogger("rekam.sync")
-ONCE_CONNECT_TIMEOUT = 15.0  # rekam sync --once, unless sync.json or --connect-timeout say
 
 _TUNABLES = {
     "chunk_size": int, "window": int, "max_inflight": int, "ack_timeout": float,
@@ -68,9 +66,8 @@ def run_sync(home: Path, args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     overrides = {name: getattr(args, f"sync_{name}", None) for name in _TUNABLES}
     settings = SyncSettings.load(home, **overrides)
-    if args.once and settings.connect_timeout == SyncSettings().connect_timeout:
-        # A technician waits at the terminal: a dead link should say so quickly.
-        settings = replace(settings, connect_timeout=ONCE_CONNECT_TIMEOUT)
+    if args.once:  # a technician waits at the terminal: a dead link should say so quickly
+        settings = settings.for_a_person()
     for problem in settings.problems:
         log.warning("%s", problem)
     with open_kit(home) as kit:

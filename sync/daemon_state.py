@@ -36,6 +36,9 @@ class DaemonState:
     broker: str = ""
     retry_at: float | None = None  # retrying: when it reconnects on its own
     last_error: str = ""
+    # retrying: since when HQ has not been reached (the first failure after it last was,
+    # or after the daemon started), for "HQ not reachable since 10:42"
+    down_since: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -94,10 +97,17 @@ class StateFileNotifier(Notifier):
         super().__init__(address)
         self.path = state_path(home)
         self.broker = ""
+        self._down_since: float | None = None
         self._write(STARTING)
 
     def _write(self, state: str, *, retry_at: float | None = None, error: str = "") -> None:
-        record = DaemonState(os.getpid(), state, time.time(), self.broker, retry_at, error)
+        now = time.time()
+        if state == RETRYING:
+            self._down_since = self._down_since or now
+        elif state == CONNECTED:
+            self._down_since = None
+        record = DaemonState(os.getpid(), state, now, self.broker, retry_at, error,
+                             self._down_since if state == RETRYING else None)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         with contextlib.suppress(OSError):  # a full disk must not stop the uploads
             tmp.write_text(record.to_json())

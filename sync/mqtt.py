@@ -235,6 +235,10 @@ async def connect(options: ConnectOptions) -> AsyncIterator[Connection]:
     # aiomqtt warns above 10 pending publishes; we keep a bounded window of our own.
     client.pending_calls_threshold = max(10, options.max_inflight * 4)
     paho = client._client
+    # paho's own socket and TLS-handshake timeout (5 s unless set) under aiomqtt's: the
+    # connect timeout is the one setting, both for a slow 3G handshake and for someone
+    # waiting on a dead server
+    paho.connect_timeout = options.connect_timeout
     paho.manual_ack_set(options.manual_ack)
     session: dict[str, bool] = {}
     on_connect = paho.on_connect

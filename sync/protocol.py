@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from edge import config as config_settings
 from edge.canonical import canonical_json
+from edge.clock import wib
 from edge.errors import DocumentRejected, IntegrityError, InvalidInput, RekamError
 from edge.signing import open_document, sign_document
 from sync.errors import ProtocolError
@@ -641,7 +642,7 @@ def verify_config(data: bytes, *, trusted: Mapping[str, ed25519.Ed25519PublicKey
         raise DocumentRejected(f"config version {update.version} is not newer than "
                                f"version {current_version}")
     if update.expires_at <= now:
-        raise DocumentRejected(f"config expired on {update.expires_at:%Y-%m-%d %H:%M} UTC")
+        raise DocumentRejected(f"config expired on {wib(update.expires_at)}")
     return update
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.kit import open_kit
-from sync.daemon_state import RETRYING, DaemonState, read_state, wake
+from sync.daemon_state import CONNECTED, RETRYING, DaemonState, read_state, wake
 
 DAEMON_WAIT = 30.0
 """How long "kirim sekarang" watches the woken sync daemon before reporting what it saw."""
@@ -50,10 +50,12 @@ class SendNow:
 
         waiting_before = waiting()
         woken_at = time.time()
+        # The operator waits: a link that does not answer says so within one connect
+        # timeout (15 s), not after every broker's and a whole send's.
+        settings = SyncSettings.load(self.home, once_timeout=timeout).for_a_person()
         if wake(self.home) is not None:
             return self._watch_daemon(waiting, waiting_before, woken_at,
-                                      min(timeout, DAEMON_WAIT))
-        settings = SyncSettings.load(self.home, once_timeout=timeout)
+                                      min(timeout, DAEMON_WAIT, settings.connect_timeout))
         with open_kit(self.home) as kit:
             uplink = Uplink(kit, settings)
 
@@ -83,6 +85,10 @@ class SendNow:
                 code, detail = "transport", daemon.last_error
             else:
                 code, detail = "", ""
+            if time.monotonic() >= deadline and not code and daemon is not None \
+                    and daemon.state != CONNECTED and not done:
+                # woken, yet not connected within the connect timeout: HQ is not reached
+                code, detail = "hq_unreachable", daemon.last_error
             if left == 0 or code or time.monotonic() >= deadline:
                 return SyncResult(sent=done, acked=done, waiting=left, error_code=code,
                                   error_detail=detail)

@@ -13,6 +13,9 @@ from edge.errors import InvalidInput
 from sync.protocol import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
 
 FILE_NAME = "sync.json"
+ONCE_CONNECT_TIMEOUT = 15.0
+"""A person waits (``rekam sync --once``, "Kirim sekarang"): a dead link says so within
+this, unless ``sync.json`` (or a flag) sets another connect timeout."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ class SyncSettings:
                 problems.append(f"{path}: {exc}; {key} keeps its default")
         given = {k: _convert(k, v) for k, v in overrides.items() if v is not None}
         return replace(settings, **given, problems=tuple(problems))
+
+    def for_a_person(self) -> SyncSettings:
+        """These settings for a run someone waits on: the shorter connect timeout, unless
+        one was set (:data:`ONCE_CONNECT_TIMEOUT`)."""
+        if self.connect_timeout != SyncSettings().connect_timeout:
+            return self
+        return replace(self, connect_timeout=ONCE_CONNECT_TIMEOUT)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

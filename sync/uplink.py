@@ -268,7 +268,8 @@ class Uplink:
         self._changed = asyncio.Event()
         self._acks_in = asyncio.Event()
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
-        give_up = self.monotonic() + self.settings.once_timeout if once else math.inf
+        began = self.monotonic()
+        give_up = began + self.settings.once_timeout if once else math.inf
         tried: dict[str, str] = {}  # broker URL -> why it could not be reached
         watchdog = asyncio.create_task(self._watchdog())
         self.notifier.ready("starting")
@@ -299,8 +300,11 @@ class Uplink:
                     self.stats.last_error = str(exc)
                     log.warning("%s", exc)
                     if once and isinstance(exc, ConnectFailed) and not self.stats.connects:
-                        # A technician is waiting: try each broker once, then say why.
-                        if self.broker_url() not in tried:
+                        # Someone is waiting: try each broker once, within one connect
+                        # timeout in all (a silent one has used it up), then say why.
+                        spent = self.monotonic() - began
+                        if (self.broker_url() not in tried
+                                and spent < self.settings.connect_timeout):
                             continue
                         raise HqUnreachable(_unreachable(tried, self.settings)) from None
                 except InvalidInput as exc:  # no or bad broker URL: wait for a config change

@@ -331,3 +331,33 @@ def test_the_training_kit_may_record_on_simulated_devices(world, capsys):
     assert read_json(capsys)["training"] is True
     assert world.kit("enrol", "--nik", world.niks(1)[0], "--sim", "--json",
                      pin=OPERATOR_PIN) == 0
+
+
+def test_enrol_prints_the_residents_receipt_as_the_simulated_printer_printed_it(world, capsys):
+    world.kit("config", "set", "service_point", "Balai RW 005", "--by", "siti",
+              pin=SUPERVISOR_PIN)
+    nik = world.niks(1)[0]
+    capsys.readouterr()
+    assert world.kit("enrol", "--nik", nik, "--sim", "--quiet", "--receipt",
+                     pin=OPERATOR_PIN) == 0
+    out = capsys.readouterr().out
+    receipt = [line.removeprefix("    | ") for line in out.splitlines()
+               if line.startswith("    | ")]
+    assert receipt[0].strip() == "TANDA TERIMA REKAM KTP-el"  # the resident's paper
+    fields = {line[:11].strip(): line[11:] for line in receipt[2:8]}
+    assert fields["NIK"] == f"{nik[:6]}******{nik[-4:]}"  # never the whole NIK
+    assert fields["Lokasi"] == "Balai RW 005" and fields["Petugas"] == "budi"
+    assert fields["Tanggal"].endswith(" WIB")
+    assert any(line.strip().startswith("[QR: rekam:") for line in receipt)
+
+
+def test_devices_auto_did_not_find_are_told_in_one_sentence_each_not_python_warnings(
+        world, capsys):
+    assert world.kit("config", "set", "hal", "auto", "--by", "siti", pin=SUPERVISOR_PIN) == 0
+    capsys.readouterr()
+    assert world.kit("enrol", "--nik", world.niks(1)[0], "--quiet", pin=OPERATOR_PIN) == 0
+    err = capsys.readouterr().err
+    assert "Warning" not in err and ".py:" not in err  # no source path, no warning class
+    assert ("Pemindai iris: tidak ditemukan (dicari: pemindai bersertifikat (layanan SBI)); "
+            "sementara memakai perangkat simulasi. Periksa kabel USB pemindai iris dan "
+            "layanan SBI-nya.") in err.splitlines()

@@ -4,15 +4,41 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from kit_world import SUPERVISOR_PIN, read_json
 
 
-def test_ready_kit_on_simulated_devices(world, capsys):
-    assert world.kit("doctor") == 0
+def test_a_kit_on_simulated_devices_is_a_training_kit_never_ready(world, capsys):
+    assert world.kit("doctor") == 3  # not 0: a script must not take it for a ready kit
     out = capsys.readouterr().out
     assert "Pemeriksaan kesiapan kit kit-test-01" in out  # Bahasa Indonesia by default
-    assert "KIT SIAP melayani warga." in out
-    assert "SIMULASI" in out  # simulated devices are never silent
+    assert "MODE LATIHAN — perangkat simulasi (kamera, pemindai sidik jari" in out
+    assert "BUKAN untuk melayani warga" in out
+    assert "KIT SIAP" not in out and "SIMULASI" in out
+    assert world.kit("doctor", "--lang", "en") == 3
+    out = capsys.readouterr().out
+    assert "TRAINING MODE — simulated devices" in out and "KIT READY" not in out
+    assert world.kit("doctor", "--json") == 3
+    report = read_json(capsys)
+    assert report["ready"] is False and report["training"] is True
+    assert {"camera", "fingerprint", "iris", "signature"} <= set(report["simulated"])
+
+
+@pytest.fixture
+def real_devices(monkeypatch):
+    """The simulated backends answering as real hardware would (backend not "sim")."""
+    from hal.backends import sim
+    from hal.types import DeviceInfo
+
+    monkeypatch.setattr(sim, "_info", lambda control, kind, model: DeviceInfo(
+        kind=kind, model=f"Bench {model}", serial=f"BENCH-{kind}", firmware="1",
+        backend="bench"))
+
+
+def test_a_kit_on_real_devices_is_ready(world, capsys, real_devices):
+    assert world.kit("doctor") == 0
+    out = capsys.readouterr().out
+    assert "KIT SIAP melayani warga." in out and "MODE LATIHAN" not in out
     assert world.kit("doctor", "--lang", "en") == 0
     assert "KIT READY" in capsys.readouterr().out
 
@@ -27,6 +53,39 @@ def test_every_line_fits_a_technicians_80_column_terminal(world, capsys, monkeyp
     text = " ".join(line.strip() for line in lines)
     assert "SIMULATED, not real hardware" in text
     assert any(line.startswith(" " * 20) for line in lines)
+
+
+def test_times_are_in_wib_and_say_so(world, capsys):
+    from datetime import UTC, datetime
+
+    from edge.clock import WIB
+
+    world.kit("doctor", "--json")
+    clock = next(c for c in read_json(capsys)["checks"] if c["key"] == "clock")
+    shown = datetime.strptime(clock["detail"][:16], "%Y-%m-%d %H:%M").replace(tzinfo=WIB)
+    assert clock["detail"].endswith("WIB")
+    assert abs((datetime.now(UTC) - shown).total_seconds()) < 3600  # WIB, not UTC read as WIB
+
+
+def test_auto_finding_nothing_says_what_it_looked_for_and_what_to_check(world, capsys):
+    assert world.kit("config", "set", "hal", "auto", "--by", "siti", pin=SUPERVISOR_PIN) == 0
+    capsys.readouterr()
+    assert world.kit("doctor", "--json") == 3  # simulated stand-ins: a training kit
+    checks = {c["key"]: c for c in read_json(capsys)["checks"]}
+    iris = checks["iris"]  # no SBI service here (a camera might be plugged in, an iris not)
+    assert iris["status"] == "warn"
+    assert iris["detail"].startswith("tidak ditemukan; dicari: pemindai bersertifikat "
+                                     "(layanan SBI). Periksa kabel USB pemindai iris")
+    assert "sementara memakai perangkat simulasi" in iris["detail"]
+    assert world.kit("config", "set", "allow_simulated", "false", "--by", "siti",
+                     pin=SUPERVISOR_PIN) == 0
+    capsys.readouterr()
+    assert world.kit("doctor", "--lang", "en", "--json") == 1
+    iris = next(c for c in read_json(capsys)["checks"] if c["key"] == "iris")
+    assert iris["status"] == "fail"
+    assert iris["detail"] == ("not found; looked for: certified scanner (SBI service). Check "
+                              "the iris scanner's USB cable and its SBI service, then run "
+                              "'rekam doctor' again")
 
 
 def test_production_kit_refuses_simulated_capture_devices(world, capsys):
@@ -48,7 +107,7 @@ def test_loose_key_permissions_fail(world, capsys):
     assert keys["status"] == "fail" and "readable by others" in keys["detail"]
 
 
-def test_unreachable_broker_is_only_a_warning(world, capsys):
+def test_unreachable_broker_is_only_a_warning(world, capsys, real_devices):
     assert world.kit("config", "set", "broker", "mqtts://127.0.0.1:9", "--by", "siti",
                      pin=SUPERVISOR_PIN) == 0
     capsys.readouterr()
@@ -68,7 +127,8 @@ def test_missing_roster_fails(world, capsys, tmp_path, monkeypatch):
     assert roster["status"] == "fail"
 
 
-def test_a_setting_out_of_range_in_config_json_is_a_warning_not_a_dead_kit(world, capsys):
+def test_a_setting_out_of_range_in_config_json_is_a_warning_not_a_dead_kit(world, capsys,
+                                                                           real_devices):
     import json
 
     path = world.kit_home / "config.json"
@@ -82,10 +142,10 @@ def test_doctor_keeps_a_readiness_summary_for_the_heartbeat(world, capsys):
     from edge import readiness
 
     assert readiness.load(world.kit_home) is None  # never checked yet
-    assert world.kit("doctor") == 0
+    assert world.kit("doctor") == 3
     summary = readiness.load(world.kit_home)
-    assert summary is not None and summary.ready
-    assert summary.devices["camera"] == "warn"  # simulated: ready, but said so
+    assert summary is not None and not summary.ready  # a training kit: HQ sees it not ready
+    assert summary.devices["camera"] == "warn"  # simulated, and said so
     assert "camera" in summary.simulated and summary.paper == "ok"
     assert summary.roster == "ok" and summary.roster_age_days == 0
     assert summary.free_disk_mb > 0 and not summary.failing
@@ -98,7 +158,7 @@ def test_receipt_paper_out_is_a_warning_and_in_the_summary(world, capsys, monkey
     from hal.backends.sim import SimulatedReceiptPrinter
 
     monkeypatch.setattr(SimulatedReceiptPrinter, "paper", lambda self: "out")
-    assert world.kit("doctor") == 0  # a kit without receipts still records
+    assert world.kit("doctor") == 3  # a kit without receipts still records (a training one)
     assert "kertas struk habis" in capsys.readouterr().out
     summary = readiness.load(world.kit_home)
     assert summary is not None and summary.paper == "out"

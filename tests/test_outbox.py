@@ -123,3 +123,26 @@ def test_state_changes_leave_the_ciphertext_alone_and_old_kits_migrate(tmp_path,
     assert box.purge_acked(grace=timedelta(0)) == 1
     assert conn.execute("SELECT COUNT(*) FROM outbox_data").fetchone()[0] == 0
     conn.close()
+
+
+def test_received_by_hq_counts_stay_true_across_a_purge(outbox, clock):
+    from datetime import datetime
+
+    from edge.clock import WIB
+
+    for n in range(3):
+        p = _packet(10 + n)
+        outbox.add(p)
+        outbox.mark_sent(p.packet_id)
+        if n < 2:
+            outbox.mark_acked(p.packet_id, p.sha256)  # 15:00 WIB on the 24th
+    clock.advance(timedelta(hours=12))  # 03:00 WIB on the 25th: a new day at the kit
+    late = _packet(20)
+    outbox.add(late)
+    outbox.mark_acked(late.packet_id, late.sha256)
+    midnight = datetime(2026, 11, 25, tzinfo=WIB)
+    assert (outbox.received(since=midnight), outbox.received()) == (1, 3)
+    clock.advance(timedelta(hours=1))
+    assert outbox.purge_acked(grace=timedelta(0)) == 3
+    assert outbox.counts()["acked"] == 0  # what the Sync screen once showed: 0
+    assert (outbox.received(since=midnight), outbox.received()) == (1, 3)

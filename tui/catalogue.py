@@ -38,6 +38,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lang.name": ("Bahasa Indonesia", "English"),
     "lang.switched": ("Bahasa: Indonesia", "Language: English"),
     # --- keys (binding ids) ---------------------------------------------------------------
+    "key.more_keys": ("Tombol lain", "More keys"),
     "key.language": ("English", "Indonesia"),
     "key.login": ("Masuk", "Log in"),
     "key.logout": ("Keluar", "Log out"),
@@ -103,8 +104,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.power.undervoltage": ("DAYA KURANG!", "LOW VOLTAGE!"),
     "status.disk": ("Disk {free}", "Disk {free}"),
     "status.disk_low": ("DISK PENUH {free}", "DISK FULL {free}"),
-    "status.link.up": ("Jaringan ada", "Online"),
-    "status.link.down": ("Tanpa jaringan", "Offline"),
+    "status.link.up": ("Jaringan ada", "Network up"),
+    "status.link.down": ("Tanpa jaringan", "No network"),
+    "status.link.hq_unreachable": ("Pusat tak terjangkau sejak {since}",
+                                   "HQ unreachable since {since}"),
+    "status.link.hq_connected": ("Terhubung ke pusat", "Connected to HQ"),
     "status.waiting": ("{n} menunggu kirim", "{n} waiting to send"),
     "status.waiting_none": ("Semua terkirim", "All sent"),
     "status.device_fault": ("{device}: {problem}", "{device}: {problem}"),
@@ -184,6 +188,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "home.expected_rw": ("RW {rw}", "RW {rw}"),
     "home.expected_all": ("semua RW", "all RWs"),
     "home.expected_left": ("{n} belum direkam", "{n} not yet recorded"),
+    "home.expected_more": ("…dan {n} lagi (Enter: daftar lengkap di Cari warga)",
+                           "…and {n} more (Enter: the full list in Find)"),
+    "home.technician_only": ("Layar teknisi hanya untuk teknisi: minta teknisi masuk dengan "
+                             "ID dan PIN-nya.",
+                             "The technician screen is for technicians only: ask one to log "
+                             "in with their ID and PIN."),
     "home.expected_done": ("Semua warga yang diundang sudah direkam.",
                            "Every invited resident has been recorded."),
     "home.expected_hint": ("Enter lalu panah bawah untuk memilih dari daftar ini.",
@@ -218,7 +228,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "Scan the invitation QR, or type the NIK, invitation code or name."),
     "find.query": ("NIK, kode undangan atau nama", "NIK, invitation code or name"),
     "find.rw_filter": ("Hanya RW {rw}", "Only RW {rw}"),
-    "find.all_rw": ("Semua RW", "All RWs"),
+    "find.all_rw": ("Mencari di semua RW", "Searching all RWs"),
+    "find.key_all_rw": ("Semua RW", "All RWs"),
+    "find.scope_expected": ("Diundang, {where}, belum direkam: {n}",
+                            "Invited, {where}, not yet recorded: {n}"),
+    "find.more": ("…dan {n} lagi: ketik nama untuk mencarinya.",
+                  "…and {n} more: type a name to find them."),
     "find.scanning": ("Pemindai QR siap — arahkan undangan ke pemindai.",
                       "QR reader ready — hold the invitation under it."),
     "find.scan_unavailable": ("Pemindai QR tidak tersedia: {reason} Ketik NIK atau nama.",
@@ -516,6 +531,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "Sent, waiting for HQ's receipt"),
     "sync.state.acked": ("Diterima pusat", "Received by HQ"),
     "sync.state.purged": ("Diterima & dihapus dari kit", "Received & removed from the kit"),
+    "sync.no_network": ("Kit tidak tersambung ke jaringan: periksa modem, SIM dan sinyalnya (atau "
+                        "kabel LAN). Data tetap aman di kit dan terkirim sendiri saat jaringan "
+                        "ada.",
+                        "The kit has no network: check the modem, its SIM and signal (or the "
+                        "LAN cable). The data stays safe on the kit and goes by itself once "
+                        "there is a network."),
+    "sync.received": ("Diterima pusat: hari ini [b]{today}[/b] · semuanya [b]{total}[/b]",
+                      "Received by HQ: today [b]{today}[/b] · in all [b]{total}[/b]"),
     "sync.last_contact": ("Kontak terakhir dengan pusat: {when}",
                           "Last contact with HQ: {when}"),
     "sync.never": ("belum pernah", "never"),
@@ -571,11 +594,43 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tech.col.serial": ("Seri", "Serial"),
     "tech.col.backend": ("Backend", "Backend"),
     "tech.audit": ("Log audit terbaru", "Recent audit log"),
-    "tech.col.at": ("Waktu", "Time"),
+    "tech.col.at": ("Waktu (WIB)", "Time (WIB)"),
     "tech.col.actor": ("Oleh", "By"),
     "tech.col.action": ("Tindakan", "Action"),
     "tech.col.detail": ("Rincian", "Detail"),
     "tech.loading": ("Menjalankan pemeriksaan…", "Running the checks…"),
+    # the audit log's actions, as the Technician screen names them
+    "audit.login": ("Masuk", "Logged in"),
+    "audit.approval": ("Persetujuan supervisor", "Supervisor approval"),
+    "audit.approval_refused": ("Persetujuan ditolak", "Approval refused"),
+    "audit.config_applied": ("Pengaturan dari pusat dipakai", "HQ's settings applied"),
+    "audit.config_changed": ("Pengaturan diubah", "Setting changed"),
+    "audit.config_refused": ("Pengaturan dari pusat ditolak", "HQ's settings refused"),
+    "audit.enrolment_cancelled": ("Perekaman dibatalkan", "Recording cancelled"),
+    "audit.enrolment_sealed": ("Perekaman disegel", "Recording sealed"),
+    "audit.enrolment_started": ("Perekaman dimulai", "Recording started"),
+    "audit.idle_logout": ("Keluar otomatis (tidak dipakai)", "Logged out (idle)"),
+    "audit.invitation_refused": ("Undangan ditolak", "Invitation refused"),
+    "audit.lockout": ("Petugas terkunci", "Operator locked out"),
+    "audit.login_failed": ("PIN salah", "Wrong PIN"),
+    "audit.login_refused": ("Masuk ditolak", "Login refused"),
+    "audit.operator_added": ("Petugas ditambahkan", "Operator added"),
+    "audit.operator_disabled": ("Petugas dinonaktifkan", "Operator disabled"),
+    "audit.operator_unlocked": ("Kunci petugas dibuka", "Operator unlocked"),
+    "audit.pin_changed": ("PIN diganti", "PIN changed"),
+    "audit.roster_imported": ("Daftar warga diimpor", "Roster imported"),
+    "audit.service_point_set": ("Lokasi layanan diatur", "Service point set"),
+    "audit.usb_export": ("Data disalin ke USB", "Exported to USB"),
+    "audit.usb_receipt": ("Tanda terima pusat dari USB", "HQ's receipt from USB"),
+    "audit.wipe": ("Kit dikosongkan", "Kit wiped"),
+    "audit.worklist_refused": ("Daftar dari pusat ditolak", "Worklist from HQ refused"),
+    "audit.worklist_staged": ("Daftar dari pusat diterima", "Worklist from HQ received"),
+    "audit.worklist_key_wrapped": ("Kunci daftar warga dibuka untuk petugas",
+                                   "Worklist key opened for an operator"),
+    "audit.worklist_shredded": ("Daftar dari pusat dihapus", "Worklist from HQ shredded"),
+    "audit.roster_wiped": ("Daftar warga dihapus", "Roster wiped"),
+    "audit.simulated_devices_refused": ("Perangkat simulasi ditolak",
+                                        "Simulated devices refused"),
     "tech.not_allowed": ("Layar teknisi hanya untuk peran teknisi.",
                          "The technician screen needs the technician role."),
     "tech.test_ok": ("lulus", "pass"),
@@ -718,18 +773,26 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "di kit.",
                          "The automatic sending service stopped. Call the technician; the "
                          "data stays safe on the kit."),
-    "err.transport": ("Tidak bisa terhubung ke server pusat. Periksa modem atau jaringan; data "
-                      "tetap aman di kit.",
-                      "Cannot reach the HQ server. Check the modem or network; the data stays "
-                      "safe on the kit."),
-    "err.connect_failed": ("Tidak bisa terhubung ke server pusat. Periksa modem atau jaringan; "
-                           "data tetap aman di kit.",
-                           "Cannot reach the HQ server. Check the modem or network; the data "
-                           "stays safe on the kit."),
-    "err.hq_unreachable": ("Tidak bisa terhubung ke server pusat. Periksa modem atau "
-                           "jaringan; data tetap aman di kit.",
-                           "Cannot reach the HQ server. Check the modem or network; the data "
-                           "stays safe on the kit."),
+    "err.transport": ("Server pusat tidak menjawab. Periksa sinyal dan kuota modem (atau kabel "
+                      "jaringan); bila internet lancar, hubungi teknisi: server pusat mungkin "
+                      "mati. Data tetap aman di kit.",
+                      "HQ's server does not answer. Check the modem's signal and data credit "
+                      "(or the network cable); if the internet works, call the technician: "
+                      "HQ's server may be down. The data stays safe on the kit."),
+    "err.connect_failed": ("Server pusat tidak menjawab. Periksa sinyal dan kuota modem (atau "
+                           "kabel jaringan); bila internet lancar, hubungi teknisi: server "
+                           "pusat mungkin mati. Data tetap aman di kit.",
+                           "HQ's server does not answer. Check the modem's signal and data "
+                           "credit (or the network cable); if the internet works, call the "
+                           "technician: HQ's server may be down. The data stays safe on the "
+                           "kit."),
+    "err.hq_unreachable": ("Server pusat tidak menjawab. Periksa sinyal dan kuota modem (atau "
+                           "kabel jaringan); bila internet lancar, hubungi teknisi: server "
+                           "pusat mungkin mati. Data tetap aman di kit.",
+                           "HQ's server does not answer. Check the modem's signal and data "
+                           "credit (or the network cable); if the internet works, call the "
+                           "technician: HQ's server may be down. The data stays safe on the "
+                           "kit."),
     "err.disconnected": ("Sambungan ke pusat terputus. Akan dicoba lagi otomatis.",
                          "The link to HQ dropped. It will retry by itself."),
     "err.publish_timeout": ("Jaringan lambat: pengiriman belum dikonfirmasi. Akan dicoba lagi.",
@@ -746,6 +809,57 @@ STRINGS: dict[str, tuple[str, str]] = {
     "check.ready": ("KIT SIAP melayani warga.", "KIT READY to serve residents."),
     "check.not_ready": ("KIT BELUM SIAP: perbaiki yang bertanda GAGAL, lalu jalankan lagi.",
                         "KIT NOT READY: fix what says FAIL, then run again."),
+    "check.training": ("MODE LATIHAN — perangkat simulasi ({devices}): kit ini hanya untuk "
+                       "latihan, BUKAN untuk melayani warga; pusat menandai rekamannya sebagai "
+                       "simulasi.",
+                       "TRAINING MODE — simulated devices ({devices}): this kit is for "
+                       "practice only, NOT for serving residents; HQ marks its recordings as "
+                       "simulated."),
+    "check.device_not_found": ("tidak ditemukan; dicari: {probed}. Periksa {what}, lalu "
+                               "jalankan lagi 'rekam doctor'",
+                               "not found; looked for: {probed}. Check {what}, then run "
+                               "'rekam doctor' again"),
+    "check.device_not_found_sim": ("tidak ditemukan; dicari: {probed}. Periksa {what}, lalu "
+                                   "jalankan lagi 'rekam doctor'; sementara memakai "
+                                   "perangkat simulasi (latihan)",
+                                   "not found; looked for: {probed}. Check {what}, then run "
+                                   "'rekam doctor' again; a simulated device stands in for "
+                                   "now (training)"),
+    "check.fallback": ("{label}: tidak ditemukan (dicari: {probed}); sementara memakai "
+                       "perangkat simulasi. Periksa {what}.",
+                       "{label}: not found (looked for: {probed}); a simulated device stands "
+                       "in for now. Check {what}."),
+    # what ``auto`` probes for each device, and what a person checks when none answers
+    "check.probe.camera.picamera2": ("kamera modul Raspberry Pi (konektor CSI)",
+                                     "Raspberry Pi camera module (CSI connector)"),
+    "check.probe.camera.opencv": ("kamera USB (/dev/video*)", "USB camera (/dev/video*)"),
+    "check.probe.fingerprint.sbi": ("pemindai bersertifikat (layanan SBI)",
+                                    "certified scanner (SBI service)"),
+    "check.probe.fingerprint.libfprint": ("pemindai USB (libfprint)", "USB reader (libfprint)"),
+    "check.probe.iris.sbi": ("pemindai bersertifikat (layanan SBI)",
+                             "certified scanner (SBI service)"),
+    "check.probe.signature.evdev": ("pena/bantalan USB (perangkat input)",
+                                    "USB pen tablet or pad (input devices)"),
+    "check.probe.code_reader.evdev": ("pemindai kode USB (perangkat input)",
+                                      "USB code scanner (input devices)"),
+    "check.probe.receipt_printer.escpos": ("printer ESC/POS USB (/dev/usb/lp*)",
+                                           "USB ESC/POS printer (/dev/usb/lp*)"),
+    "check.probe.document_printer.cups": ("printer bawaan di CUPS", "CUPS default printer"),
+    "check.probe.indicators.gpiozero": ("pin GPIO Raspberry Pi", "Raspberry Pi GPIO pins"),
+    "check.what.camera": ("kabel pita kamera atau kabel USB kamera",
+                          "the camera's ribbon cable or USB cable"),
+    "check.what.fingerprint": ("kabel USB pemindai sidik jari dan layanan SBI-nya",
+                               "the fingerprint scanner's USB cable and its SBI service"),
+    "check.what.iris": ("kabel USB pemindai iris dan layanan SBI-nya",
+                        "the iris scanner's USB cable and its SBI service"),
+    "check.what.signature": ("kabel USB bantalan tanda tangan", "the signature pad's USB cable"),
+    "check.what.code_reader": ("kabel USB pembaca kode QR", "the QR code reader's USB cable"),
+    "check.what.receipt_printer": ("kabel USB dan daya printer struk",
+                                   "the receipt printer's USB cable and power"),
+    "check.what.document_printer": ("printer A4 menyala dan menjadi printer bawaan (lpstat -d)",
+                                    "that the A4 printer is on and CUPS's default (lpstat -d)"),
+    "check.what.indicators": ("sambungan lampu dan buzzer ke GPIO",
+                              "the LEDs' and buzzer's wiring to the GPIO header"),
     "check.label.camera": ("Kamera", "Camera"),
     "check.label.fingerprint": ("Pemindai sidik jari", "Fingerprint scanner"),
     "check.label.iris": ("Pemindai iris", "Iris scanner"),
@@ -758,7 +872,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "check.label.clock": ("Jam sistem", "System clock"),
     "check.label.keys": ("Kunci keamanan", "Security keys"),
     "check.label.roster": ("Daftar warga", "Resident roster"),
-    "check.label.broker": ("Koneksi ke HQ", "Link to HQ"),
+    "check.label.broker": ("Koneksi ke pusat", "Link to HQ"),
     "check.label.settings": ("Pengaturan", "Settings"),
     "check.device_ok": ("{model} ({backend}), nomor seri {serial}",
                         "{model} ({backend}), serial {serial}"),
@@ -773,38 +887,37 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "not found: {error}. Check the USB cable and power, then run "
                              "'rekam doctor' again"),
     "check.self_test_failed": ("uji mandiri gagal: {detail}", "self-test failed: {detail}"),
-    "check.fallback": ("{device} tidak ditemukan; memakai perangkat simulasi.",
-                       "{device} not found; using the simulated one."),
     "check.paper_out": ("kertas struk habis; pasang gulungan baru",
                         "out of receipt paper; load a new roll"),
     "check.paper_low": ("kertas struk hampir habis; siapkan gulungan baru",
                         "receipt paper nearly out; have a new roll ready"),
     "check.disk_ok": ("{free} MB bebas (batas minimum {floor} MB)",
                       "{free} MB free (floor {floor} MB)"),
-    "check.disk_low": ("{free} MB bebas (batas minimum {floor} MB); kirim data ke HQ ('rekam "
+    "check.disk_low": ("{free} MB bebas (batas minimum {floor} MB); kirim data ke pusat ('rekam "
                        "sync --once') agar paket lama dihapus",
                        "{free} MB free (floor {floor} MB); sync to HQ ('rekam sync --once') "
                        "so that acknowledged packets are purged"),
-    "check.clock_ok": ("{now:%Y-%m-%d %H:%M} UTC", "{now:%Y-%m-%d %H:%M} UTC"),
-    "check.clock_wrong": ("{now:%Y-%m-%d %H:%M} UTC; jam kit salah; sambungkan ke internet "
+    "check.clock_ok": ("{now:%Y-%m-%d %H:%M} WIB", "{now:%Y-%m-%d %H:%M} WIB (UTC+7)"),
+    "check.clock_wrong": ("{now:%Y-%m-%d %H:%M} WIB; jam kit salah; sambungkan ke internet "
                           "atau atur jam dengan benar",
-                          "{now:%Y-%m-%d %H:%M} UTC; the kit's clock is wrong; connect to the "
-                          "internet or set the time"),
+                          "{now:%Y-%m-%d %H:%M} WIB (UTC+7); the kit's clock is wrong; "
+                          "connect to the internet or set the time"),
     "check.keys_ok": ("lengkap, kunci pribadi hanya bisa dibaca kit",
                       "complete, private keys readable by the kit only"),
     "check.keys_bad": ("{problem}; provisioning ulang: rekam provision BUNDLE",
                        "{problem}; provision again: rekam provision BUNDLE"),
-    "check.roster_none": ("belum ada; impor daftar dari HQ (rekam roster import FILE)",
+    "check.roster_none": ("belum ada; impor daftar dari pusat (rekam roster import FILE)",
                           "none yet; import HQ's worklist (rekam roster import FILE)"),
     "check.roster_ok": ("versi {version}, {size} warga, diimpor {imported:%Y-%m-%d}, berlaku "
                         "sampai {expires:%Y-%m-%d}",
                         "version {version}, {size} residents, imported {imported:%Y-%m-%d}, "
                         "valid until {expires:%Y-%m-%d}"),
-    "check.roster_expired": ("kedaluwarsa sejak {expires:%Y-%m-%d}; minta daftar baru dari HQ",
+    "check.roster_expired": ("kedaluwarsa sejak {expires:%Y-%m-%d}; minta daftar baru dari "
+                             "pusat",
                              "expired on {expires:%Y-%m-%d}; ask HQ for a new worklist"),
     "check.roster_soon": ("versi {version}, {size} warga, diimpor {imported:%Y-%m-%d}, berlaku "
                           "sampai {expires:%Y-%m-%d}; berakhir {expires:%Y-%m-%d}; minta "
-                          "daftar baru dari HQ",
+                          "daftar baru dari pusat",
                           "version {version}, {size} residents, imported {imported:%Y-%m-%d}, "
                           "valid until {expires:%Y-%m-%d}; ends {expires:%Y-%m-%d}; ask HQ "
                           "for a new worklist"),
@@ -882,6 +995,12 @@ class Catalogue:
     def device(self, kind: str) -> str:
         return self.t(f"dev.{kind}") if self.has(f"dev.{kind}") else kind
 
+    def audit_action(self, action: str) -> str:
+        """An audit entry's action in words ("enrolment_sealed" -> "Perekaman disegel");
+        one this catalogue does not know yet, readable all the same."""
+        key = f"audit.{action}"
+        return self.t(key) if self.has(key) else action.replace("_", " ").capitalize()
+
     def finger(self, position: str, *, short: bool = False) -> str:
         """``right_index`` → "Telunjuk kanan" / "Right index"."""
         side, _, name = position.partition("_")
@@ -920,8 +1039,17 @@ class Catalogue:
 
     def check(self, check: Any) -> tuple[str, str, str]:
         """An :class:`edge.checks.Check` as (status, label, detail) words."""
+        values = dict(check.values)
+        if "probed" in values:  # backend names: what was looked for, in words
+            values.update(self.probed(check.key, values.pop("probed")))
         return (self.t(f"check.status.{check.status}"), self.t(f"check.label.{check.key}"),
-                self.t(f"check.{check.code}", **check.values))
+                self.t(f"check.{check.code}", **values))
+
+    def probed(self, kind: str, backends: Any) -> dict[str, str]:
+        """What ``auto`` looked for a device kind with, and what to check, in words."""
+        names = [self.t(f"check.probe.{kind}.{b}") if self.has(f"check.probe.{kind}.{b}")
+                 else str(b) for b in backends]
+        return {"probed": ", ".join(names) or "-", "what": self.t(f"check.what.{kind}")}
 
     # --- errors --------------------------------------------------------------------------------
 

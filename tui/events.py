@@ -4,6 +4,7 @@ which decides the next screen. Plain frozen dataclasses; no screen imports here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -47,10 +48,14 @@ class RecordingStarted:
     enrolment: Enrolment
 
 
+def _nothing() -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class CapturesDone:
     enrolment: Enrolment
-    notice: str = ""
+    notice: Callable[[], str] = _nothing  # how to say it, in the language of the moment (F2)
 
 
 @dataclass(frozen=True)

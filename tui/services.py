@@ -460,12 +460,28 @@ class KitServices:
         with self.lock:
             counts = self.kit.outbox.counts()
             floor = self.kit.config.disk_floor_mb
+        hq, down_since = self.hq_link()
         return KitSnapshot(
             devices=devices, power=self.power(), free_disk_mb=free, disk_floor_mb=floor,
             link_up=self.link_up(), waiting=counts.waiting, outbox=counts,
             last_contact=self.last_contact(),
             simulated=any(d.backend == "sim" for d in devices),
+            hq=hq, hq_down_since=down_since,
         )
+
+    def hq_link(self) -> tuple[str, datetime | None]:
+        """Whether HQ is reached, from the sync daemon's state (it holds the one MQTT
+        session): "connected", "unreachable" (and since when), or "" when no daemon runs
+        or it is still starting."""
+        daemon = self._sender.daemon() if self._sender is not None else None
+        if daemon is None:
+            return "", None
+        if daemon.state == "connected":
+            return "connected", None
+        if daemon.state == "retrying":
+            since = daemon.down_since or daemon.since
+            return "unreachable", datetime.fromtimestamp(since, UTC)
+        return "", None
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -480,6 +496,9 @@ class KitServices:
             oldest = self.kit.outbox.oldest_unacked()
             entries = [e for e in self.kit.outbox.entries() if e.state is not PacketState.PURGED]
             broker = self.kit.config.broker
+            midnight = datetime.combine(self.today(), datetime.min.time(), WIB)
+            received_today = self.kit.outbox.received(since=midnight)
+            received_total = self.kit.outbox.received()
         recent = tuple((e.packet_id, e.state.value, e.size, e.created_at)
                        for e in sorted(entries, key=lambda e: e.created_at, reverse=True)[:20])
         code, detail = self.last_sync_error
@@ -493,7 +512,8 @@ class KitServices:
                             oldest_waiting=oldest, last_contact=self.last_contact(),
                             last_error=code, last_error_detail=detail, broker=broker,
                             recent=recent, daemon=daemon.state if daemon else "",
-                            daemon_retry_at=retry_at)
+                            daemon_retry_at=retry_at, received_today=received_today,
+                            received_total=received_total)
 
     def can_send(self) -> bool:
         return self._sender is not None and bool(self.kit.config.broker)

@@ -36,6 +36,10 @@ class KitSnapshot:
     outbox: dict[str, int]
     last_contact: datetime | None
     simulated: bool
+    # HQ as the sync daemon last found it: "connected", "unreachable", or "" (no daemon
+    # runs, or it is still starting: only the network is known)
+    hq: str = ""
+    hq_down_since: datetime | None = None  # unreachable: since when
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class SyncOverview:
     recent: tuple[tuple[str, str, int, datetime], ...]  # packet id, state, size, created
     daemon: str = ""  # the sync daemon: connected / retrying / starting; "" when none runs
     daemon_retry_at: datetime | None = None  # retrying: when it reconnects on its own
+    received_today: int = 0  # acknowledged by HQ since midnight WIB (purged ones too)
+    received_total: int = 0  # acknowledged by HQ, ever
 
 
 @dataclass(frozen=True)

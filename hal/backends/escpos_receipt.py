@@ -9,6 +9,7 @@ receipt, that it is online and has paper (where the connection can read status b
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,19 @@ def receipt_lines(receipt: Receipt, columns: int = COLUMNS) -> list[str]:
             out.append(label)
             out.append(f"  {value}")
     return out
+
+
+def receipt_text(receipt: Receipt, columns: int = COLUMNS) -> str:
+    """The receipt as plain text, laid out as :func:`render_receipt` prints it (the QR code
+    shown as its payload): what a demo or a log shows of a simulated printer's paper."""
+    lines = [receipt.title.center(columns).rstrip(), "-" * columns,
+             *receipt_lines(receipt, columns), "-" * columns]
+    if receipt.qr_payload:
+        lines.append(f"[QR: {receipt.qr_payload}]".center(columns).rstrip())
+    if receipt.footer:  # the printer wraps a long line at the paper's edge
+        lines += [part.center(columns).rstrip() for part in textwrap.wrap(receipt.footer,
+                                                                           columns)]
+    return "\n".join(lines)
 
 
 def render_receipt(printer: Any, receipt: Receipt, *, columns: int = COLUMNS) -> None:

@@ -442,6 +442,12 @@ class SimulatedReceiptPrinter(_SimulatedPrinter, ReceiptPrinter):
     def output(self) -> bytes:
         return bytes(self._dummy.output) if self._dummy is not None else b""
 
+    def last_receipt_text(self) -> str:
+        """The last receipt as the paper shows it, in plain text ("" before the first)."""
+        from hal.backends.escpos_receipt import receipt_text
+
+        return receipt_text(self.jobs[-1]) if self.jobs else ""
+
     def text(self) -> str:
         """The printable text of :attr:`output` (commands stripped roughly), for tests."""
         return "".join(ch if ch.isprintable() or ch == "\n" else " "

@@ -21,8 +21,12 @@ def test_a_missing_camera_warns_with_a_backend_fallback() -> None:
 
 
 @pytest.mark.parametrize(("language", "sentence"), [
-    ("id", "Kamera tidak ditemukan; memakai perangkat simulasi."),
-    ("en", "Camera not found; using the simulated one."),
+    ("id", "Kamera: tidak ditemukan (dicari: kamera modul Raspberry Pi (konektor CSI), kamera "
+           "USB (/dev/video*)); sementara memakai perangkat simulasi. Periksa kabel pita kamera "
+           "atau kabel USB kamera."),
+    ("en", "Camera: not found (looked for: Raspberry Pi camera module (CSI connector), USB "
+           "camera (/dev/video*)); a simulated device stands in for now. Check the camera's "
+           "ribbon cable or USB cable."),
 ])
 def test_people_read_the_fallback_as_one_sentence(language: str, sentence: str) -> None:
     told: list[str] = []

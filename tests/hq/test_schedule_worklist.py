@@ -175,3 +175,49 @@ def test_a_worklist_from_the_register_carries_only_the_scheduled_rws_still_to_re
     assert "exists" in hq.out()[1]
     assert hq.run("worklist", "kit-01") == 1
     assert "-o FILE" in hq.out()[1]
+
+
+@both
+def test_a_worklist_csv_with_bad_rows_lists_every_one_and_a_trial_uses_no_version(hq):
+    from edge.residents import CSV_COLUMNS
+
+    people = [p for p in _register(hq) if p["kode_kelurahan"] == KEL][:6]
+    lines = [",".join(CSV_COLUMNS)] + [",".join(p[c] for c in CSV_COLUMNS) for p in people]
+    good = "\n".join(lines) + "\n"
+    bad = lines[:]
+    bad[2] = bad[2].replace(people[1]["nik"], "12345")  # line 3: a short NIK
+    fields = bad[4].split(",")  # line 5: a bad sex and a date that is not one
+    fields[CSV_COLUMNS.index("jenis_kelamin")] = "X"
+    fields[CSV_COLUMNS.index("tanggal_lahir")] = "31-02-2001"
+    bad[4] = ",".join(fields)
+    source = hq.tmp / "daftar.csv"
+    source.write_text("\n".join(bad) + "\n", encoding="utf-8")
+    schedule = hq.tmp / "jadwal.csv"
+    day = TODAY + timedelta(days=3)
+    schedule.write_text(f"tanggal,tempat,rw\n{day:%d-%m-%Y},Balai,{people[0]['rw']}\n"
+                        f"32-13-2026,Balai,{people[0]['rw']}\n", encoding="utf-8")
+
+    for trial in (["--dry-run"], ["-o", str(hq.tmp / "v.worklist")]):
+        assert hq.run("worklist", "kit-01", "--from", str(source), "--schedule",
+                      str(schedule), *trial) == 1
+        err = hq.out()[1].splitlines()
+        assert f"{schedule}, line 3, column tanggal: 32-13-2026 is not a date" in err[0]
+        assert err[1].startswith(f"{source}, line 3, column nik: ")
+        assert {e.split(":")[0] for e in err[2:4]} == {
+            f"{source}, line 5, column jenis_kelamin", f"{source}, line 5, column tanggal_lahir"}
+        assert err[-1] == ("error: 3 bad rows (4 problems): nothing signed, no worklist version "
+                           "used; fix them and run again (--dry-run checks without signing)")
+    assert not (hq.tmp / "v.worklist").exists()
+
+    source.write_text(good, encoding="utf-8")
+    schedule.write_text(f"tanggal,tempat,rw\n{day:%d-%m-%Y},Balai,{people[0]['rw']}\n",
+                        encoding="utf-8")
+    assert hq.run("worklist", "kit-01", "--from", str(source), "--schedule", str(schedule),
+                  "--dry-run") == 0
+    assert "(dry run, every row checked, nothing signed, no version used): 6 residents, " \
+           "1 visits" in hq.out()[0]
+    with hq.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(worklist_issues)).scalar() == 0
+    assert hq.run("worklist", "kit-01", "--from", str(source), "-o",
+                  str(hq.tmp / "v.worklist")) == 0
+    assert hq.out()[0].startswith("worklist v1 for kit-01: 6 residents")  # no version lost

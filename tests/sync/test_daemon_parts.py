@@ -82,3 +82,23 @@ def test_a_daemon_state_left_by_a_dead_or_stopped_daemon_reads_as_none(tmp_path)
     assert read_state(tmp_path) is None
     path.write_text(DaemonState(os.getpid(), "retrying", 0.0, retry_at=5.0).to_json())
     assert read_state(tmp_path).retry_at == 5.0  # this very test process runs Python
+
+
+def test_the_daemon_state_says_since_when_hq_has_not_been_reached(tmp_path, monkeypatch):
+    from sync import daemon_state
+    from sync.daemon_state import StateFileNotifier, read_state
+
+    now = [1000.0]
+    monkeypatch.setattr(daemon_state.time, "time", lambda: now[0])
+    notifier = StateFileNotifier(tmp_path)
+    assert read_state(tmp_path).down_since is None  # starting: nothing known yet
+    notifier.retrying(5, "connection refused")
+    now[0] = 1060.0
+    notifier.retrying(10, "connection refused")  # a second failure: still down since 1000
+    state = read_state(tmp_path)
+    assert state.state == "retrying" and state.down_since == 1000.0 and state.since == 1060.0
+    notifier.connected("mqtts://hq:8883")
+    assert read_state(tmp_path).down_since is None
+    now[0] = 2000.0
+    notifier.retrying(1, "the link dropped")
+    assert read_state(tmp_path).down_since == 2000.0  # a new outage, a new start

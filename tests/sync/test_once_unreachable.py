@@ -51,3 +51,29 @@ def test_a_refused_connection_names_the_broker_and_what_to_check(world, capsys) 
     assert url in line and "connect timeout 15 s" in line
     assert "the broker address (rekam config show)" in line
     assert "reconnecting in" not in err
+
+
+def test_someone_waiting_hears_within_one_connect_timeout_even_with_two_brokers(
+        world, capsys, silent_broker) -> None:
+    """The configured broker and the last one that worked both silent: the first uses up
+    the connect timeout, so the second is not tried (it would double the wait)."""
+    from edge.kit import Kit
+    from sync.uplink import LAST_GOOD_BROKER
+
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    try:
+        last_good = f"mqtts://127.0.0.1:{other.getsockname()[1]}"
+        kit = Kit(world.kit_home)
+        kit.state.set(LAST_GOOD_BROKER, last_good)
+        kit.close()
+        assert world.kit("config", "set", "broker", silent_broker, "--by", "siti",
+                         pin=SUPERVISOR_PIN) == 0
+        capsys.readouterr()
+        assert world.kit("sync", "--once", "--connect-timeout", "1") == 1
+        (line,) = [ln for ln in capsys.readouterr().err.splitlines()
+                   if ln.startswith("error:")]
+        assert silent_broker in line and last_good not in line
+    finally:
+        other.close()

@@ -139,3 +139,23 @@ def test_the_command_line_starts_without_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False", "rekam's CLI must start without Textual"
+
+
+def test_indonesian_calls_headquarters_pusat_never_hq() -> None:
+    """One word for headquarters on the Indonesian screens: "pusat" (English says HQ)."""
+    mixed = [key for key, (indonesian, _) in STRINGS.items()
+             if re.search(r"\bHQ\b", indonesian)]
+    assert mixed == []
+
+
+def test_every_audit_action_the_kit_writes_has_words() -> None:
+    """The Technician screen names audit entries in words, not code names."""
+    root = Path(__file__).resolve().parents[2]
+    written = set()
+    for package in ("edge", "sync", "tui", "rekam"):
+        for path in (root / package).rglob("*.py"):
+            written |= set(re.findall(r"audit\.append\(\s*[^,]+,\s*\"([a-z_]+)\"",
+                                      path.read_text()))
+    written |= {"login", "approval"}  # edge.operators passes these through a variable
+    assert written and all(f"audit.{action}" in STRINGS for action in written), \
+        sorted(a for a in written if f"audit.{a}" not in STRINGS)

@@ -3,8 +3,10 @@ language changes, and one route for workers that fail unexpectedly."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, cast
 
+from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -12,8 +14,17 @@ from tui.catalogue import Catalogue
 from tui.context import RekamContext
 from tui.events import Event, Happened
 from tui.services import KitServices
+from tui.text import esc
 
 R = TypeVar("R")
+
+Words = Callable[[], str]
+"""Text a screen shows, kept as how to say it (not the words): drawn again after F2, it is
+said in the language of the moment. Markup-safe (data in it escaped)."""
+
+
+def nothing() -> str:
+    return ""
 
 
 class _Shared:
@@ -38,6 +49,14 @@ class _Shared:
     def t(self, key: str, **values: Any) -> str:
         return self.rekam.cat.t(key, **values)
 
+    def words(self, key: str, **values: Any) -> Words:
+        """A catalogue message to show now and say again after F2 (its values fixed)."""
+        return lambda: self.t(key, **values)
+
+    def error_words(self, error: BaseException) -> Words:
+        """An error's message to show now and say again after F2."""
+        return lambda: esc(self.cat.error(error)[1])
+
     def refresh_text(self) -> None:
         """Write every label from the catalogue (on mount and on a language switch)."""
 
@@ -61,9 +80,20 @@ class _Shared:
 
 
 class RekamScreen(_Shared, Screen[Any]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # shown by the key bar itself, and only when the keys need more than one line
+        Binding("f1", "more_keys", "more keys", id="more_keys", show=False),
+    ]
+
     def on_mount(self) -> None:
         self.rekam.feed_bars(self)
         self.refresh_text()
+
+    def action_more_keys(self) -> None:
+        from tui.widgets.keybar import KeyBar
+
+        for bar in self.query(KeyBar):
+            bar.next_page()
 
 
 class RekamModal(_Shared, ModalScreen[R]):

@@ -34,7 +34,7 @@ from hal.errors import HalError
 from hal.types import CAPTURE_DEVICE, Eye, Finger, Modality
 from tui import events as flow
 from tui.messages import Captured, CaptureFailed
-from tui.screens.base import RekamScreen
+from tui.screens.base import RekamScreen, Words, nothing
 from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.slots import Cell, Group, QualityMeter, SlotGrid
@@ -93,7 +93,7 @@ class CaptureScreen(RekamScreen):
         self.chain = False
         self.selected: dict[Step, str] = {}
         self.last = _Last()
-        self.notice = ""
+        self.notice: Words = nothing
         self.device_seconds: list[float] = []
         self.history: list[AttemptOutcome] = []  # every attempt, for the wide screen's log
 
@@ -215,12 +215,12 @@ class CaptureScreen(RekamScreen):
         parity = self.t("cap.odd") if r.birth_year_is_odd else self.t("cap.even")
         backdrop = f"[b reverse {colour}] {self.t(key)} [/] " \
                    f"{self.t('cap.background_why', year=r.birth_date.year, parity=parity)}"
-        self.query_one("#who", Static).update(
-            f"NIK {r.nik} · {r.birth_date:%d-%m-%Y}   " + backdrop)
+        self.query_one("#who", Static).update(  # the whole name: the title bar may cut it
+            f"[b]{esc(r.name)}[/b] · NIK {r.nik} · {r.birth_date:%d-%m-%Y}   " + backdrop)
         self._draw_prompt()
         self._draw_grid()
         self._draw_result()
-        self.query_one("#notice", Static).update(self.notice)
+        self.query_one("#notice", Static).update(self.notice())
         self._draw_history()
 
     def on_resize(self) -> None:
@@ -412,7 +412,7 @@ class CaptureScreen(RekamScreen):
         self.chain = chain
         self.selected[self.step] = slot.key
         self.last = _Last(outcome=self.last.outcome)
-        self.notice = ""
+        self.notice = nothing
         self._redraw()
         self._capture(slot)
 
@@ -449,16 +449,22 @@ class CaptureScreen(RekamScreen):
         slots = self.enrolment.slots()
         if self.enrolment.next_slot() is None and all(
                 s.passed or s.exception is not None for s in slots):
-            name = self.cat.step(self.step.value)
-            notice = self.t("cap.step_done_auto", step=name, score=outcome.score) \
-                if len(slots) == 1 else \
-                self.t("cap.step_done_many", step=name, n=sum(s.passed for s in slots))
+            step, score = self.step.value, outcome.score
+            passed = sum(s.passed for s in slots)
+            one = len(slots) == 1
+
+            def notice() -> str:
+                name = self.cat.step(step)
+                return (self.t("cap.step_done_auto", step=name, score=score) if one
+                        else self.t("cap.step_done_many", step=name, n=passed))
+
             self._advance(auto_notice=notice)
             return
         if outcome.passed or outcome.slot_done:
             self._follow()
         if self.enrolment.next_slot() is None:
-            self.notice = self.t("cap.step_done", step=self.cat.step(self.step.value))
+            step = self.step.value
+            self.notice = lambda: self.t("cap.step_done", step=self.cat.step(step))
         self._redraw()
 
     def on_capture_failed(self, message: CaptureFailed) -> None:
@@ -474,14 +480,19 @@ class CaptureScreen(RekamScreen):
 
     # --- moving between steps --------------------------------------------------------------
 
-    def _advance(self, auto_notice: str = "") -> None:
+    def _advance(self, auto_notice: Words = nothing) -> None:
         try:
             step = self.enrolment.advance()
         except RekamError as exc:
-            missing = ", ".join(self.cat.slot(s.modality.value, s.position, s.step.value)
-                                for s in self.enrolment.missing())
-            self.notice = self.t("cap.missing", what=missing) if missing else \
-                self.cat.error(exc)[1]
+            slots, error = list(self.enrolment.missing()), exc
+
+            def missing() -> str:
+                if not slots:
+                    return esc(self.cat.error(error)[1])
+                return self.t("cap.missing", what=", ".join(
+                    self.cat.slot(s.modality.value, s.position, s.step.value) for s in slots))
+
+            self.notice = missing
             self._redraw()
             return
         self.last = _Last()
@@ -504,7 +515,7 @@ class CaptureScreen(RekamScreen):
             return
         step = self.enrolment.back()
         self.last = _Last()
-        self.notice = self.t("cap.back_to", step=self.cat.step(step.value))
+        self.notice = lambda: self.t("cap.back_to", step=self.cat.step(step.value))
         self._follow()
         self._redraw()
 
@@ -531,7 +542,7 @@ class CaptureScreen(RekamScreen):
             return
         slot = self.selected_slot()
         if slot is None or self.step not in (Step.FINGERPRINTS, Step.IRISES):
-            self.notice = self.t("cap.exception_not_here")
+            self.notice = self.words("cap.exception_not_here")
             self._redraw()
             return
         from tui.dialogs.exception import ExceptionDialog
@@ -543,8 +554,10 @@ class CaptureScreen(RekamScreen):
                 return
             state = self.enrolment.state_of(slot)
             reason = state.exception.reason if state.exception else ""
-            self.notice = self.t("cap.exception_done", what=name,
-                                 reason=self.cat.exception_reason(reason, short=True), by=esc(by))
+            self.notice = lambda: self.t(
+                "cap.exception_done",
+                what=self.cat.slot(slot.modality.value, slot.position, slot.step.value),
+                reason=self.cat.exception_reason(reason, short=True), by=esc(by))
             self.last = _Last()
             self._follow()
             self._redraw()

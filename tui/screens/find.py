@@ -20,7 +20,7 @@ from edge.roster import SearchHit
 from hal.errors import HalError
 from tui import events as flow
 from tui.messages import CodeScanned, Failed, SearchDone
-from tui.screens.base import RekamScreen
+from tui.screens.base import RekamScreen, Words, nothing
 from tui.text import esc, plain
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
@@ -45,11 +45,13 @@ class FindScreen(RekamScreen):
         self.hits: list[SearchHit] = []
         self.hits_query = ""
         self.query_text = ""
-        self.message = ""
-        self.scan_problem = ""
+        self.message: Words = nothing
+        self.scan_problem: Words = nothing
         point = self.services.service_point()
         self.area_rw = point.rw if point and point.rw else None
         self.only_rw = False  # all RWs: a resident of another RW is still served
+        # the empty search's list: (its RWs, how many in all) once loaded
+        self.expected_scope: tuple[tuple[str, ...], int] | None = None
         self._scanning = False
         self._pick_when_found = False
         self._keep_message = False
@@ -77,17 +79,28 @@ class FindScreen(RekamScreen):
 
     def refresh_text(self) -> None:
         self.query_one("#intro", Static).update(
-            self.t("find.intro") + ("\n" + self.scan_problem if self.scan_problem
+            self.t("find.intro") + ("\n" + self.scan_problem() if self.scan_problem()
                                     else "\n" + self.t("find.scanning")))
         self.query_one("#query", Input).placeholder = self.t("find.query")
-        self.query_one("#filter", Static).update(
-            self.t("find.rw_filter", rw=esc(self.area_rw)) if self.only_rw
-            else self.t("find.all_rw"))
+        self.query_one("#filter", Static).update(self._scope())
         self._fill_table()
+
+    def _scope(self) -> str:
+        """What the list holds, honestly: with nothing typed, the invited residents of the
+        service point's RW(s) still to record (and how many); else where the search looks."""
+        if not self.query_text.strip():
+            if self.expected_scope is None:
+                return ""
+            rws, total = self.expected_scope
+            where = (self.t("home.expected_rw", rw=esc(", ".join(rws))) if rws
+                     else self.t("home.expected_all"))
+            return self.t("find.scope_expected", where=where, n=total)
+        return self.t("find.rw_filter", rw=esc(self.area_rw)) if self.only_rw \
+            else self.t("find.all_rw")
 
     def key_label(self, binding_id: str) -> str | None:
         if binding_id == "rw" and self.area_rw:
-            return self.t("find.all_rw") if self.only_rw else \
+            return self.t("find.key_all_rw") if self.only_rw else \
                 self.t("find.rw_filter", rw=self.area_rw)
         return None
 
@@ -117,7 +130,7 @@ class FindScreen(RekamScreen):
         if looks_like_token(event.value):
             # An invitation QR arriving keystroke by keystroke: checked once, on its Enter
             # (each half-typed prefix would be refused, and audited, as a damaged code).
-            self.hits, self.message = [], self.t("find.reading_invitation")
+            self.hits, self.message = [], self.words("find.reading_invitation")
             self._fill_table()
             return
         self._search(event.value, self.area_rw if self.only_rw else None)
@@ -128,8 +141,9 @@ class FindScreen(RekamScreen):
             if query.strip():
                 hits = self.services.search(query, rw=rw, limit=RESULTS)
             else:
-                hits = [SearchHit(r, "expected", 0.0, False)
-                        for r in self.services.expected(limit=RESULTS).residents]
+                expected = self.services.expected(limit=RESULTS)
+                self.expected_scope = (expected.rws, expected.total)
+                hits = [SearchHit(r, "expected", 0.0, False) for r in expected.residents]
         except RekamError as exc:
             self.post_message(Failed("search", exc))
             return
@@ -150,15 +164,23 @@ class FindScreen(RekamScreen):
             if self._keep_message:  # the refusal of a scanned invitation stays in view
                 self._keep_message = False
             else:
-                self.message = self.t("find.expected") if self.hits else ""
+                more = (self.expected_scope[1] if self.expected_scope else 0) - len(self.hits)
+                listed = bool(self.hits)
+
+                def expected() -> str:
+                    text = self.t("find.expected") if listed else ""
+                    return f"{self.t('find.more', n=more)} {text}" if more > 0 else text
+
+                self.message = expected
         elif not self.hits and digits == message.query.strip() and len(digits) != 16:
-            self.message = self.t("find.partial_nik", n=len(digits))
+            self.message = self.words("find.partial_nik", n=len(digits))
         elif not self.hits and self.only_rw:
-            self.message = self.t("find.no_results_rw", rw=esc(self.area_rw))
+            self.message = self.words("find.no_results_rw", rw=esc(self.area_rw))
         elif not self.hits:
-            self.message = self.t("find.no_results")
+            self.message = self.words("find.no_results")
         else:
-            self.message = self.t("find.results", n=len(self.hits))
+            self.message = self.words("find.results", n=len(self.hits))
+        self.query_one("#filter", Static).update(self._scope())
         self._fill_table()
         self.refresh_bindings()
         if self._pick_when_found:
@@ -169,12 +191,13 @@ class FindScreen(RekamScreen):
         message.stop()
         self._pick_when_found = False
         if message.what == "scan":
-            self.scan_problem = self.t("find.scan_unavailable",
-                                       reason=esc(self.cat.error(message.error)[1]))
+            error = message.error
+            self.scan_problem = lambda: self.t("find.scan_unavailable",
+                                               reason=esc(self.cat.error(error)[1]))
             self.refresh_text()
             return
-        self.message = esc(self.cat.error(message.error)[1])
-        self.query_one("#message", Static).update(self.message)
+        self.message = self.error_words(message.error)
+        self.query_one("#message", Static).update(self.message())
         if isinstance(message.error, InvitationRefused) and looks_like_token(self.query_text):
             # A refused letter: empty the field so the next scan is not appended to it,
             # and keep the reason on screen.
@@ -193,7 +216,7 @@ class FindScreen(RekamScreen):
             table.add_row(plain(r.name), plain(r.nik), f"{r.birth_date:%d-%m-%Y}",
                           plain(f"{r.rt}/{r.rw}"),
                           plain(state, "green") if hit.enrolled else state, key=r.nik)
-        self.query_one("#message", Static).update(self.message)
+        self.query_one("#message", Static).update(self.message())
 
     def action_move(self, delta: int) -> None:
         table = self.query_one(DataTable)
@@ -212,7 +235,7 @@ class FindScreen(RekamScreen):
     # --- the QR reader -------------------------------------------------------------------
 
     def _scan(self) -> None:
-        if not self._scanning and not self.scan_problem and self.is_current:
+        if not self._scanning and not self.scan_problem() and self.is_current:
             self._scanning = True
             self._read_code()
 
@@ -238,8 +261,8 @@ class FindScreen(RekamScreen):
         message.stop()
         self._pick_when_found = False  # the scanned code decides, not a typed Enter
         if message.hit is None:
-            self.message = self.t("find.scanned_unknown", code=esc(message.code))
-            self.query_one("#message", Static).update(self.message)
+            self.message = self.words("find.scanned_unknown", code=esc(message.code))
+            self.query_one("#message", Static).update(self.message())
             return
         self._open(message.hit)
 
@@ -253,8 +276,8 @@ class FindScreen(RekamScreen):
 
     def _open(self, hit: SearchHit) -> None:
         if hit.enrolled:
-            self.message = self.t("find.already", name=esc(hit.resident.name))
-            self.query_one("#message", Static).update(self.message)
+            self.message = self.words("find.already", name=esc(hit.resident.name))
+            self.query_one("#message", Static).update(self.message())
             return
         self.happened(flow.ResidentChosen(hit.resident))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -38,6 +38,7 @@ class HomeScreen(RekamScreen):
     def __init__(self) -> None:
         super().__init__()
         self.overview: HomeOverview | None = None
+        self.failure: BaseException | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar("home.title")
@@ -80,11 +81,13 @@ class HomeScreen(RekamScreen):
     def on_home_loaded(self, message: HomeLoaded) -> None:
         message.stop()
         self.overview = message.overview
+        self.failure = None
         self.refresh_text()
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
-        self.query_one("#warnings", Static).update(esc(self.cat.error(message.error)[1]))
+        self.failure = message.error  # said in words when drawn (F2 says it again)
+        self.refresh_text()
 
     def refresh_text(self) -> None:
         d = self.overview
@@ -133,9 +136,19 @@ class HomeScreen(RekamScreen):
             else:
                 lines.append(f"[dim]{self.t('home.expected_hint')}[/]")
             one_rw = len(expected.rws) == 1  # the RW is in the title already
+            people = []
             for r in expected.residents:
                 area = f"RT {r.rt}" if one_rw else f"RT {r.rt}/RW {r.rw}"
-                lines.append(f"{esc(area)}  {esc(r.name)}  [dim]{esc(r.invitation_code)}[/]")
+                people.append(f"{esc(area)}  {esc(r.name)}  [dim]{esc(r.invitation_code)}[/]")
+            # As many as the tile has room for, and how many more there are (the list is
+            # never cut silently: on 24 lines a few of a dozen fit)
+            room = self.query_one("#expected", Static).size.height or len(lines) + len(people)
+            shown = len(people)
+            if len(lines) + shown > room or expected.total > shown:
+                shown = max(0, min(shown, room - len(lines) - 1))
+            lines += people[:shown]
+            if expected.total > shown:
+                lines.append(f"[b]{self.t('home.expected_more', n=expected.total - shown)}[/b]")
         self.query_one("#expected-title", Static).update(title)
         self.query_one("#expected", Static).update("\n".join(lines))
         warnings = []
@@ -145,13 +158,23 @@ class HomeScreen(RekamScreen):
                                    when=f"{expires.astimezone(self.services.now().tzinfo):%d-%m}"))
         if snap is not None and snap.free_disk_mb < snap.disk_floor_mb * 2:
             warnings.append(self.t("home.disk_low"))
+        if self.failure is not None:
+            warnings.append(esc(self.cat.error(self.failure)[1]))
         self.query_one("#warnings", Static).update("\n".join(warnings))
         self.query_one("#hint", Static).update(self.t("home.start_hint"))
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_text)  # how many residents fit changes
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "technician":
+        if action == "technician":  # shown to technicians only; T still answers others
             return self.services.is_technician()
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "t" and not self.services.is_technician():
+            event.stop()  # say why, rather than nothing at all
+            self.notify(self.t("home.technician_only"), severity="warning")
 
     def action_find(self) -> None:
         self.happened(flow.Opened(flow.Place.FIND))

@@ -59,6 +59,8 @@ class IdentityScreen(RekamScreen):
         widget.update(f"{self.t(key)} — "
                       f"{self.t('cap.background_why', year=r.birth_date.year, parity=parity)}")
         widget.set_classes(f"backdrop backdrop-{colour}")
+        if self.busy:
+            self.query_one("#message", Static).update(self.t("who.starting"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Static
 from edge.errors import LockedOut, NotFound, OperatorDisabled, RekamError, WrongPIN
 from tui import events as flow
 from tui.messages import Failed, LoggedIn
-from tui.screens.base import RekamScreen
+from tui.screens.base import RekamScreen, Words
 from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.fields import ChainedInput
@@ -34,7 +34,7 @@ class LoginScreen(RekamScreen):
         self.busy = False
         self.locked_until: datetime | None = None
         self.locked_operator = ""
-        self.message_key: tuple[str, dict[str, object]] | None = None
+        self.message_key: Words | None = None  # said again after F2
 
     def compose(self) -> ComposeResult:
         yield TopBar("login.title")
@@ -134,8 +134,8 @@ class LoginScreen(RekamScreen):
             self.say("login.unknown")
             self.set_focus(self.query_one("#operator", Input))
         else:
-            self.message_key = None
-            self.query_one("#message", Static).update(esc(self.cat.error(error)[1]))
+            self.message_key = self.error_words(error)
+            self._show_message()
 
     def on_logged_in(self, message: LoggedIn) -> None:
         message.stop()
@@ -171,11 +171,10 @@ class LoginScreen(RekamScreen):
                   left=self.cat.duration(left))
 
     def say(self, key: str, **values: object) -> None:
-        self.message_key = (key, values)
+        self.message_key = self.words(key, **values)
         self._show_message()
 
     def _show_message(self) -> None:
         if self.message_key is None:
             return
-        key, values = self.message_key
-        self.query_one("#message", Static).update(self.t(key, **values))
+        self.query_one("#message", Static).update(self.message_key())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,7 +18,7 @@ from edge.errors import RekamError
 from edge.roster import ScheduleEntry
 from edge.service_point import PlaceType, ServicePoint
 from tui.messages import Failed, ScheduleLoaded
-from tui.screens.base import RekamScreen
+from tui.screens.base import RekamScreen, Words, nothing
 from tui.text import esc, plain
 from tui.widgets.bottom import Bottom
 from tui.widgets.choice import Choice
@@ -35,6 +36,9 @@ def kelurahan_name(code: str) -> str:
 class ServicePointScreen(RekamScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f10", "save", "save", id="save"),
+        # Enter saves from the kinds of place too (a radio button would take it as "choose"),
+        # as from the last field: the README's "F10 or Enter"
+        Binding("enter", "enter", "save", show=False, priority=True),
         Binding("tab", "app.focus_next", "next field", id="next_field"),
         Binding("escape", "back", "back", id="back"),
     ]
@@ -42,7 +46,7 @@ class ServicePointScreen(RekamScreen):
     def __init__(self) -> None:
         super().__init__()
         self.schedule: list[ScheduleEntry] = []
-        self.message = ""
+        self.message: Words = nothing
 
     def compose(self) -> ComposeResult:
         kelurahan = list(self.services.kit.config.kelurahan)
@@ -99,12 +103,12 @@ class ServicePointScreen(RekamScreen):
             self.query_one("#rw", Input).value = entry.rw
             if entry.kelurahan in self.services.kit.config.kelurahan:
                 self.query_one("#kelurahan", Select).value = entry.kelurahan
-            self.message = self.t("place.use_schedule")
+            self.message = self.words("place.use_schedule")
         self.refresh_text()
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
-        self.message = esc(self.cat.error(message.error)[1])
+        self.message = self.error_words(message.error)
         self.refresh_text()
 
     def refresh_text(self) -> None:
@@ -116,7 +120,7 @@ class ServicePointScreen(RekamScreen):
         self.query_one("#rw-label", Label).update(self.t("place.rw"))
         self.query_one("#name-label", Label).update(self.t("place.name"))
         self.query_one("#name", Input).placeholder = self.t("place.name_hint")
-        self.query_one("#message", Static).update(self.message)
+        self.query_one("#message", Static).update(self.message())
         self.query_one("#schedule-title", Static).update(self.t("place.schedule"))
         self.query_one("#schedule", Static).update(self._schedule_text())
 
@@ -142,6 +146,13 @@ class ServicePointScreen(RekamScreen):
     def _rw_done(self) -> None:
         self.set_focus(self.query_one("#name", Input))
 
+    def action_enter(self) -> None:
+        radio = self.focused
+        if not isinstance(radio, RadioSet):
+            raise SkipAction()  # an input's own Enter: next field, or save from the last
+        radio.action_toggle_button()  # the highlighted kind, as Enter on it always chose
+        self.call_after_refresh(self.action_save)
+
     def action_save(self) -> None:
         radio = self.query_one("#place-type", RadioSet)
         kind = tuple(PlaceType)[radio.pressed_index if radio.pressed_index >= 0 else 0]
@@ -149,10 +160,10 @@ class ServicePointScreen(RekamScreen):
         rw = self.query_one("#rw", Input).value.strip()
         name = self.query_one("#name", Input).value.strip()
         if not rw.isdigit():
-            self.message = self.t("place.need_rw")
+            self.message = self.words("place.need_rw")
             self.set_focus(self.query_one("#rw", Input))
         elif not name:
-            self.message = self.t("place.need_name")
+            self.message = self.words("place.need_name")
             self.set_focus(self.query_one("#name", Input))
         else:
             point = ServicePoint(kind, "" if kelurahan is Select.BLANK else str(kelurahan),

@@ -24,7 +24,7 @@ from hal.types import Receipt
 from tui import events as flow
 from tui.catalogue import Catalogue
 from tui.messages import Failed, Printed, Sealed
-from tui.screens.base import RekamScreen
+from tui.screens.base import RekamScreen, Words, nothing
 from tui.text import esc
 from tui.widgets.bottom import Bottom
 from tui.widgets.top_bar import TopBar
@@ -68,7 +68,7 @@ class ReviewScreen(RekamScreen):
         Binding("escape", "cancel", "cancel", id="cancel"),
     ]
 
-    def __init__(self, enrolment: Enrolment, *, notice: str = "") -> None:
+    def __init__(self, enrolment: Enrolment, *, notice: Words = nothing) -> None:
         super().__init__()
         self.enrolment = enrolment
         self.lines: list[ReviewLine] = enrolment.review()
@@ -93,8 +93,10 @@ class ReviewScreen(RekamScreen):
 
     def refresh_text(self) -> None:
         cat = self.cat
-        self.query_one("#intro", Static).update(self.notice + ("\n" if self.notice else "")
-                                                + self.t("rev.intro"))
+        r = self.enrolment.resident  # the whole name: the title bar may cut it
+        self.query_one("#intro", Static).update(
+            f"[b]{esc(r.name)}[/b] · NIK {r.nik}\n" + self.notice()
+            + ("\n" if self.notice() else "") + self.t("rev.intro"))
         self.query_one("#table", Static).update(self._table())
         counts = {k: sum(1 for line in self.lines if line.status == k)
                   for k in ("ok", "low_quality", "exception", "not_matched", "missing")}

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from sync.send_now import SyncResult
 
 SEND_TIMEOUT = 60.0
+LINK_ERRORS = ("transport", "connect_failed", "hq_unreachable", "disconnected",
+               "publish_timeout")
 
 
 class SyncScreen(RekamScreen):
@@ -42,7 +44,8 @@ class SyncScreen(RekamScreen):
         self.overview: SyncOverview | None = None
         self.result: SyncResult | None = None
         self.sending = False
-        self.error_text = ""
+        # the send's failure, kept as the error (words are chosen when drawn: F2)
+        self.error: BaseException | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar("sync.title")
@@ -81,7 +84,7 @@ class SyncScreen(RekamScreen):
     def on_failed(self, message: Failed) -> None:
         message.stop()
         self.sending = False
-        self.error_text = self.cat.error(message.error)[1]
+        self.error = message.error
         self.refresh_text()
         self.refresh_bindings()
         self._load()
@@ -92,7 +95,9 @@ class SyncScreen(RekamScreen):
             return
         now = self.services.now()
         counts = [f"{self.t('sync.state.' + state)}: [b]{o.counts.get(state, 0)}[/b]"
-                  for state in ("sealed", "sent", "acked")]
+                  for state in ("sealed", "sent")]
+        # what HQ received stays counted after the kit purges the packets' bytes
+        counts.append(self.t("sync.received", today=o.received_today, total=o.received_total))
         self.query_one("#counts", Static).update("\n".join(counts))
         facts = [self.t("sync.last_contact", when=self.cat.when(o.last_contact, now))]
         if o.oldest_waiting is not None:
@@ -119,11 +124,8 @@ class SyncScreen(RekamScreen):
             if self.result is not None:
                 r = self.result
                 lines.append(self.t("sync.result", sent=r.sent, acked=r.acked, waiting=r.waiting))
-            problem = self.error_text
-            if not problem and o.last_error:
-                problem = self.t(f"err.{o.last_error}") if self.cat.has(f"err.{o.last_error}") \
-                    else o.last_error_detail
-            lines.append(f"[b yellow]{self.t('sync.last_error', text=esc(problem))}[/]" if problem
+            problem = self._problem(o)
+            lines.append(f"[b yellow]{self.t('sync.last_error', text=problem)}[/]" if problem
                          else self.t("sync.no_error"))
             state.update("\n".join(lines))
         table = Table(box=None, padding=(0, 1), show_edge=False)
@@ -134,6 +136,21 @@ class SyncScreen(RekamScreen):
                           f"{size / 1024:.0f} KB", f"{created.astimezone(now.tzinfo):%d-%m %H:%M}")
         self.query_one("#packets", Static).update(table)
 
+    def _problem(self, o: SyncOverview) -> str:
+        """The last problem in words of the language shown, and what to check: with no
+        network at all, the kit's own modem or cable; with one, HQ's side."""
+        if self.error is not None:
+            code, text = getattr(self.error, "code", ""), self.cat.error(self.error)[1]
+        elif o.last_error:
+            code = o.last_error
+            text = self.t(f"err.{code}") if self.cat.has(f"err.{code}") else o.last_error_detail
+        else:
+            return ""
+        snap = self.rekam.snapshot
+        if code in LINK_ERRORS and snap is not None and not snap.link_up:
+            return self.t("sync.no_network")
+        return esc(text)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "send":
             return None if self.sending or not self.services.can_send() else True
@@ -143,7 +160,7 @@ class SyncScreen(RekamScreen):
         if self.sending or not self.services.can_send():
             return
         self.sending = True
-        self.error_text = ""
+        self.error = None
         self.refresh_text()
         self.refresh_bindings()
         self._send()

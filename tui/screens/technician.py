@@ -18,7 +18,7 @@ from textual.widgets import Static
 from edge.errors import RekamError
 from edge.text import visible
 from tui.messages import Failed, ReportLoaded
-from tui.screens.base import RekamScreen
+from tui.screens.base import RekamScreen, Words, nothing
 from tui.text import esc, plain
 from tui.views import TechnicianReport
 from tui.widgets.bottom import Bottom
@@ -36,7 +36,7 @@ class TechnicianScreen(RekamScreen):
     def __init__(self) -> None:
         super().__init__()
         self.report: TechnicianReport | None = None
-        self.error_text = ""
+        self.error_text: Words = nothing
 
     def compose(self) -> ComposeResult:
         yield TopBar("tech.title")
@@ -73,14 +73,14 @@ class TechnicianScreen(RekamScreen):
     def on_failed(self, message: Failed) -> None:
         message.stop()
         code = getattr(message.error, "code", "")
-        self.error_text = self.t("tech.not_allowed") if code == "not_allowed" \
-            else self.cat.error(message.error)[1]
+        self.error_text = self.words("tech.not_allowed") if code == "not_allowed" \
+            else self.error_words(message.error)
         self.refresh_text()
 
     def refresh_text(self) -> None:
         facts = self.query_one("#facts", Static)
-        if self.error_text:
-            facts.update(esc(self.error_text))
+        if self.error_text():
+            facts.update(self.error_text())
             return
         r = self.report
         if r is None:
@@ -129,8 +129,8 @@ class TechnicianScreen(RekamScreen):
             audit.add_column(self.t(key), no_wrap=key != "tech.col.detail")
         tz = self.services.now().tzinfo
         for at, actor, action, detail in r.audit_tail:
-            audit.add_row(f"{at.astimezone(tz):%d-%m %H:%M:%S}", plain(actor), plain(action),
-                          plain(detail, limit=60))
+            audit.add_row(f"{at.astimezone(tz):%d-%m %H:%M:%S}", plain(actor),
+                          plain(self.cat.audit_action(action)), plain(detail, limit=60))
         self.query_one("#audit", Static).update(audit)
 
     def action_page(self, direction: int) -> None:

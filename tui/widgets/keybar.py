@@ -2,8 +2,10 @@
 
 Textual's own Footer shows each binding's fixed ``description``; ours looks the label up in
 the catalogue by the binding's ``id`` (``key.<id>``), lets the screen give a label that
-depends on its state (``key_label``: Enter is "Ambil", then "Lanjut"), and wraps onto a
-second line on an 80-column console instead of hiding keys off the edge.
+depends on its state (``key_label``: Enter is "Ambil", then "Lanjut"), and keeps to one
+line: when the keys do not fit (an 80-column console), they are shown a page at a time,
+each page ending with the "more keys" key (F1) that shows the next; every key works
+whichever page is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ _KEY_NAMES = {
     "enter": "Enter", "escape": "Esc", "tab": "Tab", "space": "Spasi", "backspace": "Bksp",
     "left": "←", "right": "→", "up": "↑", "down": "↓", "delete": "Del",
 }
+
+
+MORE_KEY = "F1"
+"""Shows the next page of keys (a binding of every screen, see ``tui.screens.base``)."""
 
 
 def key_display(binding: Binding) -> str:
@@ -38,6 +44,8 @@ class KeyBar(Static):
     DEFAULT_CSS = """
     KeyBar { height: auto; width: 1fr; dock: bottom; }
     """
+
+    page = 0  # which page of keys shows (see _pages)
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,15 +99,39 @@ class KeyBar(Static):
                 label = cat.t(f"key.{binding.id}") if binding.id else binding.description
             items.append((key_display(binding), label, enabled))
         width = max(20, self.size.width or 80)
+        pages = _pages(items, width, (MORE_KEY, cat.t("key.more_keys")))
+        self.page %= len(pages)
         text = Text(no_wrap=True, overflow="ellipsis")
-        column = 0
-        for key, label, enabled in items:
-            chunk = len(key) + len(label) + 3
-            if column and column + chunk > width:
-                text.append("\n")
-                column = 0
+        for key, label, enabled in pages[self.page]:
             key_style = "bold reverse" if enabled else "dim reverse"
             text.append(f" {key} ", style=key_style)
             text.append(f" {label} ", style="" if enabled else "dim")
-            column += chunk
         self.update(text)
+
+    def next_page(self) -> None:
+        """The "more keys" key: the next page of keys (every key works on every page)."""
+        self.page += 1
+        self.refresh_keys()
+
+
+def _pages(items: list[tuple[str, str, bool]], width: int, more: tuple[str, str]
+           ) -> list[list[tuple[str, str, bool]]]:
+    """The keys on one line each page. When they do not all fit, each page ends with the
+    "more keys" key, and its label says which page this is ("Tombol lain 1/2")."""
+
+    def cells(item: tuple[str, str, bool]) -> int:
+        return len(item[0]) + len(item[1]) + 4
+
+    if sum(cells(i) for i in items) <= width:
+        return [items]
+    room = width - (len(more[0]) + len(more[1]) + 4 + 4)  # "F1  Tombol lain 1/2"
+    pages: list[list[tuple[str, str, bool]]] = [[]]
+    used = 0
+    for item in items:
+        if pages[-1] and used + cells(item) > room:
+            pages.append([])
+            used = 0
+        pages[-1].append(item)
+        used += cells(item)
+    return [[*page, (more[0], f"{more[1]} {n}/{len(pages)}", True)]
+            for n, page in enumerate(pages, 1)]

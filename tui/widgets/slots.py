@@ -59,12 +59,24 @@ class SlotGrid(Static):
         if not self.groups:
             self.update("")
             return
+        width = max(40, self.size.width or 78)
         count = sum(len(g.cells) for g in self.groups)
         gaps = len(self.groups) - 1
-        width = max(40, self.size.width or 78)
-        cell_w = max(7, min(14, (width - 3 * gaps) // max(1, count)))
+        side_by_side = max(7, min(14, (width - 3 * gaps) // max(1, count)))
+        widest = max(len(c.name) for g in self.groups for c in g.cells)
+        if widest < side_by_side or len(self.groups) == 1:
+            self.update(self._rows(self.groups, side_by_side))
+            return
+        # The full names ("Kelingking", "Telunjuk") do not fit side by side on an 80-column
+        # console: one group above the other, each with the whole width, rather than
+        # names cut to letters an operator has to guess.
+        most = max(len(g.cells) for g in self.groups)
+        stacked = max(7, min(14, width // most))
+        self.update(Text("\n").join(self._rows((g,), stacked) for g in self.groups))
+
+    def _rows(self, groups: tuple[Group, ...], cell_w: int) -> Text:
         lines = [Text(), Text(), Text(), Text()]
-        for gi, group in enumerate(self.groups):
+        for gi, group in enumerate(groups):
             if gi:
                 for line in lines:
                     line.append(" │ ", style="dim")
@@ -81,7 +93,7 @@ class SlotGrid(Static):
                 lines[2].append(" ")
                 lines[3].append(cell.state_label[: cell_w - 1].center(cell_w - 1), style=style)
                 lines[3].append(" ")
-        self.update(Text("\n").join(lines))
+        return Text("\n").join(lines)
 
 
 class QualityMeter(Static):

@@ -1,13 +1,15 @@
 """The status bar, visible on every screen: each device's state, power, free disk, the
-network link and the sync queue ("3 menunggu kirim"). The app hands it each new snapshot
-(:meth:`StatusBar.show`), which a worker takes every few seconds and after every device
-fault."""
+link to HQ (no network / a network but HQ not reached since 10:42 / connected to HQ, as
+the sync daemon found it) and the sync queue ("3 menunggu kirim"). The app hands it each
+new snapshot (:meth:`StatusBar.show`), which a worker takes every few seconds and after
+every device fault."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
+from edge.clock import WIB
 from tui.catalogue import Catalogue
 from tui.views import KitSnapshot
 
@@ -103,10 +105,23 @@ class StatusBar(Static):
         parts.append((cat.t("status.disk_low" if low_disk else "status.disk",
                             free=_disk(snap.free_disk_mb)),
                       "bold reverse red" if low_disk else "", low_disk))
-        parts.append((cat.t("status.link.up" if snap.link_up else "status.link.down"),
-                      "" if snap.link_up else "yellow", not snap.link_up))
+        parts.append(self._link())
         if snap.waiting:
             parts.append((cat.t("status.waiting", n=snap.waiting), "bold yellow", True))
         else:
             parts.append((cat.t("status.waiting_none"), "green", False))
         return parts
+
+    def _link(self) -> tuple[str, str, bool]:
+        """No network; a network but HQ not reached (since when); connected to HQ; or a
+        network with nothing known of HQ (no sync daemon runs)."""
+        cat, snap = self.cat, self.snapshot
+        assert cat is not None and snap is not None
+        if not snap.link_up:
+            return cat.t("status.link.down"), "bold yellow", True
+        if snap.hq == "unreachable" and snap.hq_down_since is not None:
+            since = f"{snap.hq_down_since.astimezone(WIB):%H:%M}"
+            return cat.t("status.link.hq_unreachable", since=since), "bold yellow", True
+        if snap.hq == "connected":
+            return cat.t("status.link.hq_connected"), "green", False
+        return cat.t("status.link.up"), "", False

@@ -1,6 +1,8 @@
 """The top line: the app and screen title on the left, the operator and the time on the
-right, and a loud SIMULASI mark when any device is simulated. The app hands it what it
-shows (:meth:`TopBar.show`); the screen gives the title."""
+right (WIB, and saying so), and a loud SIMULASI mark when any device is simulated. The app
+hands it what it shows (:meth:`TopBar.show`); the screen gives the title. On a narrow
+console the app's name gives way first, so the screen's title (a resident's name) stays
+whole as long as it can; the screens show the full name in their body too."""
 
 from __future__ import annotations
 
@@ -50,8 +52,8 @@ class TopBar(Static):
         if cat is None or self.clock is None:
             return
         values = {key: visible(value) for key, value in self.values.items()}  # names: data
-        left = Text(f" {cat.t('app.title')} │ {cat.t(self.title_key, **values)}",
-                    style="bold")
+        title = cat.t(self.title_key, **values)
+        left = Text(f" {cat.t('app.title')} │ {title}", style="bold")
         right = Text()
         snapshot = self.snapshot
         if snapshot is not None and snapshot.simulated:
@@ -59,9 +61,11 @@ class TopBar(Static):
             right.append(" ")
         if self.operator:
             right.append(f"{visible(self.operator)} · ")
-        right.append(f"{self.clock():%H:%M} ")
+        right.append(f"{self.clock():%H:%M} WIB ")
         width = max(20, self.size.width or 80)
         room = width - right.cell_len
+        if left.cell_len > room:  # the screen's title (a resident's name) before the app's
+            left = Text(f" {title}", style="bold")
         if left.cell_len > room:
             left.truncate(max(0, room - 1), overflow="ellipsis")
         pad = max(1, width - left.cell_len - right.cell_len)
