@@ -39,6 +39,7 @@ from tui.events import (
     ResidentChosen,
     StepBack,
 )
+from tui.memory import release as release_memory
 
 
 class Flow:
@@ -119,8 +120,12 @@ class Flow:
         """Pop everything above Home (a recording's screens)."""
         from tui.screens.home import HomeScreen
 
+        popped = False
         while len(self.app.screen_stack) > 1 and not isinstance(self.app.screen, HomeScreen):
             self.app.pop_screen()
+            popped = True
+        if popped:  # the screens just closed are cycles only a full collection frees
+            self.app.call_after_refresh(release_memory)
 
     def _recording(self, screen: object) -> None:
         """Home, then ``screen`` on top: a recording's screens replace each other."""
