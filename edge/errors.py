@@ -10,17 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from edge.clock import wib
+from hal.errors import ShownError
 
 
-class RekamError(Exception):
+class RekamError(ShownError):
     """Base of every error the kit or HQ reports to a person."""
 
     code = "error"
 
     def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+        super().__init__(message, device=str(details.get("device", "") or ""), details=details)
 
     def __str__(self) -> str:
         return self.message

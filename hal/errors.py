@@ -4,15 +4,35 @@
 from __future__ import annotations
 
 
-class HalError(Exception):
+class ShownError(Exception):
+    """Base of every error shown to a person: devices' and the domain's (edge.errors
+    .RekamError) alike, so the UI's catalogue reads ``code``, ``details`` and ``device``
+    with their types instead of guessing with getattr. It lives here, in the lowest layer,
+    because both trees stand on it."""
+
+    code: str = "error"
+
+    def __init__(self, message: str, *, device: str = "",
+                 details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.device = device  # the device kind at fault, or "" when no device is
+        self.details: dict[str, object] = dict(details or {})
+
+
+def code_of(error: BaseException | None, default: str = "error") -> str:
+    """The catalogue code of an error shown to a person, or ``default`` for anything else
+    (a bug's exception has no words of its own)."""
+    return error.code if isinstance(error, ShownError) else default
+
+
+class HalError(ShownError):
     """Base of every device error. ``device`` names the device kind ("fingerprint", ...)."""
 
     code = "hal"
 
     def __init__(self, message: str, *, device: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.device = device
+        super().__init__(message, device=device)
 
     def __str__(self) -> str:
         return self.message

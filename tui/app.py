@@ -41,6 +41,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker
 
+from hal.errors import code_of
 from tui.catalogue import Catalogue
 from tui.events import Happened, LoggedOut
 from tui.flow import Flow
@@ -247,7 +248,7 @@ class RekamApp(App[None]):
 
         error = worker.error
         self.write_log(f"worker {worker.name!r} failed", error)
-        if getattr(error, "code", None):
+        if code_of(error, ""):
             self.push_screen(ProblemDialog(error))
         else:
             self.push_screen(ProblemDialog(text=self.cat.t("app.unexpected",

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hal.errors import ShownError
+
 LANGUAGES = ("id", "en")
 
 # key: (Bahasa Indonesia, English)
@@ -1055,16 +1057,17 @@ class Catalogue:
 
     def error(self, exc: BaseException) -> tuple[str, str]:
         """(title, sentence) for an error from the core, the devices or sync."""
-        code = str(getattr(exc, "code", "") or "error")
-        details = dict(getattr(exc, "details", {}) or {})
-        device_kind = str(getattr(exc, "device", "") or "")
+        shown = exc if isinstance(exc, ShownError) else None  # else a bug: the general words
+        code = shown.code if shown is not None else "error"
+        details = dict(shown.details) if shown is not None else {}
+        device_kind = shown.device if shown is not None else ""
         values: dict[str, Any] = {
             "message": str(exc), **details,
             "device": self.t(f"devnoun.{device_kind}") if self.has(f"devnoun.{device_kind}")
             else self.t("devnoun.generic"),
         }
         if code == "wrong_pin":
-            values["attempts_left"] = getattr(exc, "attempts_left", "?")
+            values.setdefault("attempts_left", "?")
         key = f"err.{code}"
         if key not in STRINGS:
             key = "err.error"

@@ -36,7 +36,7 @@ from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
 from edge.service_point import DayBook, Expected, ServicePoint, expected_rws
 from edge.workflow import CaptureDevices, Enrolment, ExceptionReason, Slot
 from hal import host
-from hal.errors import DeviceNotFound
+from hal.errors import DeviceNotFound, code_of
 from hal.ports import CodeReader, Device, ReceiptPrinter
 from hal.types import DeviceKind, Receipt
 from tui.catalogue import Catalogue
@@ -188,7 +188,7 @@ class KitServices:
                     result = dev.self_test()
                     ok, detail = result.ok, result.detail
                 except Exception as exc:  # a self-test must never take the status bar down
-                    ok, detail = False, getattr(exc, "code", "error")
+                    ok, detail = False, code_of(exc)
             if ok and kind in self._device_faults:
                 # A device that failed during use but self-tests fine: trust the self-test
                 # for unplug faults (it checks presence), keep printer faults (paper).

@@ -159,3 +159,27 @@ def test_every_audit_action_the_kit_writes_has_words() -> None:
     written |= {"login", "approval"}  # edge.operators passes these through a variable
     assert written and all(f"audit.{action}" in STRINGS for action in written), \
         sorted(a for a in written if f"audit.{a}" not in STRINGS)
+
+
+def test_every_error_a_person_sees_shares_one_typed_base() -> None:
+    """Device and domain errors alike are hal.errors.ShownError: the catalogue reads their
+    code, details and device kind as typed attributes; a bug's exception gets the general
+    sentence, never a code it happens to carry."""
+    from edge.errors import WrongPIN
+    from hal.errors import CaptureTimeout, ShownError, code_of
+
+    cat = Catalogue("id")
+    timeout = CaptureTimeout("no frame", device="camera")
+    pin = WrongPIN("budi", attempts_left=2)
+    assert isinstance(timeout, ShownError) and isinstance(pin, ShownError)
+    assert code_of(timeout) == "capture_timeout" and code_of(pin) == "wrong_pin"
+    assert cat.error(timeout)[1] == cat.t("err.capture_timeout",
+                                          device=cat.t("devnoun.camera"))
+    assert "2" in cat.error(pin)[1]
+
+    class Foreign(Exception):
+        code = "wrong_pin"  # not ours: its code must not pick our words
+
+    assert code_of(Foreign()) == "error"
+    assert cat.error(Foreign("x"))[1] == cat.t("err.error", message="x",
+                                               device=cat.t("devnoun.generic"))

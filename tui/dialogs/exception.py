@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, RadioSet, Select, Static
 
 from edge.errors import RekamError, WrongPIN
 from edge.workflow import Enrolment, ExceptionReason, Slot
+from hal.errors import code_of
 from tui.messages import Approved, Failed
 from tui.screens.base import RekamModal
 from tui.text import esc, plain
@@ -129,9 +130,9 @@ class ExceptionDialog(RekamModal[str | None]):
         error = message.error
         if isinstance(error, WrongPIN):
             self._say(self.t("exc.wrong_pin", left=error.attempts_left))
-        elif getattr(error, "code", "") == "not_allowed":
+        elif code_of(error, "") == "not_allowed":
             self._say(self.t("exc.not_supervisor"))
-        elif getattr(error, "code", "") == "locked_out":
+        elif code_of(error, "") == "locked_out":
             until = getattr(error, "until", None)
             left = self.cat.duration((until - self.services.kit.clock()).total_seconds()) \
                 if until else ""

@@ -30,7 +30,7 @@ from edge.workflow import (
     SlotState,
     Step,
 )
-from hal.errors import HalError
+from hal.errors import HalError, code_of
 from hal.types import CAPTURE_DEVICE, Eye, Finger, Modality
 from tui import events as flow
 from tui.messages import Captured, CaptureFailed
@@ -474,7 +474,7 @@ class CaptureScreen(RekamScreen):
         self.last = _Last(outcome=self.last.outcome, error=message.error,
                           error_slot=message.slot)
         kind = getattr(message.error, "device", "") or CAPTURE_DEVICE[message.slot.modality]
-        self.services.note_device_fault(kind, getattr(message.error, "code", "error"))
+        self.services.note_device_fault(kind, code_of(message.error))
         self.rekam.refresh_status()
         self._redraw()
 

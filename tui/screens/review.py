@@ -19,7 +19,7 @@ from edge.errors import RekamError
 from edge.packet import SealedPacket
 from edge.service_point import ServicePoint
 from edge.workflow import Enrolment, ReviewLine, Step
-from hal.errors import HalError
+from hal.errors import HalError, code_of
 from hal.types import Receipt
 from tui import events as flow
 from tui.catalogue import Catalogue
@@ -252,7 +252,7 @@ class ReviewScreen(RekamScreen):
             self.phase = "print_failed"
             self.print_error = message.error
             self.services.note_device_fault("receipt_printer",
-                                            getattr(message.error, "code", "error"))
+                                            code_of(message.error))
             self.rekam.refresh_status()
             self._update()
             return

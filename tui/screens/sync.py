@@ -15,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from edge.errors import RekamError
+from hal.errors import code_of
 from tui.messages import Failed, SyncLoaded
 from tui.screens.base import RekamScreen
 from tui.text import esc
@@ -140,7 +141,7 @@ class SyncScreen(RekamScreen):
         """The last problem in words of the language shown, and what to check: with no
         network at all, the kit's own modem or cable; with one, HQ's side."""
         if self.error is not None:
-            code, text = getattr(self.error, "code", ""), self.cat.error(self.error)[1]
+            code, text = code_of(self.error, ""), self.cat.error(self.error)[1]
         elif o.last_error:
             code = o.last_error
             text = self.t(f"err.{code}") if self.cat.has(f"err.{code}") else o.last_error_detail

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from edge.errors import RekamError
 from edge.text import visible
+from hal.errors import code_of
 from tui.messages import Failed, ReportLoaded
 from tui.screens.base import RekamScreen, Words, nothing
 from tui.text import esc, plain
@@ -72,7 +73,7 @@ class TechnicianScreen(RekamScreen):
 
     def on_failed(self, message: Failed) -> None:
         message.stop()
-        code = getattr(message.error, "code", "")
+        code = code_of(message.error, "")
         self.error_text = self.words("tech.not_allowed") if code == "not_allowed" \
             else self.error_words(message.error)
         self.refresh_text()
