@@ -27,7 +27,8 @@ ON CONFLICT (day, kelurahan) DO UPDATE SET
     must_record = {target}must_record + excluded.must_record,
     recorded = {target}recorded + excluded.recorded"""
 
-_PG_FUNCTION = """CREATE OR REPLACE FUNCTION coverage_rollup() RETURNS trigger
+# One PostgreSQL trigger function per rollup: take the old row out, put the new one in.
+_PG_FUNCTION = """CREATE OR REPLACE FUNCTION {name}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -49,7 +50,8 @@ def _upsert(row: str, sign: str, *, pg: bool) -> str:
 def create(conn: Connection) -> None:
     """Install the triggers and fill the rollup from coverage_daily."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_PG_FUNCTION.format(old=_upsert("OLD", "-", pg=True),
+        conn.exec_driver_sql(_PG_FUNCTION.format(name="coverage_rollup",
+                                                 old=_upsert("OLD", "-", pg=True),
                                                  new=_upsert("NEW", "", pg=True)))
         conn.exec_driver_sql(
             "CREATE TRIGGER coverage_rollup AFTER INSERT OR UPDATE OR DELETE ON "
@@ -101,19 +103,6 @@ _ENROLMENT_UPSERT = """INSERT INTO enrolment_daily {alias}({keys}, recordings)
 VALUES ({values}, {sign}1)
 ON CONFLICT ({keys}) DO UPDATE SET recordings = {target}recordings + excluded.recordings"""
 
-_PG_ENROLMENT_FUNCTION = """CREATE OR REPLACE FUNCTION enrolment_rollup() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {old};
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {new};
-    END IF;
-    RETURN NULL;
-END
-$$"""
-
 
 def _enrolment_upsert(row: str, sign: str, *, pg: bool) -> str:
     return _ENROLMENT_UPSERT.format(
@@ -125,8 +114,9 @@ def create_enrolments(conn: Connection) -> None:
     """Install the triggers on enrolments and fill enrolment_daily from what is there."""
     keys = ", ".join(_KEY)
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_PG_ENROLMENT_FUNCTION.format(
-            old=_enrolment_upsert("OLD", "-", pg=True), new=_enrolment_upsert("NEW", "", pg=True)))
+        conn.exec_driver_sql(_PG_FUNCTION.format(
+            name="enrolment_rollup", old=_enrolment_upsert("OLD", "-", pg=True),
+            new=_enrolment_upsert("NEW", "", pg=True)))
         conn.exec_driver_sql(
             f"CREATE TRIGGER enrolment_rollup AFTER INSERT OR DELETE OR UPDATE OF {keys} ON "
             "enrolments FOR EACH ROW EXECUTE FUNCTION enrolment_rollup()")
