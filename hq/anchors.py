@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from edge.clock import wib
 from hq.db import audit_heads, device_alerts
-from hq.packets import _insert_ignore
+from hq.dialect import insert_ignore
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def record_head(db: Engine | Connection, device_id: str, head: dict[str, Any] | 
                                 f"but later ({later_lower[1]}, {then}) the log ended at "
                                 f"entry {later_lower[0]}: entries were deleted"))
         if same is None:  # a twin ingest worker may insert the same head at once
-            _insert_ignore(conn, audit_heads, {
+            insert_ignore(conn, audit_heads, {
                 "device_id": device_id, "seq": seq, "hash": digest, "at": at,
                 "source": source[:80], "received_at": now})
         for alert in alerts:

@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from edge.keys import write_private, write_public
 from hq import ca
+from hq.crl import CRL_NAME, build_crl, revoked_devices
+from hq.db import make_engine
 from hq.home import HqHome, HqKeys
 from sync.protocol import INGEST_FILTER, INGEST_SUBSCRIPTION, ONLINE_TOPIC, PREFIX
 
@@ -165,9 +167,6 @@ def write_broker_config(home: HqHome, out: Path, *, port: int = DEFAULT_PORT,
     write_private(out / "broker.key", ca.key_pem(broker_key))
     write_public(out / "broker.crt", ca.cert_pem(cert))
     write_public(out / "ca.crt", ca.cert_pem(keys.ca_cert))
-    from hq.db import make_engine
-    from hq.revoke import CRL_NAME, build_crl, revoked_devices
-
     engine = make_engine(home.database_url())
     try:
         revoked = revoked_devices(engine)

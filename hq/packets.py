@@ -20,60 +20,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from edge.packet import PacketHeader
-from hq.db import dead_letters, device_reports, device_status, packet_chunks, packets
+from hq.anchors import alert_counts, latest_heads
+from hq.db import (
+    dead_letters,
+    device_reports,
+    device_status,
+    devices,
+    packet_chunks,
+    packets,
+)
+from hq.dialect import insert_ignore, insert_many_ignore
 from sync.protocol import Chunk, Report, Status, assemble
 
 MAX_KEPT_PAYLOAD = 4 * 1024 * 1024
-
-
-def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
-    """Insert unless the primary key exists; True when this call inserted the row.
-
-    ``RETURNING`` tells, not ``rowcount`` (psycopg 3 under SQLAlchemy 2.1 reports -1)."""
-    dialect = conn.dialect.name
-    key = next(iter(table.primary_key.columns))
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pg = pg_insert(table).values(**values).on_conflict_do_nothing().returning(key)
-        return conn.execute(pg).first() is not None
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        lite = sqlite_insert(table).values(**values).on_conflict_do_nothing().returning(key)
-        return conn.execute(lite).first() is not None
-    from sqlalchemy.exc import IntegrityError  # pragma: no cover - other databases
-
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(table).values(**values))
-    except IntegrityError:
-        return False
-    return True
-
-
-def _insert_many_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]
-                        ) -> set[Any]:
-    """Insert the rows whose primary key is new, as multi-row statements (SQLAlchemy's
-    "insertmanyvalues", not a statement per row); the keys this call inserted."""
-    if not rows:
-        return set()
-    dialect = conn.dialect.name
-    key = next(iter(table.primary_key.columns))
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).on_conflict_do_nothing().returning(key)
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).on_conflict_do_nothing().returning(key)
-    else:  # pragma: no cover - other databases: one row at a time
-        return {row[key.name] for row in rows if _insert_ignore(conn, table, row)}
-    return {r[0] for r in conn.execute(stmt, rows)}
 
 
 def _aware(when: datetime) -> datetime:
@@ -198,7 +160,7 @@ class PacketStore:
         rows.sort(key=lambda row: str(row["packet_id"]))  # twin workers lock in one order
         results: list[StoreResult | None] = [None] * len(items)
         with self.engine.begin() as conn:
-            inserted = _insert_many_ignore(conn, packets, rows)
+            inserted = insert_many_ignore(conn, packets, rows)
             for packet_id, i in first.items():
                 if packet_id in inserted:
                     results[i] = StoreResult("stored")
@@ -283,7 +245,7 @@ class PacketStore:
                 conn.execute(sqlite_insert(packet_chunks).on_conflict_do_nothing(), rows)
             else:  # pragma: no cover
                 for row in rows:
-                    _insert_ignore(conn, packet_chunks, row)
+                    insert_ignore(conn, packet_chunks, row)
 
     def chunk_counts(self, keys: set[tuple[str, str, str, int]]
                      ) -> dict[tuple[str, str, str, int], int]:
@@ -345,7 +307,7 @@ class PacketStore:
 
     def store_chunk(self, device_id: str, chunk: Chunk, now: datetime) -> None:
         with self.engine.begin() as conn:
-            _insert_ignore(conn, packet_chunks, {
+            insert_ignore(conn, packet_chunks, {
                 "device_id": device_id, "packet_id": chunk.packet_id, "sha256": chunk.sha256,
                 "count": chunk.count, "idx": chunk.index, "offset": chunk.offset,
                 "total": chunk.total, "received_at": now, "data": chunk.data,
@@ -433,7 +395,7 @@ class PacketStore:
             "body": json.dumps(status.to_body(), sort_keys=True),
         }
         with self.engine.begin() as conn:
-            if _insert_ignore(conn, device_status, {"device_id": status.device_id, **values}):
+            if insert_ignore(conn, device_status, {"device_id": status.device_id, **values}):
                 return True
             s = device_status.c
             row = conn.execute(select(s.session, s.state, s.at)
@@ -462,9 +424,6 @@ class PacketStore:
                      "version": x[4], "detail": x[5]} for x in conn.execute(q)]
 
     def overview(self) -> Iterator[DeviceOverview]:
-        from hq.anchors import alert_counts, latest_heads
-        from hq.db import devices
-
         heads, raised = latest_heads(self.engine), alert_counts(self.engine)
 
         s, p, d = device_status.c, packets.c, dead_letters.c

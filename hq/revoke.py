@@ -22,62 +22,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import Engine, func, select, update
 
 from edge.errors import InvalidInput
 from edge.keys import write_private, write_public
 from hq.anchors import Head, latest_heads
+from hq.broker import acl_text
+from hq.crl import CRL_NAME, REASONS, build_crl, revoked_devices
 from hq.db import dead_letters, device_status, devices, packet_chunks, packets
 from hq.devices import get_device
 from hq.home import HqHome, HqKeys
 from hq.issued import IssuedWorklist, residents_sent, worklists_sent
 
-REASONS = {
-    "lost": x509.ReasonFlags.key_compromise,  # whoever finds it holds its keys
-    "stolen": x509.ReasonFlags.key_compromise,
-    "retired": x509.ReasonFlags.cessation_of_operation,
-}
 _REASON_ID = {"lost": "hilang", "stolen": "dicuri", "retired": "dipensiunkan"}
 NOTIFY_WITHIN = timedelta(hours=72)  # UU 27/2022 art. 46: 3 x 24 hours
-CRL_NAME = "crl.pem"
 
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Revoked:
-    device_id: str
-    serial: int
-    reason: str
-    at: datetime
-
-
-def revoked_devices(engine: Engine) -> list[Revoked]:
-    d = devices.c
-    with engine.connect() as conn:
-        rows = conn.execute(select(d.device_id, d.cert_pem, d.revoke_reason, d.revoked_at)
-                            .where(d.status == "revoked").order_by(d.device_id)).all()
-    return [Revoked(r[0], x509.load_pem_x509_certificate(r[1].encode()).serial_number,
-                    r[2] or "retired", _aware(r[3])) for r in rows]
-
-
-def build_crl(keys: HqKeys, revoked: list[Revoked], now: datetime) -> bytes:
-    """HQ's CRL (PEM), signed by its CA. ``next_update`` is the CA's own expiry: OpenSSL
-    refuses every client once a CRL is past it, and HQ re-issues it on every revocation."""
-    builder = (x509.CertificateRevocationListBuilder()
-               .issuer_name(keys.ca_cert.subject)
-               .last_update(now - timedelta(minutes=5))
-               .next_update(keys.ca_cert.not_valid_after_utc))
-    for r in revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(r.serial).revocation_date(r.at)
-            .add_extension(x509.CRLReason(REASONS.get(r.reason, x509.ReasonFlags.unspecified)),
-                           critical=False).build())
-    return builder.sign(keys.ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 def broker_dir(home: HqHome) -> Path | None:
@@ -89,8 +51,6 @@ def publish_revocations(engine: Engine, home: HqHome, keys: HqKeys, now: datetim
                         ) -> list[Path]:
     """Write the CRL (HQ's keys, and the broker's directory) and the broker's ACL with a deny
     for every revoked kit; the files written."""
-    from hq.broker import acl_text
-
     revoked = revoked_devices(engine)
     crl = build_crl(keys, revoked, now)
     write_public(home.keys_dir / CRL_NAME, crl)
