@@ -59,11 +59,11 @@ from edge.keys import (
     write_public,
 )
 from edge.kitdb import StateTable, atomic, connect
+from edge.operator_store import OperatorStore
 from edge.operators import (
     ADMIN_ROLES,
     KdfParams,
     LockoutPolicy,
-    OperatorStore,
     Role,
     Session,
 )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import edge.operators as operators_module
+import edge.operator_store as operator_store_module
 from edge.audit import AuditLog
 from edge.clock import FakeClock
 from edge.errors import (
@@ -21,11 +21,11 @@ from edge.errors import (
     WrongPIN,
 )
 from edge.kitdb import connect
+from edge.operator_store import OperatorStore
 from edge.operators import (
     KdfParams,
     LockoutPolicy,
     Operator,
-    OperatorStore,
     Role,
     Session,
     check_pin,
@@ -280,8 +280,9 @@ def test_a_locked_operator_is_refused_without_running_argon2(staffed, clock, mon
     with pytest.raises(LockedOut):
         store.authenticate("budi", WRONG_PIN)
     calls = []
-    real = operators_module._kek
-    monkeypatch.setattr(operators_module, "_kek", lambda *a: calls.append(1) or real(*a))
+    real = operator_store_module.derive_kek
+    monkeypatch.setattr(operator_store_module, "derive_kek",
+                        lambda *a: calls.append(1) or real(*a))
     with pytest.raises(LockedOut):
         store.authenticate("budi", BUDI_PIN)
     assert calls == []

@@ -156,7 +156,7 @@ def test_every_audit_action_the_kit_writes_has_words() -> None:
         for path in (root / package).rglob("*.py"):
             written |= set(re.findall(r"audit\.append\(\s*[^,]+,\s*\"([a-z_]+)\"",
                                       path.read_text()))
-    written |= {"login", "approval"}  # edge.operators passes these through a variable
+    written |= {"login", "approval"}  # edge.operator_store passes these through a variable
     assert written and all(f"audit.{action}" in STRINGS for action in written), \
         sorted(a for a in written if f"audit.{a}" not in STRINGS)
 
