@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.residents import MaritalStatus, Resident, Sex
-from edge.roster import RosterMeta, RosterStore, name_key
+from edge.roster import RosterMeta, RosterStore
+from edge.roster_search import name_key
 
 NIK_TARGET_MS = 1.0
 SEARCH_TARGET_MS = 20.0

@@ -1,7 +1,7 @@
 """The worst name searches one can type, paste or scan, against an ordinary one, on a roster
 of 30,000 residents.
 
-A search must do bounded work whatever the query (``edge.roster``: the query read up to 60
+A search must do bounded work whatever the query (``edge.roster_search``: the query read up to 60
 characters and 8 words, a few close spellings per word, the spelling combinations walked
 best first). This bench builds queries meant to break that: the roster's words with the
 most close spellings, each typed with a typo so that only the fuzzy search can answer, eight
@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_roster import KELURAHAN, residents  # noqa: E402
 
-from edge.roster import RosterMeta, RosterStore, _Area, _NameSearch, name_key  # noqa: E402
+from edge.roster import RosterMeta, RosterStore  # noqa: E402
+from edge.roster_search import Area, NameSearch, name_key  # noqa: E402
 
 
 def timed_ms(fn: object, repeat: int = 3) -> float:
@@ -63,7 +64,7 @@ def peak_kb(fn: object) -> float:
 
 def spelling_rich_words(store: RosterStore, words: list[str], n: int) -> list[str]:
     """The ``n`` roster words with the most close spellings on the roster."""
-    search = _NameSearch(store._conn, "", _Area(None, None), 20)
+    search = NameSearch(store._conn, "", Area(None, None), 20)
     counted = sorted(((len(search._variants(w)), w) for w in words), reverse=True)
     return [w for _, w in counted[:n]]
 
@@ -72,7 +73,7 @@ def spelling_rich_typo(store: RosterStore, word: str, on_roster: set[str]) -> st
     """A one-letter typo of ``word`` that is on no name and has the most close spellings
     that are: a word only the typo search can answer, with as much as can be for it to
     combine."""
-    search = _NameSearch(store._conn, "", _Area(None, None), 20)
+    search = NameSearch(store._conn, "", Area(None, None), 20)
     typos = {word[:i] + c + word[i + 1:] for i in range(1, len(word))
              for c in "aiueokrnst"} - on_roster
     return max(sorted(typos), key=lambda t: len(search._variants(t)))
@@ -84,7 +85,7 @@ def queries(store: RosterStore, people: Sequence[object],
     on_roster = {w for p in people for w in name_key(p.name).split()}  # type: ignore[attr-defined]
     words = sorted(w for w in on_roster if 4 <= len(w) <= 10 and w.isalpha())
     rich = spelling_rich_words(store, rng.sample(words, min(600, len(words))), 20)
-    search = _NameSearch(store._conn, "", _Area(None, None), 20)
+    search = NameSearch(store._conn, "", Area(None, None), 20)
     typed = sorted((spelling_rich_typo(store, w, on_roster) for w in rich),
                    key=lambda t: -len(search._variants(t)))
     some_name = name_key(rng.choice(people).name)  # type: ignore[attr-defined]

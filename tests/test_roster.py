@@ -13,14 +13,8 @@ import pytest
 
 from edge.errors import AlreadyEnrolled, IntegrityError, InvalidInput
 from edge.residents import MaritalStatus, Resident, Sex
-from edge.roster import (
-    RosterMeta,
-    RosterStore,
-    ScheduleEntry,
-    SearchHit,
-    invitation_key,
-    name_key,
-)
+from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
+from edge.roster_search import invitation_key, name_key
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 SECRET_NIK = "3275014107990123"
