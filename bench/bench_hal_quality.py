@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hal.backends.sim import SimulationControl, simulated_devices
+from hal.backends.sim import simulated_devices
+from hal.backends.sim_control import SimulationControl
 from hal.encode import decode_image, encode_fingerprint, encode_iris
 from hal.quality import (
     face_quality,

@@ -22,8 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import hal.backends.sim as sim_module
-from hal.backends.sim import SimulationControl, simulated_devices
+import hal.backends.sim_capture as sim_capture
+from hal.backends.sim import simulated_devices
+from hal.backends.sim_control import SimulationControl
 from hal.encode import encode_fingerprint, encode_iris
 from hal.quality import match_fingerprints
 from hal.types import Eye, Finger
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Time the stages inside the simulated devices without changing what they do.
     for name in ("encode_face", "encode_fingerprint", "encode_iris", "encode_signature",
                  "face_quality", "fingerprint_quality", "iris_quality", "signature_quality"):
-        setattr(sim_module, name, _timed(spent, name, getattr(sim_module, name)))
+        setattr(sim_capture, name, _timed(spent, name, getattr(sim_capture, name)))
 
     control = SimulationControl(seed=3)
     d = simulated_devices(control, kinds=("camera", "fingerprint", "iris", "signature"))

@@ -2,7 +2,7 @@
 
 A *spec* says which backend each device uses:
 
-* ``"sim"`` — every device simulated (one :class:`~hal.backends.sim.SimulationControl`);
+* ``"sim"`` — every device simulated (one :class:`~hal.backends.sim_control.SimulationControl`);
 * ``"auto"`` — for each device, the real backends in :data:`AUTO_ORDER` are probed in turn;
   a device none of them finds falls back to the simulated one, with a
   :class:`~hal.errors.BackendFallback` warning saying what was probed, but only when
@@ -47,7 +47,7 @@ from hal.ports import (
 from hal.types import DeviceKind
 
 if TYPE_CHECKING:
-    from hal.backends.sim import SimulationControl
+    from hal.backends.sim_control import SimulationControl
 
 KINDS: tuple[str, ...] = tuple(DeviceKind)
 """Every device kind, as the spec's keys (:class:`~hal.types.DeviceKind`)."""
@@ -234,7 +234,8 @@ def open_devices(
     sim = None
     simulated = [k for k in KINDS if k not in opened]
     if simulated:
-        from hal.backends.sim import SimulationControl, simulated_devices
+        from hal.backends.sim import simulated_devices
+        from hal.backends.sim_control import SimulationControl
 
         sim = SimulationControl(seed)
         made = simulated_devices(sim, delay=delay, kinds=simulated)

@@ -310,7 +310,7 @@ def _print_receipt(kit: Kit, session: Session, enrolment: Enrolment, packet: Sea
     """The resident's receipt, as the operator UI prints it after sealing; a simulated
     printer's paper is shown here as text (the demo shows what a resident takes home)."""
     from edge.service_point import ServicePoint
-    from hal.backends.sim import SimulatedReceiptPrinter
+    from hal.backends.sim_peripherals import SimulatedReceiptPrinter
     from tui.screens.review import build_receipt
 
     place = kit.config.service_point.split(";")[0].strip()

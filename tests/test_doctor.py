@@ -27,12 +27,13 @@ def test_a_kit_on_simulated_devices_is_a_training_kit_never_ready(world, capsys)
 @pytest.fixture
 def real_devices(monkeypatch):
     """The simulated backends answering as real hardware would (backend not "sim")."""
-    from hal.backends import sim
+    from hal.backends import sim_capture, sim_peripherals
     from hal.types import DeviceInfo
 
-    monkeypatch.setattr(sim, "_info", lambda control, kind, model: DeviceInfo(
-        kind=kind, model=f"Bench {model}", serial=f"BENCH-{kind}", firmware="1",
-        backend="bench"))
+    for module in (sim_capture, sim_peripherals):  # each looks _info up in its own globals
+        monkeypatch.setattr(module, "_info", lambda control, kind, model: DeviceInfo(
+            kind=kind, model=f"Bench {model}", serial=f"BENCH-{kind}", firmware="1",
+            backend="bench"))
 
 
 def test_a_kit_on_real_devices_is_ready(world, capsys, real_devices):
@@ -155,7 +156,7 @@ def test_doctor_keeps_a_readiness_summary_for_the_heartbeat(world, capsys):
 
 def test_receipt_paper_out_is_a_warning_and_in_the_summary(world, capsys, monkeypatch):
     from edge import readiness
-    from hal.backends.sim import SimulatedReceiptPrinter
+    from hal.backends.sim_peripherals import SimulatedReceiptPrinter
 
     monkeypatch.setattr(SimulatedReceiptPrinter, "paper", lambda self: "out")
     assert world.kit("doctor") == 3  # a kit without receipts still records (a training one)

@@ -33,7 +33,8 @@ from hal.backends.libfprint import LibfprintScanner
 from hal.backends.opencv_camera import OpenCVCamera
 from hal.backends.picamera2_camera import Picamera2Camera
 from hal.backends.sbi import SbiClient, SbiFingerprintScanner, SbiIrisScanner, find_device
-from hal.backends.sim import SIMULATED, SimulationControl
+from hal.backends.sim import SIMULATED
+from hal.backends.sim_control import SimulationControl
 from hal.encode import decode_image, sniff_format
 from hal.errors import BackendUnavailable, DeviceClosed, DeviceNotFound, HalError
 from hal.ports import Device

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hal import encode
-from hal.backends.sim import SimulationControl, simulated_devices
+from hal.backends.sim import simulated_devices
+from hal.backends.sim_control import SimulationControl
 from hal.types import Eye, Finger, ImageFormat
 
 ENROLMENT_BUDGET = 280_000

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hal.backends.sim import SimulationControl, simulated_devices
+from hal.backends.sim import simulated_devices
+from hal.backends.sim_control import SimulationControl
 from hal.quality import QualityThresholds, match_fingerprints
 from hal.types import Finger
 

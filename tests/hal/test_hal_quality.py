@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from hal.backends.sim import SimulationControl, simulated_devices
+from hal.backends.sim import simulated_devices
+from hal.backends.sim_control import SimulationControl
 from hal.quality import (
     QualityThresholds,
     face_quality,

@@ -74,7 +74,9 @@ def test_mixed_spec_shares_one_simulation_control():
 
 def test_importing_the_registry_loads_no_backend_or_vendor_library():
     code = ("import sys, hal.registry, hal.quality, hal.encode;"
-            "bad = [m for m in ('hal.backends.sim', 'escpos', 'gpiozero', 'picamera2', 'evdev',"
+            "bad = [m for m in ('hal.backends.sim', 'hal.backends.sim_control',"
+            " 'hal.backends.sim_capture', 'hal.backends.sim_peripherals',"
+            " 'escpos', 'gpiozero', 'picamera2', 'evdev',"
             " 'gi', 'hal.backends.sbi', 'hal.backends.libfprint',"
             " 'hal.backends.evdev_signature', 'edge', 'tui', 'sync', 'hq')"
             " if m in sys.modules];"

@@ -7,13 +7,12 @@ import time
 
 import pytest
 
-from hal.backends.sim import (
-    DEFAULT_SUBJECT,
+from hal.backends.sim import simulated_devices
+from hal.backends.sim_control import DEFAULT_SUBJECT, SimulationControl
+from hal.backends.sim_peripherals import (
     SimulatedDocumentPrinter,
     SimulatedIndicators,
     SimulatedReceiptPrinter,
-    SimulationControl,
-    simulated_devices,
 )
 from hal.errors import (
     CaptureTimeout,

@@ -21,7 +21,7 @@ from tui_drive import (
 from tui_world import SUPERVISOR_PIN, settle
 
 from edge.workflow import Step
-from hal.backends.sim import DEFAULT_SUBJECT
+from hal.backends.sim_control import DEFAULT_SUBJECT
 from hal.types import Finger
 
 
