@@ -214,7 +214,7 @@ async def _raw_subscriber(hq_root: str, url: str, client_id: str) -> None:
     """A subscriber process on HQ's shared subscription that only counts: prints the count
     and the wall-clock time of the last message once nothing came for a second."""
     from hq.home import HqHome
-    from hq.ingest import ingest_options
+    from hq.ingest_worker import ingest_options
     from sync.mqtt import connect
     from sync.protocol import INGEST_SUBSCRIPTION
 

@@ -31,6 +31,8 @@ back (8 s by default; their recoveries may overlap, each is watched on its own):
         [--db sqlite|postgres] [--workers 2] [--no-faults] [--json FILE] [--keep DIR]
 
 Asserts nothing (tests/test_fleet.py runs it small and checks the counts; `make fleet`).
+The simulation and its faults are here; the parts it runs are in fleet_parts.py, the kits
+in fleet_kits.py, the figures and the report in fleet_report.py.
 """
 
 from __future__ import annotations
@@ -38,329 +40,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import os
-import pwd
-import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-KELURAHAN = "32.75.01.1001"
-GOAL_RECOVERY = 30.0  # seconds from the failed part back to every earlier packet acked
-FINGERS = ("right_thumb", "right_index", "right_middle", "right_ring", "right_little",
-           "left_thumb", "left_index", "left_middle", "left_ring", "left_little")
+from fleet_kits import Fleet, build_fleet
+from fleet_parts import Broker, PrivatePostgres, Process, _tree_rss_kb, free_port, rss_kb, say
+from fleet_report import FaultRecord, Results, report
+
 log = logging.getLogger("fleet")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-# --- the parts: broker, PostgreSQL, ingest workers -----------------------------------------
-
-
-@dataclass
-class Process:
-    name: str
-    cmd: list[str]
-    log: Path
-    env: dict[str, str] | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    peak_kb: int = 0
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT,
-                                         env=self.env)
-
-    def sample(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.peak_kb = max(self.peak_kb, rss_kb(self.proc.pid))
-
-    def signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.sample()
-            os.kill(self.proc.pid, sig)
-            self.proc.wait(timeout=60)
-        self.proc = None
-
-
-class Broker(Process):
-    def __init__(self, conf_dir: Path, port: int, log_path: Path) -> None:
-        super().__init__("mosquitto", [MOSQUITTO, "-c", str(conf_dir / "mosquitto.conf")],
-                         log_path)
-        self.port = port
-
-    @property
-    def url(self) -> str:
-        return f"mqtts://localhost:{self.port}"
-
-    def start(self) -> None:
-        super().start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not open its port")
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of our own on a free port (initdb), to restart at will."""
-
-    def __init__(self, root: Path) -> None:
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
-        if not bins:
-            raise SystemExit("PostgreSQL server binaries not found (apt-get install "
-                             "postgresql)")
-        self.bin = bins[0].parent
-        self.as_root = os.geteuid() == 0
-        # As root, the cluster runs as postgres, who may not reach into root's folders
-        # (pytest's tmp_path is 0700): it gets a folder of its own under /tmp.
-        self.root = Path(tempfile.mkdtemp(prefix="rekam-fleet-pg-")) if self.as_root else root
-        self.data = self.root / "pgdata"
-        self.port = free_port()
-        self.user = "postgres" if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
-        self.started_at = 0.0
-
-    def _run(self, *argv: str) -> None:
-        cmd = [str(self.bin / argv[0]), *argv[1:]]
-        if self.as_root:  # initdb and postgres refuse root
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            said = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise RuntimeError(f"{argv[0]} failed (exit {done.returncode}): "
-                               + " / ".join(said))
-
-    def init(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self.as_root:
-            shutil.chown(self.root, self.user)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
-        self.start()
-
-    def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-w",
-                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                  "-c max_connections=200 -c shared_buffers=256MB", "start")
-
-    def crash(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-        if self.as_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def postmaster_pid(self) -> int:
-        try:
-            return int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return 0
-
-
-# --- the fleet: kits provisioned and packets sealed --------------------------------------------
-
-
-def _files(size: int, rng: random.Random) -> dict[str, bytes]:
-    """A complete enrolment's files, about ``size`` bytes in all, in the usual proportions
-    (face 30 %, signature 4 %, ten fingers 46 %, two irises 20 %). Random bytes: sealed
-    ciphertext does not compress anyway, and HQ never opens them here."""
-    shares = {"face.jpeg": 0.30, "signature.png": 0.04}
-    shares |= {f"finger_{f}.jp2": 0.046 for f in FINGERS}
-    shares |= {f"iris_{e}.jp2": 0.10 for e in ("right", "left")}
-    return {name: rng.randbytes(max(64, int(size * share))) for name, share in shares.items()}
-
-
-def _manifest(device_id: str, files: dict[str, bytes], nik: str) -> Any:
-    import uuid6
-
-    from edge.packet import CaptureRecord, Manifest
-
-    now = datetime.now(UTC)
-    t = now.isoformat()
-    captures = []
-    for name in files:
-        stem, fmt = name.rsplit(".", 1)
-        modality, _, position = stem.partition("_")
-        captures.append(CaptureRecord(
-            modality=modality, position=position or None, file=name, image_format=fmt,
-            width=480, height=640, quality=80, quality_reasons=[], passed=True, attempts=1,
-            device_model="sim", device_serial=f"{device_id}-{modality}",
-            device_backend="sim", captured_at=t))
-    return Manifest(packet_id=str(uuid6.uuid7()), nik=nik, device_id=device_id,
-                    operator_id="budi", service_point="Balai RW 005",
-                    started_at=(now - timedelta(minutes=6)).isoformat(), sealed_at=t,
-                    software_version="fleet-sim", captures=captures, kelurahan=KELURAHAN)
-
-
-def provision_kit(home: str, bundle: bytes, code: str, packets: int, size: int,
-                  seed: int, sync: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(In a worker process.) Install a kit from its bundle and seal ``packets`` packets
-    into its outbox with the kit's own code; their (packet id, sha256, size)."""
-    from edge.config import KitConfig, KitPaths
-    from edge.kit import Kit, install_bundle
-    from edge.operators import KdfParams
-    from edge.packet import seal
-    from edge.provisioning import open_bundle
-
-    paths = KitPaths(Path(home))
-    install_bundle(paths, open_bundle(bundle, code))
-    config = KitConfig.load(paths)
-    for key, value in {"ack_grace_hours": "0", "kdf_memory_kib": "8192",
-                       "kdf_iterations": "1"}.items():
-        config = config.with_setting(key, value)
-    config.save(paths)
-    # The shipped settings, but the system's congestion control (loopback; BBR may be
-    # unavailable to this process).
-    (Path(home) / "sync.json").write_text(json.dumps({"tcp_congestion": "", **sync}))
-    rng = random.Random(seed)
-    made = []
-    with Kit(Path(home), kdf=KdfParams(memory_kib=8192, iterations=1)) as kit:
-        kit.conn.execute("PRAGMA synchronous=OFF")  # setup speed; not what is measured
-        for i in range(packets):
-            files = _files(size, rng)
-            manifest = _manifest(kit.device_id, files, f"3275014101{seed % 10000:04d}{i:02d}"[:16])
-            packet = seal(manifest, files, hq_key=kit.hq_sealing_key(),
-                          device_key=kit.device_key(), created_at=datetime.now(UTC))
-            kit.outbox.add(packet)
-            made.append((packet.packet_id, packet.sha256, len(packet.data)))
-    return made
-
-
-@dataclass
-class Fleet:
-    homes: dict[str, Path]
-    packets: dict[str, tuple[str, str, int]]  # packet id -> (device id, sha256, size)
-
-    @property
-    def bytes(self) -> int:
-        return sum(p[2] for p in self.packets.values())
-
-
-def build_fleet(hq_home: Any, engine: Any, root: Path, kits: int, packets: int, size: int,
-                broker_url: str, sync: dict[str, Any]) -> Fleet:
-    from hq.devices import add_device
-
-    keys = hq_home.keys()
-    homes: dict[str, Path] = {}
-    jobs = []
-    started = time.monotonic()
-    for i in range(kits):
-        device_id = f"kit-{i:04d}"
-        bundle, code = add_device(engine, keys, device_id, [KELURAHAN], broker_url)
-        homes[device_id] = root / device_id
-        jobs.append((str(homes[device_id]), bundle, code, packets, size, i, sync))
-    found: dict[str, tuple[str, str, int]] = {}
-    with ProcessPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        futures = [pool.submit(provision_kit, *job) for job in jobs]
-        for n, (future, job) in enumerate(zip(futures, jobs, strict=True), 1):
-            device_id = Path(job[0]).name
-            for packet_id, sha256, length in future.result():
-                found[packet_id] = (device_id, sha256, length)
-            if n % 50 == 0 or n == kits:
-                say(f"provisioned {n}/{kits} kits, {len(found)} packets sealed "
-                    f"({time.monotonic() - started:.0f} s)")
-    return Fleet(homes, found)
-
-
-# --- faults and their recovery ---------------------------------------------------------------
-
-
-@dataclass
-class FaultRecord:
-    name: str
-    at_share: float
-    injected: float = 0.0  # seconds since the fleet started
-    back: float = 0.0  # when the failed part was back
-    recovered: float | None = None  # when every packet sent before it was acked
-    outstanding: int = 0  # packets sent and unacked when the part came back
-    first_ack: float | None = None  # seconds from the part back to the fleet's next ack
-    cut: int = 0  # kits whose link was cut (the links fault)
-
-    @property
-    def recovery(self) -> float | None:
-        return None if self.recovered is None else self.recovered - self.back
-
-    @property
-    def away(self) -> float:
-        return self.back - self.injected
-
-
-@dataclass
-class Results:
-    kits: int
-    packets: int
-    bytes: int
-    db: str
-    workers: int
-    sent: int = 0
-    sends: int = 0
-    resent: int = 0
-    stored: int = 0
-    stored_twice: int = 0
-    lost: int = 0
-    wrong_hash: int = 0
-    delivered_again: int = 0
-    dead_letters: int = 0
-    drain_seconds: float | None = None
-    faults: list[FaultRecord] = field(default_factory=list)
-    broker_peak_mb: float = 0.0
-    ingest_peak_mb: float = 0.0
-    postgres_peak_mb: float = 0.0
-    simulator_peak_mb: float = 0.0
-    setup_seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["faults"] = [{**asdict(f), "recovery": f.recovery, "away": f.away}
-                          for f in self.faults]
-        return data
 
 
 class Simulation:
@@ -649,17 +348,6 @@ class Simulation:
             self.postgres.stop()
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """RSS of a process and its children (PostgreSQL's backends)."""
-    if not pid:
-        return 0
-    total = rss_kb(pid)
-    with contextlib.suppress(OSError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            total += rss_kb(int(child))
-    return total
-
-
 def _lock_sqlite(db_url: str, seconds: float) -> None:
     import sqlite3
 
@@ -670,45 +358,6 @@ def _lock_sqlite(db_url: str, seconds: float) -> None:
     time.sleep(seconds)
     conn.execute("COMMIT")
     conn.close()
-
-
-def report(results: Results) -> str:
-    out = io.StringIO()
-    p = print
-    p(f"fleet: {results.kits} kits, {results.packets} packets, {results.bytes / 1e9:.2f} GB, "
-      f"{results.workers} ingest worker(s), {results.db}", file=out)
-    p(f"  packets sent            {results.packets} (sends {results.sends}, of which "
-      f"re-sends {results.resent})", file=out)
-    p(f"  stored                  {results.stored}", file=out)
-    p(f"  stored twice            {results.stored_twice}   (must be 0)", file=out)
-    p(f"  lost                    {results.lost}   (must be 0)", file=out)
-    p(f"  stored with wrong hash  {results.wrong_hash}", file=out)
-    p(f"  delivered again         {results.delivered_again} (kept once, acked duplicate)",
-      file=out)
-    p(f"  dead letters            {results.dead_letters}", file=out)
-    drain = "not drained" if results.drain_seconds is None else f"{results.drain_seconds:.1f} s"
-    rate = ("" if not results.drain_seconds else
-            f" ({results.packets / results.drain_seconds:.0f} packets/s, "
-            f"{results.bytes / 1e6 / results.drain_seconds:.0f} MB/s)")
-    p(f"  drain of the backlog    {drain}{rate}", file=out)
-    for f in results.faults:
-        rec = "NOT RECOVERED" if f.recovery is None else f"{f.recovery:.1f} s"
-        if not f.injected:
-            rec = "not injected"
-        first = "-" if f.first_ack is None else f"{f.first_ack:.1f} s"
-        p(f"  fault at {f.injected:6.1f} s  {f.name:<48} away {f.away:4.1f} s, next ack "
-          f"{first}, {f.outstanding:5d} unacked, all acked {rec}", file=out)
-    recoveries = [f.recovery for f in results.faults if f.injected]
-    met = (results.lost == 0 and results.stored_twice == 0 and results.wrong_hash == 0
-           and results.drain_seconds is not None
-           and all(r is not None and r < GOAL_RECOVERY for r in recoveries))
-    p(f"  goal (0 lost, 0 stored twice, drained, every recovery under {GOAL_RECOVERY:.0f} s): "
-      + ("met" if met else "NOT MET"), file=out)
-    p(f"  peak memory             broker {results.broker_peak_mb:.0f} MB, ingest worker "
-      f"{results.ingest_peak_mb:.0f} MB" + (f", PostgreSQL {results.postgres_peak_mb:.0f} MB"
-                                           if results.postgres_peak_mb else "")
-      + f", simulator (all kits) {results.simulator_peak_mb:.0f} MB", file=out)
-    return out.getvalue()
 
 
 def simulate(args: argparse.Namespace) -> Results:

@@ -1,4 +1,5 @@
-"""HQ ingest: ``rekam-hq ingest [--broker URL]``.
+"""HQ ingest's message handler (:class:`Ingestor`) behind ``rekam-hq ingest [--broker URL]``,
+whose loop is :mod:`hq.ingest_worker` (and a batch's parts :mod:`hq.ingest_batch`).
 
 Subscribes to ``$share/rekam-hq/rekam/v1/+/up/#`` (so any number of ingest processes split
 the kits' traffic) with its own client certificate (CN ``ingest.rekam-hq``) and a clean
@@ -28,48 +29,47 @@ database and the batch again from the broker; and every connection announces the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
-import queue
-import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.clock import Clock, utc_now
-from edge.errors import InvalidInput, NotFound, RekamError
+from edge.errors import NotFound, RekamError
 from edge.keys import SealingPublicKey, b64, key_id, unb64
 from edge.packet import PacketHeader
 from hq.accept import Rejected, accept_packet, check_device
 from hq.devices import Device, get_device
-from hq.home import HqHome, HqKeys
+from hq.home import HqKeys
+from hq.ingest_batch import (
+    DatabaseUnavailable,
+    Prepared,
+    _Held,
+    _Item,
+    _SetKey,
+    _topic_device,
+    _transient,
+    _unavailable,
+)
 from hq.packets import NewPacket, PacketStore
-from sync.errors import ProtocolError, TransportError
-from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
+from sync.errors import ProtocolError
+from sync.mqtt import Incoming
 from sync.protocol import (
-    INGEST_SUBSCRIPTION,
     MAX_PACKET_SIZE,
-    ONLINE_TOPIC,
     Ack,
     AckStatus,
     Channel,
-    Chunk,
-    Online,
     assemble,
     decode_chunk,
     parse_topic,
     sign_ack,
-    sign_online,
     topic,
     verify_report,
     verify_status,
@@ -80,72 +80,6 @@ log = logging.getLogger("rekam.ingest")
 DEVICE_CACHE_SECONDS = 30.0
 CLEAR_RETAINED = b""  # published retained on a kit's down/worklist once it staged it
 HOLD_SECONDS = 1.0  # the longest chunks wait in memory for the rest of their packet
-HOLD_IDLE = 0.05  # ... and the longest they wait for the next message when none is queued
-
-_SetKey = tuple[str, str, str, int]  # (device id, packet id, sha256, chunk count)
-
-
-@dataclass(frozen=True)
-class _Item:
-    device: Device
-    chunk: Chunk
-    name: str
-    payload: bytes
-    source: Incoming | None = None  # the message it came in (PUBACKed once it is durable)
-
-    @property
-    def set_key(self) -> _SetKey:
-        c = self.chunk
-        return (self.device.device_id, c.packet_id, c.sha256, c.count)
-
-
-@dataclass
-class Prepared:
-    """A batch checked and ready to store (:meth:`Ingestor.prepare_batch`)."""
-
-    now: datetime
-    out: list[tuple[str, bytes]] = field(default_factory=list)  # acks due whatever happens
-    packets: list[NewPacket] = field(default_factory=list)  # verified, to store
-    # The messages HQ's database holds once this batch commits (stored, written to the
-    # chunk table, refused into a dead letter, a status or report kept): the ingest loop
-    # PUBACKs them to the broker then, and only then. Chunks still held in memory are not.
-    settled: list[Incoming] = field(default_factory=list)
-
-
-class DatabaseUnavailable(RekamError):
-    """HQ's database cannot be reached (or is busy) for a whole batch: nothing of it is
-    acknowledged, to the broker or to a kit; the ingest loop waits for the database and
-    takes the batch again from the broker (persistent session: unacknowledged messages
-    come again on reconnect)."""
-
-
-@dataclass
-class _Held:
-    """Chunks of one packet kept in memory between batches (see Ingestor.handle_batch)."""
-
-    parts: dict[int, _Item]
-    since: float  # monotonic
-
-
-def _transient(exc: SQLAlchemyError) -> bool:
-    """The database is unreachable or busy (retry the whole batch later), as opposed to a
-    statement it refuses (a bad row: find it and refuse only it)."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    return isinstance(exc, OperationalError | InterfaceError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
-def _unavailable(what: str, exc: SQLAlchemyError) -> DatabaseUnavailable:
-    return DatabaseUnavailable(f"HQ's database is unavailable ({what}): "
-                               f"{str(exc).splitlines()[0][:300]}")
-
-
-def _topic_device(name: str) -> str | None:
-    try:
-        return parse_topic(name)[0]
-    except ProtocolError:
-        return None
 
 
 class Ingestor:
@@ -581,326 +515,3 @@ class Ingestor:
             # The kit holds the newest worklist HQ made for it: the broker need not keep
             # a copy any longer (an empty retained message clears it, MQTT 3.3.1.3).
             out.append((topic(device.device_id, Channel.WORKLIST), CLEAR_RETAINED))
-
-
-# --- the async loop ------------------------------------------------------------------------
-
-# How long the broker keeps a worker's session (its share of the shared subscription queued,
-# the messages it had not acknowledged) while the worker is away: a systemd restart, a
-# reboot. A worker gone for longer loses what was queued for it; the kits send it again
-# when a worker announces itself online (ONLINE_TOPIC).
-SESSION_EXPIRY = 300
-RECEIVE_MAXIMUM = 256  # messages the broker sends a worker before it PUBACKs (≥ 3 batches)
-DB_RETRY_MAX = 5.0  # seconds between looks at a database that went away
-
-
-class SessionTakenOver(RekamError):
-    """Another ingest process connected under this worker's client id."""
-
-
-def ingest_client_id(instance: str) -> str:
-    """The stable MQTT client id of ingest worker ``instance`` on this host: the broker keeps
-    its session (and queues its share) across restarts under this name."""
-    return f"rekam-hq-ingest-{socket.gethostname()}-{instance}"[:64]
-
-
-def ingest_options(home: HqHome, broker_url: str | None, *, client_id: str | None = None,
-                   instance: str = "1", connect_timeout: float = 20.0,
-                   session_expiry: int = SESSION_EXPIRY) -> ConnectOptions:
-    """A worker's connection: its own certificate, a persistent session under a stable id
-    (``instance``: systemd's ``%i``), messages PUBACKed only once the database holds them."""
-    from hq.broker import ingest_identity
-
-    url = broker_url or str(home.config().get("broker_url") or "")
-    if not url:
-        raise InvalidInput("no broker: pass --broker mqtts://HOST:PORT (or run "
-                           "rekam-hq broker-config, which records it)")
-    address = BrokerAddress.parse(url)
-    ident = ingest_identity(home)
-    if address.tls and not ident.cert.exists():
-        raise InvalidInput(f"no ingest certificate in {ident.cert.parent}; run: "
-                           "rekam-hq broker-config -o DIR")
-    return ConnectOptions(
-        address=address, client_id=client_id or ingest_client_id(instance),
-        tls=TlsFiles(ident.ca_cert, ident.cert, ident.key) if address.tls else None,
-        persistent=True, session_expiry=session_expiry, keepalive=30,
-        connect_timeout=connect_timeout, max_inflight=64, manual_ack=True,
-        receive_maximum=RECEIVE_MAXIMUM,
-    )
-
-
-Connector = Callable[[ConnectOptions], Any]
-
-
-async def run_ingest(ingestor: Ingestor, options: ConnectOptions, stop: asyncio.Event, *,
-                     connector: Connector | None = None, batch_size: int = 64,
-                     on_ready: Callable[[], None] | None = None,
-                     backoff_max: float = 5.0) -> Counter[str]:
-    """Consume until ``stop``.
-
-    A dropped broker connection: a fresh client, with back-off (``backoff_max``: the broker
-    is on HQ's own network, a try costs nothing). A database that goes away: the batch in
-    hand is not acknowledged, the connection is closed (the session stays at the broker,
-    with every message not yet PUBACKed), the database is probed with back-off, and on its
-    return the worker reconnects and the broker sends those messages again. On every
-    connection the worker announces itself on ONLINE_TOPIC (retained, signed)."""
-    from sync.mqtt import connect
-    from sync.uplink import Backoff
-
-    if connector is None:
-        connector = connect
-
-    loop = asyncio.get_running_loop()
-    worker = ThreadPoolExecutor(1, thread_name_prefix="ingest-db")
-    backoff = Backoff(0.5, backoff_max)
-    last_chunk_gc = 0.0
-    try:
-        while not stop.is_set():
-            try:
-                async with connector(options) as link:
-                    await link.subscribe(INGEST_SUBSCRIPTION)
-                    backoff.reset()
-                    resumed = bool(getattr(link, "session_present", False))
-                    log.info("ingest %s subscribed to %s on %s (session %s)",
-                             options.client_id, INGEST_SUBSCRIPTION, options.address,
-                             "resumed" if resumed else "new")
-                    broker_since = (await _broker_since(options)
-                                    if connector is connect else None)
-                    await _announce(link, ingestor, options.client_id, resumed, broker_since)
-                    if on_ready:
-                        on_ready()
-                    await _consume(link, ingestor, worker, stop, batch_size)
-            except DatabaseUnavailable as exc:
-                ingestor.reset()
-                ingestor._count("db_unavailable")
-                log.error("%s; nothing of the batch was acknowledged: waiting for the "
-                          "database, then taking it again from the broker", exc)
-                await _wait_for_database(ingestor, worker, stop)
-                continue
-            except TransportError as exc:
-                if "taken over" in str(exc).lower():
-                    raise SessionTakenOver(
-                        f"another ingest process connected as {options.client_id}: give "
-                        "each worker its own --instance (systemd: rekam-hq-ingest@N)"
-                    ) from None
-                ingestor.reset()
-                log.warning("ingest: %s", exc)
-            if stop.is_set():
-                break
-            if time.monotonic() - last_chunk_gc > 3600:
-                last_chunk_gc = time.monotonic()
-                await loop.run_in_executor(worker, _gc_chunks, ingestor)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=backoff.next())
-    finally:
-        worker.shutdown(wait=True)
-    return ingestor.counts
-
-
-async def _broker_since(options: ConnectOptions) -> datetime | None:
-    """When the broker started, from its ``$SYS/broker/uptime`` (retained, refreshed every
-    second by broker-config's ``sys_interval``), on a short connection of its own (the
-    worker's session must not carry $SYS messages); None when it does not say in 3 s."""
-    from dataclasses import replace as replace_options
-
-    from hq.broker import BROKER_UPTIME
-    from sync.mqtt import connect
-
-    probe = replace_options(options, client_id=f"{options.client_id}-clock"[:64],
-                            persistent=False, manual_ack=False, receive_maximum=0)
-    try:
-        async with connect(probe) as link:
-            await link.subscribe(BROKER_UPTIME)
-            async with asyncio.timeout(3):
-                async for message in link.messages():
-                    if message.topic == BROKER_UPTIME:
-                        seconds = int(message.payload.split()[0])
-                        return utc_now() - timedelta(seconds=seconds)
-    except (TransportError, TimeoutError, ValueError, IndexError) as exc:
-        log.info("the broker's uptime is unknown (%s): kits will re-send what is unacked",
-                 exc or type(exc).__name__)
-    return None
-
-
-async def _announce(link: Any, ingestor: Ingestor, worker: str, resumed: bool,
-                    broker_since: datetime | None) -> None:
-    """Tell every kit (retained) that this worker takes packets from now on."""
-    payload = sign_online(Online(ingestor.clock(), worker, resumed, broker_since),
-                          ingestor.keys.signing)
-    try:
-        await link.publish(ONLINE_TOPIC, payload, retain=True)
-    except TransportError as exc:  # the kits then fall back on their ack timeout
-        log.warning("could not announce ingest online on %s: %s", ONLINE_TOPIC, exc)
-
-
-async def _wait_for_database(ingestor: Ingestor, worker: ThreadPoolExecutor,
-                             stop: asyncio.Event) -> None:
-    from sqlalchemy import text
-
-    from sync.uplink import Backoff
-
-    def probe() -> str | None:
-        try:
-            with ingestor.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return None
-        except SQLAlchemyError as exc:
-            return str(exc).splitlines()[0]
-
-    loop = asyncio.get_running_loop()
-    backoff = Backoff(0.25, DB_RETRY_MAX)
-    started = time.monotonic()
-    last = ""
-    while not stop.is_set():
-        error = await loop.run_in_executor(worker, probe)
-        if error is None:
-            log.info("HQ's database answers again after %.1f s", time.monotonic() - started)
-            return
-        if error != last:
-            log.warning("HQ's database does not answer: %s", error)
-            last = error
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=backoff.next())
-
-
-def _gc_chunks(ingestor: Ingestor) -> None:
-    try:
-        n = ingestor.store.purge_stale_chunks(timedelta(days=7), ingestor.clock())
-        if n:
-            log.info("dropped %d chunks of uploads unfinished for 7 days", n)
-    except SQLAlchemyError as exc:
-        log.error("chunk clean-up failed: %s", str(exc).splitlines()[0])
-
-
-async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
-                   stop: asyncio.Event, batch_size: int) -> None:
-    """Receive on this loop, store on the DB thread, publish the acks on this loop.
-
-    The DB thread pulls its next batch (whatever arrived meanwhile, up to ``batch_size``
-    messages) the moment it has prepared one (checked, reassembled, verified), instead of
-    waiting for this loop to be scheduled and hand it over, and hands the prepared batch to
-    a commit thread: the next batch is checked while the previous one is written and
-    synced (the database releases the GIL meanwhile), one commit at a time, in order; the
-    acks of a batch are published once it committed, and its messages PUBACKed to the
-    broker then (not before: a worker killed before its commit leaves them unacknowledged
-    in its session, and the broker sends them again to its next incarnation). At most
-    ``3 * batch_size`` messages are between this loop and a commit; beyond that this loop
-    stops reading (the rest wait in the client and the broker, which sends at most
-    RECEIVE_MAXIMUM unacknowledged). On a stop or a dropped connection, what was received
-    is still stored (a lost ack only means one more send). A database that cannot be
-    reached ends it with DatabaseUnavailable: that batch and every later one unacknowledged."""
-    loop = asyncio.get_running_loop()
-    inbox: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
-    room = asyncio.Semaphore(3 * batch_size)
-    publishing: set[asyncio.Task[None]] = set()
-    slots = asyncio.Semaphore(256)
-
-    async def publish(name: str, payload: bytes) -> None:
-        async with slots:
-            try:
-                await link.publish(name, payload, retain=payload == CLEAR_RETAINED)
-            except TransportError as exc:
-                log.info("ack on %s not confirmed: %s (the kit sends again if it is lost)",
-                         name, exc)
-
-    def deliver(acks: list[tuple[str, bytes]], settled: list[Incoming],
-                taken: int) -> None:  # on this loop
-        for message in settled:  # HQ's database holds them: the broker may forget them
-            link.ack(message)
-        for _ in range(taken):
-            room.release()
-        for name, payload in acks:
-            task = asyncio.create_task(publish(name, payload))
-            publishing.add(task)
-            task.add_done_callback(publishing.discard)
-
-    def next_batch() -> tuple[list[Incoming], bool]:
-        """(messages, whether more may come): waits for the first message, or until chunks
-        held in memory are due for the chunk table (then with no messages)."""
-        try:
-            first = inbox.get(timeout=HOLD_IDLE if ingestor.holding else None)
-        except queue.Empty:
-            return [], True
-        if first is None:
-            return [], False
-        batch = [first]
-        while len(batch) < batch_size:
-            try:
-                more = inbox.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                return batch, False
-            batch.append(more)
-        return batch, True
-
-    def commit(prepared: Prepared, taken: int) -> None:  # the commit thread
-        try:
-            acks = ingestor.commit_batch(prepared)
-        except DatabaseUnavailable:
-            raise  # nothing of this batch is acknowledged; the loop reconnects
-        except Exception:  # commit_batch never raises on input; a bug must not stop us
-            log.exception("unexpected error storing a batch (not acked; the kits send again)")
-            acks = []
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the kits send again
-            loop.call_soon_threadsafe(deliver, acks, prepared.settled, taken)
-
-    def store() -> None:  # the DB thread: prepares a batch while the previous one commits
-        going = True
-        committing: Future[None] | None = None
-        try:
-            while going:
-                batch, going = next_batch()
-                try:
-                    prepared = ingestor.prepare_batch(batch, hold=going and bool(batch))
-                except DatabaseUnavailable:
-                    raise
-                except Exception:  # prepare_batch never raises on input
-                    log.exception("unexpected error on a batch of %d messages (not acked; "
-                                  "the kits send again)", len(batch))
-                    prepared = Prepared(ingestor.clock(), settled=list(batch))
-                if committing is not None:
-                    committing.result()  # one commit at a time, in order
-                committing = committer.submit(commit, prepared, len(batch))
-        finally:
-            if committing is not None:
-                committing.result()
-
-    committer = ThreadPoolExecutor(1, thread_name_prefix="ingest-commit")
-    storing = loop.run_in_executor(worker, store)
-    messages = link.messages().__aiter__()
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-    try:
-        while True:
-            if room.locked():  # the DB thread is behind: read no more until it catches up
-                acquire = asyncio.ensure_future(room.acquire())
-                done, _ = await asyncio.wait({acquire, stopper, storing},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if acquire not in done:
-                    acquire.cancel()
-                    if storing in done:  # the DB thread ended: surface its error
-                        storing.result()
-                    return
-            else:
-                await room.acquire()
-            nxt = asyncio.ensure_future(messages.__anext__())
-            waiting: set[asyncio.Future[Any]] = {nxt, stopper, storing}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if nxt not in done:
-                nxt.cancel()
-                if storing in done:  # the DB thread died: surface its error
-                    storing.result()
-                return
-            inbox.put(nxt.result())
-            while link.queued() and not room.locked():  # already here: no need to wait
-                await room.acquire()
-                inbox.put(await messages.__anext__())
-    finally:
-        stopper.cancel()
-        inbox.put(None)
-        try:
-            await storing
-        finally:
-            committer.shutdown(wait=True)
-        if publishing:
-            await asyncio.wait(publishing, timeout=5)

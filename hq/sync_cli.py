@@ -62,7 +62,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from hq.ingest import Ingestor, ingest_options, run_ingest
+    from hq.ingest import Ingestor
+    from hq.ingest_worker import ingest_options, run_ingest
 
     _logging(args.verbose)
     home = _home(args)
@@ -126,7 +127,7 @@ def _engine_when_up(home: HqHome) -> Any:
 
     from sqlalchemy.exc import OperationalError
 
-    from sync.uplink import Backoff
+    from sync.uplink_base import Backoff
 
     backoff = Backoff(0.5, 5.0)
     while True:
@@ -272,7 +273,7 @@ def cmd_import_usb(args: argparse.Namespace) -> int:
 def _publish_retained(home: HqHome, broker: str | None, name: str, payload: bytes) -> None:
     from dataclasses import replace
 
-    from hq.ingest import ingest_options
+    from hq.ingest_worker import ingest_options
     from sync.mqtt import connect
 
     options = replace(  # a one-off publisher: no session left behind at the broker

@@ -18,9 +18,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_fleet_under_every_fault_loses_nothing_and_stores_each_packet_once(db, tmp_path):
+    import fleet_parts
+    import fleet_report
     import fleet_sim
 
-    if not shutil.which("mosquitto") and not os.path.exists(fleet_sim.MOSQUITTO):
+    if not shutil.which("mosquitto") and not os.path.exists(fleet_parts.MOSQUITTO):
         pytest.skip("mosquitto is not installed")
     if db == "postgres" and not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         pytest.skip("PostgreSQL server binaries (initdb) are not installed")
@@ -31,7 +33,7 @@ def test_a_fleet_under_every_fault_loses_nothing_and_stores_each_packet_once(db,
                                  "--spacing", "2", "--timeout", "600",
                                  "--keep", str(tmp_path / "fleet")])
     results = fleet_sim.simulate(args)
-    print(fleet_sim.report(results))
+    print(fleet_report.report(results))
     assert results.stored == results.packets == 1600
     assert results.lost == 0 and results.stored_twice == 0 and results.wrong_hash == 0
     assert results.dead_letters == 0
@@ -39,5 +41,5 @@ def test_a_fleet_under_every_fault_loses_nothing_and_stores_each_packet_once(db,
     names = [f.name for f in results.faults]
     assert len(names) == 5 and all(f.injected for f in results.faults), names
     assert results.faults[0].cut > 0, "no kit's link was cut mid-packet"
-    assert all(f.recovery is not None for f in results.faults), fleet_sim.report(results)
+    assert all(f.recovery is not None for f in results.faults), fleet_report.report(results)
     assert results.broker_peak_mb > 0 and results.ingest_peak_mb > 0

@@ -187,14 +187,14 @@ class SyncWorld:
         return Ingestor(self.engine, self.keys)  # type: ignore[arg-type]
 
     def ingest_options(self, client_id: str = "ingest-test"):  # type: ignore[no-untyped-def]
-        from hq.ingest import ingest_options
+        from hq.ingest_worker import ingest_options
 
         return ingest_options(self.hq, self.broker.url, client_id=client_id,  # type: ignore[arg-type]
                               connect_timeout=3)
 
     @asynccontextmanager
     async def running_ingest(self, workers: int = 1) -> AsyncIterator[list]:
-        from hq.ingest import run_ingest
+        from hq.ingest_worker import run_ingest
 
         stop = asyncio.Event()
         ready = [asyncio.Event() for _ in range(workers)]

@@ -9,7 +9,7 @@ import pytest
 from edge.errors import InvalidInput
 from sync.sdnotify import Notifier
 from sync.settings import SyncSettings
-from sync.uplink import Backoff
+from sync.uplink_base import Backoff
 
 
 def test_backoff_grows_exponentially_with_jitter_and_caps():

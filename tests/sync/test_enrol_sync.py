@@ -27,7 +27,8 @@ def _ingest(world, broker_for) -> Iterator[object]:  # type: ignore[no-untyped-d
     broker. Yields HQ's engine."""
     from hq.db import make_engine
     from hq.home import HqHome
-    from hq.ingest import Ingestor, ingest_options, run_ingest
+    from hq.ingest import Ingestor
+    from hq.ingest_worker import ingest_options, run_ingest
 
     home = HqHome(world.hq_home)
     broker = broker_for(home)

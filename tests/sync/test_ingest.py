@@ -415,7 +415,7 @@ def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env
     import time
     from contextlib import asynccontextmanager
 
-    import hq.ingest as ingest_module
+    import hq.ingest_worker as ingest_module
     from hq.packets import PacketStore
     from sync.mqtt import BrokerAddress, ConnectOptions, Incoming
 

@@ -177,7 +177,8 @@ def test_database_away_mid_batch_means_no_ack_then_stored_once(net, db_url):
     from sqlalchemy.engine import make_url
 
     from hq.db import make_engine
-    from hq.ingest import Ingestor, run_ingest
+    from hq.ingest import Ingestor
+    from hq.ingest_worker import run_ingest
 
     net.add_kit("kit-a")
     with net.kit("kit-a") as kit:

@@ -169,7 +169,7 @@ def test_waiting_for_an_event_never_swallows_a_cancellation():
     """``asyncio.wait_for(event.wait())`` on Python 3.11 returns normally when it is
     cancelled in the loop turn the event is set in: a session's task woken by an ack batch
     as the session ended then lived on, and ``--once`` never returned."""
-    from sync.uplink import _wait_event
+    from sync.uplink_base import _wait_event
 
     async def main() -> None:
         event = asyncio.Event()
@@ -184,7 +184,7 @@ def test_waiting_for_an_event_never_swallows_a_cancellation():
 
 
 def test_ending_a_session_outlasts_a_swallowed_cancellation():
-    from sync.uplink import _cancel_all
+    from sync.uplink_base import _cancel_all
 
     async def stubborn() -> None:
         with suppress(asyncio.CancelledError):  # swallowed, as a library may
