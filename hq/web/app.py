@@ -325,6 +325,7 @@ class Pages:
     async def report_download(self, request: Request) -> Response:
         """The evaluation report of an area this account sees (clerks and admins)."""
         from hq.monitoring import report
+        from hq.monitoring.evaluation import BY, evaluate
 
         session = session_of(request)
         if not session.user.can("clerk"):
@@ -335,11 +336,11 @@ class Pages:
             raise HTTPException(404)
         period = _period(request)
         by = request.query_params.get("by") or area.child_level or area.level
-        if by not in report.BY:
+        if by not in BY:
             by = "rw"
         try:
             ev = await run_in_threadpool(
-                report.evaluate, self.engine, by=by,
+                evaluate, self.engine, by=by,
                 kecamatan=area.code if area.level == "kecamatan" else None,
                 kelurahan=area.code if area.level == "kelurahan" else None,
                 start=period.start, end=period.end)
