@@ -45,7 +45,10 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from edge import regions
 from hq.db import coverage_daily, make_engine, register_imports, residents
-from hq.monitoring import coverage, report, views
+from hq.monitoring import coverage, views
+from hq.monitoring.evaluation import evaluate
+from hq.monitoring.report_pdf import to_pdf
+from hq.monitoring.report_xlsx import to_xlsx
 from hq.register import TO_RECORD, Status
 
 GOAL_MS = 200.0
@@ -257,7 +260,7 @@ def queries(engine: Engine, label: str, today: date) -> list[tuple[str, float, f
     row("kota: a 30-day period by kelurahan", lambda: coverage.figures(
         engine, coverage.KOTA, "kelurahan", span), lambda: scan(engine, "kelurahan",
                                                                  coverage.KOTA))
-    row("report: whole city, every query", lambda: report.evaluate(
+    row("report: whole city, every query", lambda: evaluate(
         engine, by="kelurahan", end=today, today=today),
         lambda: (scan(engine, "kecamatan", coverage.KOTA),
                  scan(engine, "kelurahan", coverage.KOTA)))
@@ -407,11 +410,11 @@ def main() -> int:
                       f"{cells:,} coverage_daily rows (written in {took:.0f} s)")
                 queries(engine, label, today)
                 t = time.perf_counter()
-                ev = report.evaluate(engine, by="kelurahan", end=today, today=today)
-                pdf = report.to_pdf(ev)
+                ev = evaluate(engine, by="kelurahan", end=today, today=today)
+                pdf = to_pdf(ev)
                 pdf_s = time.perf_counter() - t
                 t = time.perf_counter()
-                report.to_xlsx(ev)
+                to_xlsx(ev)
                 xlsx_s = time.perf_counter() - t
                 print(f"  {label:<8} whole-city PDF (56 kelurahan): {pdf_s:.2f} s, "
                       f"{len(pdf) / 1024:.0f} KB, {_pages(pdf)} pages; "

@@ -3,6 +3,11 @@
 Tables are declared here once, as they stand in this release; every change to them comes
 with an Alembic revision in ``hq/migrations/versions/`` (``make migration MSG=...`` writes
 one; a test fails when the two disagree), which :func:`make_engine` applies in place.
+
+Longer than most modules on purpose: it is one thing, the schema. Every table hangs off the
+one :data:`metadata` that Alembic's autogenerate and the drift test compare with the
+migrations, and the foreign keys cross the areas (ingest, register, invitations, schedules,
+vault); the sections below say which module reads and writes each group of tables.
 """
 
 from __future__ import annotations

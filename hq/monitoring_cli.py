@@ -121,15 +121,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from edge.cli_support import print_table
     from hq.monitoring import report
+    from hq.monitoring.evaluation import evaluate
 
     started = time.perf_counter()
     binary = args.format in ("xlsx", "pdf")
     if binary and not args.output:
         raise InvalidInput(f"--format {args.format} needs -o FILE")
     engine = _engine(_home(args))
-    ev = report.evaluate(engine, by=args.by, kecamatan=args.kecamatan,
-                         kelurahan=args.kelurahan, start=_day(args.start, "--from"),
-                         end=_day(args.end, "--to"))
+    ev = evaluate(engine, by=args.by, kecamatan=args.kecamatan, kelurahan=args.kelurahan,
+                  start=_day(args.start, "--from"), end=_day(args.end, "--to"))
     if args.format == "table":
         headers, rows = report.to_table(ev)
         if args.output:

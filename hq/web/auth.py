@@ -1,7 +1,8 @@
 """Logins for the monitoring dashboard: HQ staff accounts, sessions and the login rate limit.
 
-No web framework here: :mod:`hq.web.app` calls these from its request handlers, and the
-``rekam-hq user`` commands call them from the terminal.
+No web framework here: the dashboard calls these from its session gate
+(:mod:`hq.web.gate`) and its request handlers (:mod:`hq.web.login`,
+:mod:`hq.web.operations`), and the ``rekam-hq user`` commands call them from the terminal.
 
 - Passwords are hashed with Argon2id (``cryptography``; a PHC string per account, its own
   salt and cost). A login for an unknown account still runs Argon2 against a dummy hash,

@@ -359,9 +359,11 @@ def test_the_report_reads_the_same_figures_on_either_database(world):
     from openpyxl import load_workbook
 
     from hq.monitoring import report
+    from hq.monitoring.evaluation import evaluate
+    from hq.monitoring.report_xlsx import to_xlsx
 
     engine, expected = world
-    ev = report.evaluate(engine, by="kelurahan", end=today())
+    ev = evaluate(engine, by="kelurahan", end=today())
     assert sum(f.recorded for f in ev.rows) == ev.total.recorded
     assert ev.total.recorded == client(engine, "admin").get(
         "/api/coverage/32.75").json()["area"]["recorded"]
@@ -369,9 +371,9 @@ def test_the_report_reads_the_same_figures_on_either_database(world):
     rows = list(csv.DictReader(io.StringIO(report.to_csv(ev)[3:].decode("utf-8"))))
     assert [r["kode"] for r in rows] == sorted(KELURAHAN)
     assert json.loads(report.to_json(ev))["ditandai"]["menunggu_tinjauan"] == 5
-    book = load_workbook(io.BytesIO(report.to_xlsx(ev)))
+    book = load_workbook(io.BytesIO(to_xlsx(ev)))
     assert {"Ringkasan", "Kelurahan", "Kemajuan", "Kit", "Ditandai"} <= set(book.sheetnames)
-    lurah = report.evaluate(engine, by="rw", kelurahan=KELURAHAN[1], end=today())
+    lurah = evaluate(engine, by="rw", kelurahan=KELURAHAN[1], end=today())
     assert lurah.flagged is not None and lurah.flagged.waiting == 3
 
 
@@ -381,7 +383,8 @@ def test_a_period_of_one_day_shows_its_coverage_as_a_point(world):
     import html
     import json
 
-    from hq.monitoring import charts, report
+    from hq.monitoring import charts
+    from hq.monitoring.evaluation import evaluate
 
     engine, _ = world
     day = today().isoformat()
@@ -391,7 +394,7 @@ def test_a_period_of_one_day_shows_its_coverage_as_a_point(world):
     config = json.loads(html.unescape(found.group(1)))
     line = config["data"]["datasets"][0]
     assert len(line["data"]) == 1 and line["pointRadius"] > 0
-    ev = report.evaluate(engine, by="kecamatan", start=today(), end=today())
+    ev = evaluate(engine, by="kecamatan", start=today(), end=today())
     svg = charts.progress(ev.series, ev.target, weekly=False)
     assert len(ev.series) == 1
     assert re.search(r'<path id="m[0-9a-f]+" d="M 0 3\s+C ', svg)  # a round marker

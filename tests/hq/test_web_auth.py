@@ -12,7 +12,8 @@ from starlette.testclient import TestClient
 
 from hq.db import make_engine, web_auth_events, web_sessions
 from hq.web import auth
-from hq.web.app import LOGIN_COOKIE, SESSION_COOKIE, Settings, create_app
+from hq.web.app import Settings, create_app
+from hq.web.gate import LOGIN_COOKIE, SESSION_COOKIE
 
 PASSWORD = "rahasia-sekali-123"
 
