@@ -106,7 +106,8 @@ def main() -> None:
             _quiet(hq_main, "device", "add", "kit-bench-01", "--kelurahan", KELURAHAN,
                    "-o", str(root / "kit.bundle"))
             from hq.db import make_engine
-            from hq.register import TO_RECORD, Filters, list_residents
+            from hq.register import TO_RECORD
+            from hq.register_read import Filters, list_residents
 
             engine = make_engine(url)
             rws = sorted({r.rw for r in list_residents(

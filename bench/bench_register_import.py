@@ -13,7 +13,7 @@ run, on fresh databases at this release's schema:
   ``csv.reader`` and its rows, with the register's three bookkeeping columns, written into
   the same ``residents`` table (indexes and all) in one transaction: SQLite
   ``executemany``, PostgreSQL psycopg 3 ``COPY``;
-- **import**: ``hq.register.import_residents``, as ``rekam-hq residents import`` runs it:
+- **import**: ``hq.register_import.import_residents``, as ``rekam-hq residents import`` runs it:
   every row validated (NIK, KK, dates, regions, RT/RW...), duplicates looked for, the
   coverage deltas and the import record written, in one transaction.
 
@@ -39,7 +39,7 @@ from sqlalchemy import Engine, func, insert, select
 from edge import regions
 from edge.synth import write_synthetic_csv
 from hq.db import make_engine, register_imports, residents
-from hq.register import import_residents
+from hq.register_import import import_residents
 
 GOAL = 2.5
 PG_ADMIN = os.environ.get("REKAM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

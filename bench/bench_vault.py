@@ -41,7 +41,7 @@ from hal.registry import open_devices
 from hq.db import make_engine
 from hq.home import HqHome
 from hq.packets import NewPacket, PacketStore
-from hq.register import import_residents
+from hq.register_import import import_residents
 from hq.vault import Vault, run_vault
 
 PG_ADMIN = os.environ.get("REKAM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -35,15 +35,8 @@ from edge.keys import write_private
 from hq.db import invitation_prints, invitation_series, invitations, residents
 from hq.home import HqKeys
 from hq.letters import Batch, Letter, LetterSettings, Visit, render, walking_key
-from hq.register import (
-    TO_RECORD,
-    Coverage,
-    Filters,
-    RegisterResident,
-    Status,
-    change_status,
-    list_residents,
-)
+from hq.register import TO_RECORD, Coverage, Status, change_status
+from hq.register_read import Filters, RegisterResident, list_residents
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 

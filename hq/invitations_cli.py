@@ -27,13 +27,13 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _user(by: str | None) -> str:
-    from hq.register import _user as login_name
+    from hq.register import login_name
 
     return by or login_name()
 
 
 def _rw(text: str | None) -> str | None:
-    from hq.register import rt_rw_number
+    from hq.register_read import rt_rw_number
 
     return None if text is None else rt_rw_number(text, "--rw")
 

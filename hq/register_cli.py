@@ -39,7 +39,7 @@ def kecamatan_code(text: str | None) -> str | None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from hq.progress import Progress
-    from hq.register import SCREEN_REJECTS, columns_option, import_residents
+    from hq.register_import import SCREEN_REJECTS, columns_option, import_residents
 
     path = Path(args.file)
     engine = _engine(args)
@@ -92,7 +92,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from hq.register import Filters, parse_status, rt_rw_number
+    from hq.register import parse_status
+    from hq.register_read import Filters, rt_rw_number
 
     return Filters(
         kecamatan=kecamatan_code(args.kecamatan), kelurahan=kelurahan_code(args.kelurahan),
@@ -102,7 +103,7 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from hq.register import list_residents
+    from hq.register_read import list_residents
 
     filters = _filters(args)
     if (filters.rt or filters.rw) and not filters.kelurahan:
@@ -132,7 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from hq.register import get_resident
+    from hq.register_read import get_resident
 
     resident, history = get_resident(_engine(args), args.nik)
     if args.json:
@@ -167,7 +168,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from hq.register import search_residents
+    from hq.register_read import search_residents
 
     found = search_residents(_engine(args), " ".join(args.text), limit=args.limit)
     if args.json:
@@ -203,9 +204,9 @@ def cmd_regions(args: argparse.Namespace) -> int:
 
 
 def _who(args: argparse.Namespace) -> str:
-    from hq.register import _user
+    from hq.register import login_name
 
-    return str(args.by or _user())
+    return str(args.by or login_name())
 
 
 def cmd_schedule_add(args: argparse.Namespace) -> int:

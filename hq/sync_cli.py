@@ -21,7 +21,7 @@ from edge.errors import InvalidInput
 from hq.home import HqHome, hq_default_home
 
 if TYPE_CHECKING:
-    from hq.packets import DeviceOverview
+    from hq.fleet import DeviceOverview
 
 
 def _home(args: argparse.Namespace) -> HqHome:
@@ -156,10 +156,10 @@ def _ago(when: datetime | None) -> str:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     from hq.anchors import alerts
-    from hq.packets import PacketStore
+    from hq.fleet import device_overview
 
     engine = _engine(_home(args))
-    rows = list(PacketStore(engine).overview())
+    rows = list(device_overview(engine))
     if args.json:
         print_json(rows)
         return 0

@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 
 from edge.clock import WIB
 from hq.monitoring import coverage, invitations
-from hq.register import TO_RECORD, Filters, RegisterResident, list_residents
+from hq.register import TO_RECORD
+from hq.register_read import Filters, RegisterResident, list_residents
 
 TARGET = 0.95  # the programme's target coverage (the dashed line on progress charts)
 MAX_LISTED = 2000  # residents listed on one RW page (an RW has a few hundred)

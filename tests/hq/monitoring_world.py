@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select
 
 from edge.synth import write_synthetic_csv
 from hq.db import invitations, residents
-from hq.register import Status, change_status, import_residents
+from hq.register import Status, change_status
+from hq.register_import import import_residents
 
 KELURAHAN = ("32.75.01.1001", "32.75.01.1002", "32.75.02.1001")
 TRAINING_KIT = "kit-latihan"

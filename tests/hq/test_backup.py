@@ -161,7 +161,7 @@ def test_a_sqlite_backup_restores_into_postgresql(tmp_path, db_url, monkeypatch,
     from hq.db import make_engine
     from hq.monitoring import rollup
     from hq.packets import PacketStore
-    from hq.register import import_residents
+    from hq.register_import import import_residents
     from hq.vault import Vault
 
     monkeypatch.setenv("REKAM_HQ_DATABASE_URL", db_url)

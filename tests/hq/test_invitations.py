@@ -20,7 +20,8 @@ from hq.delivery import Mark, SheetRejected, apply_sheet, mark_one, parse_mark
 from hq.home import HqHome
 from hq.invitations import issue, record_print
 from hq.letters import LetterSettings, Visit, walking_order
-from hq.register import TO_RECORD, Filters, Status, list_residents
+from hq.register import TO_RECORD, Status
+from hq.register_read import Filters, list_residents
 
 KEL = "32.75.01.1001"
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 09:00 WIB

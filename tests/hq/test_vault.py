@@ -26,7 +26,8 @@ from edge.packet import read_header
 from hal.sbi_evidence import SbiTrust
 from hq.db import coverage_daily, enrolments, packets, resident_events, residents, reviews
 from hq.packets import PacketStore
-from hq.register import Status, import_residents
+from hq.register import Status
+from hq.register_import import import_residents
 from hq.review import decide, list_reviews
 from hq.vault import Vault, run_vault
 

@@ -36,10 +36,10 @@ async def _until(predicate, timeout: float = 15.0) -> None:
 
 
 def _online(net, device: str) -> bool:
-    from hq.packets import PacketStore
+    from hq.fleet import device_overview
 
     return any(d.device_id == device and d.state == "online"
-               for d in PacketStore(net.engine).overview())
+               for d in device_overview(net.engine))
 
 
 async def _push_all(net, device: str, channel: Channel, documents: list[bytes],

@@ -22,6 +22,7 @@ async def _once(net, device: str, **overrides):
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
                          indirect=True)
 def test_upload_store_ack_purge(net):
+    from hq.fleet import device_overview
     from hq.packets import PacketStore
 
     net.add_kit("kit-a")
@@ -30,7 +31,7 @@ def test_upload_store_ack_purge(net):
         big = net.seal(kit, 2, size=200_000)  # 4 chunks of 64 KiB each
 
     def hq_state() -> str | None:
-        return {d.device_id: d.state for d in PacketStore(net.engine).overview()}["kit-a"]
+        return {d.device_id: d.state for d in device_overview(net.engine)}["kit-a"]
 
     async def scenario():
         async with net.running_ingest() as (ingestor,):
@@ -151,7 +152,7 @@ def test_sync_daemon_sigkilled_mid_upload_and_restarted(net, tmp_path):
            "--max-inflight", "2"]
 
     async def scenario():
-        from hq.packets import PacketStore
+        from hq.fleet import device_overview
 
         async with net.running_ingest():
             with (tmp_path / "daemon.log").open("wb") as log:
@@ -164,7 +165,7 @@ def test_sync_daemon_sigkilled_mid_upload_and_restarted(net, tmp_path):
             assert len(_stored(net)) < 40, "the upload finished before the kill"
             # The broker publishes the kit's last will: HQ sees it offline.
             await _until(lambda: any(d.state == "offline" for d in
-                                     PacketStore(net.engine).overview()), timeout=10)
+                                     device_overview(net.engine)), timeout=10)
             once = await asyncio.create_subprocess_exec(
                 *cmd, "--once", "--json", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             out, _ = await once.communicate()

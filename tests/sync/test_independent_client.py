@@ -158,11 +158,11 @@ def test_a_kit_from_the_documents_alone_is_stored_acked_and_opened_clean(net, tm
 
 def _until_offline(engine, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     """The kit's goodbye status reached HQ (a heartbeat and the offline status were taken)."""
-    from hq.packets import PacketStore
+    from hq.fleet import device_overview
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = {d.device_id: d.state for d in PacketStore(engine).overview()}
+        states = {d.device_id: d.state for d in device_overview(engine)}
         if states.get("kit-indie") == "offline":
             return
         time.sleep(0.05)

@@ -197,7 +197,7 @@ def test_same_id_with_another_hash_is_refused_and_raises_an_alert(env):
 def test_old_heartbeats_do_not_replace_newer_ones_but_a_last_will_does(env):
     import datetime as dt
 
-    from hq.packets import PacketStore
+    from hq.fleet import device_overview
 
     ingestor, kits = env
     a = kits["kit-a"]
@@ -211,11 +211,10 @@ def test_old_heartbeats_do_not_replace_newer_ones_but_a_last_will_does(env):
     name = topic("kit-a", Channel.STATUS)
     for status in (beat, stale):
         ingestor.handle(name, sign_status(status, a.device_key()))
-    store = PacketStore(ingestor.engine)
-    row = next(d for d in store.overview() if d.device_id == "kit-a")
+    row = next(d for d in device_overview(ingestor.engine) if d.device_id == "kit-a")
     assert (row.state, row.queue_depth) == ("online", 7)
     ingestor.handle(name, sign_status(will, a.device_key()))
-    row = next(d for d in store.overview() if d.device_id == "kit-a")
+    row = next(d for d in device_overview(ingestor.engine) if d.device_id == "kit-a")
     assert row.state == "offline"
     assert json.loads(json.dumps(row.queue_depth)) == 0
 
