@@ -25,7 +25,8 @@ from hal.errors import BackendFallback, SimulatedDeviceRefused
 from hal.registry import KitDevices, open_devices, spec_from_env
 
 if TYPE_CHECKING:
-    from tui.services import Devices, DevicesFactory, KitServices
+    from tui.services import KitServices
+    from tui.services_devices import Devices, DevicesFactory
 
 
 def kit_home(arg: str | None) -> Path:

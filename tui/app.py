@@ -9,7 +9,8 @@ devices the same way; ``rekam tui`` wires the configured kit.
 How the parts fit:
 
 - :mod:`tui.services` — the kit as the UI sees it (no Textual): login, roster, enrolment,
-  sealing, receipt, status, sync, technician report; thread-safe, called from workers.
+  sealing, receipt, status, sync, technician report; thread-safe, called from workers
+  (its parts: :mod:`tui.services_devices`, :mod:`tui.services_status`).
 - :mod:`tui.views` — what the screens show, as frozen dataclasses the services build.
 - :mod:`tui.catalogue` — every displayed string, Bahasa Indonesia and English, and the
   error codes of the core and the devices as plain sentences.

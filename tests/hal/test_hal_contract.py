@@ -12,17 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from evdev_fakes import FakeInputDevice, FakePenDevice
 from gpiozero.pins.mock import MockFactory
-from hal_fakes import (
-    FakeInputDevice,
-    FakePenDevice,
-    FakePicamera2,
-    FakeVideoCapture,
-    StatusDummy,
-    fake_libfprint,
-    fake_lp,
-    sbi_service,
-)
+from hal_fakes import FakePicamera2, FakeVideoCapture, StatusDummy, fake_lp
+from libfprint_fakes import fake_libfprint
+from sbi_fakes import sbi_service
 
 from hal.backends.cups_printer import CupsDocumentPrinter
 from hal.backends.escpos_receipt import EscposReceiptPrinter

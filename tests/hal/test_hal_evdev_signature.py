@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from hal_fakes import FakeCapsDevice, FakePenDevice, fake_evdev_module, pen_signature
+from evdev_fakes import FakeCapsDevice, FakePenDevice, fake_evdev_module, pen_signature
 
 from hal.backends.evdev_signature import (
     AxisRange,

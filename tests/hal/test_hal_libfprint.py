@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from hal_fakes import fake_libfprint
+from libfprint_fakes import fake_libfprint
 
 from hal.backends.libfprint import FP_ERROR, FP_RETRY, USB_ERROR, LibfprintScanner, load_api
 from hal.encode import decode_gray, resolution_ppi

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hal_fakes import sbi_keys, sbi_service, sign_jws
+from sbi_fakes import sbi_keys, sbi_service, sign_jws
 
 from hal.backends.sbi import (
     SbiFingerprintScanner,

@@ -129,10 +129,10 @@ SUBTYPE = {"right_thumb": "Right Thumb", "right_index": "Right IndexFinger",
 def with_sbi_evidence(manifest: Manifest, files: dict[str, bytes], *, mode: str = "good",
                       swap_image: bool = False) -> tuple[Manifest, dict[str, bytes]]:
     """Each finger and iris carries its SBI device's signed capture, as the SBI backend
-    puts it in the packet (``hal_fakes``' test PKI signs it)."""
+    puts it in the packet (``sbi_fakes``' test PKI signs it)."""
     import base64
 
-    from hal_fakes import iso_record, sign_jws
+    from sbi_fakes import iso_record, sign_jws
 
     files = dict(files)
     captures = []

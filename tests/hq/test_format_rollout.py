@@ -34,7 +34,7 @@ def hq(tmp_path, db_url):
 
 @pytest.fixture
 def provider_ca(tmp_path):
-    from hal_fakes import sbi_keys
+    from sbi_fakes import sbi_keys
 
     keys = sbi_keys()
     path = tmp_path / "providers.pem"

@@ -38,7 +38,7 @@ def hq(tmp_path, db_url):
 
 @pytest.fixture
 def provider_ca(tmp_path):
-    from hal_fakes import sbi_keys
+    from sbi_fakes import sbi_keys
 
     keys = sbi_keys()
     path = tmp_path / "providers.pem"
@@ -111,7 +111,7 @@ def test_device_evidence_that_fails_is_flagged(hq, provider_ca, mode, swap, code
 
 
 def test_evidence_hq_cannot_trace_to_a_provider_ca_is_flagged(hq, tmp_path):
-    from hal_fakes import sbi_keys
+    from sbi_fakes import sbi_keys
 
     manifest, files = with_sbi_evidence(*full_manifest(hq.kit, hq.niks[0], backend="sbi"))
     data = sealed(hq.kit, manifest, files)

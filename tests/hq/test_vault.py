@@ -47,7 +47,7 @@ def world(tmp_path, db_url):
 
 @pytest.fixture
 def trust(tmp_path) -> SbiTrust:
-    from hal_fakes import sbi_keys
+    from sbi_fakes import sbi_keys
 
     keys = sbi_keys()
     path = tmp_path / "providers.pem"
