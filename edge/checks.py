@@ -19,7 +19,8 @@ from typing import Any
 
 from edge.clock import WIB
 from edge.config import KitPaths
-from edge.kit import ROSTER_COUNT, ROSTER_EXPIRES, ROSTER_IMPORTED, ROSTER_VERSION, Kit
+from edge.kit import Kit
+from edge.kit_roster import ROSTER_COUNT, ROSTER_EXPIRES, ROSTER_IMPORTED, ROSTER_VERSION
 
 EARLIEST_SANE = datetime(2025, 1, 1, tzinfo=UTC)
 """A clock before this was never set."""

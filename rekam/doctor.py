@@ -19,7 +19,8 @@ from datetime import datetime
 from edge import readiness
 from edge.checks import Check, Status, kit_checks
 from edge.config import KitConfig
-from edge.kit import ROSTER_IMPORTED, ROSTER_VERSION, Kit
+from edge.kit import Kit
+from edge.kit_roster import ROSTER_IMPORTED, ROSTER_VERSION
 from hal.errors import BackendFallback
 from hal.ports import ReceiptPrinter
 from hal.registry import KINDS, open_devices, parse_spec

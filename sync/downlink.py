@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from edge.errors import IntegrityError, NotFound, RekamError
-from edge.kit import PENDING_WORKLIST_VERSION, ROSTER_VERSION, WORKLIST_APPLY_RESULT, Kit
+from edge.kit import Kit
+from edge.kit_roster import PENDING_WORKLIST_VERSION, ROSTER_VERSION, WORKLIST_APPLY_RESULT
 from edge.kitdb import atomic
 from sync.protocol import Ack, Report, verify_ack, verify_config
 

@@ -118,7 +118,8 @@ def test_unreachable_broker_is_only_a_warning(world, capsys, real_devices):
 
 
 def test_missing_roster_fails(world, capsys, tmp_path, monkeypatch):
-    from edge.kit import ROSTER_VERSION, Kit
+    from edge.kit import Kit
+    from edge.kit_roster import ROSTER_VERSION
 
     kit = Kit(world.kit_home)
     kit.state.set(ROSTER_VERSION, "")

@@ -280,7 +280,7 @@ def test_a_worklist_staged_in_clear_before_the_update_is_shredded_at_first_open(
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from edge.canonical import canonical_json
-    from edge.kit import PENDING_WORKLIST_VERSION
+    from edge.kit_roster import PENDING_WORKLIST_VERSION
     from edge.residents import read_csv
     from edge.signing import sign_document
     from edge.synth import write_synthetic_csv
