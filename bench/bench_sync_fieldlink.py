@@ -15,7 +15,7 @@ Fixed per-session costs (TCP, TLS, MQTT CONNECT, the last ack) weigh more on a s
 backlog. ``--rounds N`` repeats raw-then-sync N times per congestion control.
 
     sudo .venv/bin/python bench/bench_sync_fieldlink.py [--packets 50] [--size 163000]
-        [--rounds 1] [--cc cubic,bbr] [--delay 150] [--loss 2]
+        [--rounds 1] [--cc cubic,bbr] [--delay 150] [--loss 2] [--rate 2] [--window 2,8]
 
 Then it prints the link's own counters each way (packets delivered, lost, tail-dropped).
 """
@@ -86,8 +86,11 @@ def main() -> None:
     ap.add_argument("--cc", default="cubic,bbr", help="congestion controls to compare")
     ap.add_argument("--delay", type=float, default=150.0, help="ms each way")
     ap.add_argument("--loss", type=float, default=2.0, help="%% each way")
+    ap.add_argument("--rate", type=float, default=LINK_BPS / 1e6, help="Mbit/s each way")
+    ap.add_argument("--window", default="",
+                    help="comma-separated kit windows to compare (default: the kit's own)")
     args = ap.parse_args()
-    shape = LinkShape(delay_ms=args.delay, loss_pct=args.loss, rate_bps=LINK_BPS)
+    shape = LinkShape(delay_ms=args.delay, loss_pct=args.loss, rate_bps=args.rate * 1e6)
     try:
         with field_link(shape, name="rk", replace=True) as link:
             print(f"link: {link.describe()}")
@@ -122,14 +125,17 @@ def run(link: FieldLink, args: argparse.Namespace) -> None:
                 stdout=subprocess.DEVNULL, stderr=ingest_log, cwd=str(HERE.parent)))
             while b"subscribed" not in (root / "ingest.log").read_bytes():
                 time.sleep(0.1)
-            for cc in [c for _ in range(args.rounds) for c in args.cc.split(",")]:
+            windows = [w for w in args.window.split(",") if w] or [""]
+            for cc, window in [(c, w) for _ in range(args.rounds) for c in args.cc.split(",")
+                               for w in windows]:
                 rig.reset()
                 total = rig.seal(args.packets, args.size)
                 raw = raw_tcp(link, total, cc)
                 kit = subprocess.Popen(
                     link.in_kit(sys.executable, "-m", "sync.cli", "--home",
                                 str(rig.kit_home), "--once", "--json", "--tcp-congestion", cc,
-                                "--once-timeout", "900", "--ack-timeout", "120"),
+                                "--once-timeout", "900", "--ack-timeout", "120",
+                                *(["--window", window] if window else [])),
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(HERE.parent))
                 if os.environ.get("SHOW_SS"):
                     time.sleep(float(os.environ["SHOW_SS"]))
@@ -140,10 +146,11 @@ def run(link: FieldLink, args: argparse.Namespace) -> None:
                 elapsed = float(summary.get("elapsed_s", 0)) or float("nan")
                 raw_mbit = total * 8 / raw / 1e6
                 mbit = total * 8 / elapsed / 1e6
-                print(f"{cc:5}: {args.packets} packets, {total / 1e6:.2f} MB  raw TCP "
+                shown = f"{cc} window {window}" if window else cc
+                print(f"{shown:5}: {args.packets} packets, {total / 1e6:.2f} MB  raw TCP "
                       f"{raw_mbit:.2f} Mbit/s ({raw:.1f} s)"
                       f"  sync {mbit:.2f} Mbit/s ({elapsed:.1f} s) = {mbit / raw_mbit:.0%} of "
-                      f"raw TCP, {mbit * 1e6 / LINK_BPS:.0%} of the link; "
+                      f"raw TCP, {mbit / args.rate:.0%} of the link; "
                       f"{summary.get('unacknowledged', '?')} unacked, "
                       f"{summary.get('packets_resent', '?')} resent")
             rig.close = lambda: None  # type: ignore[method-assign]

@@ -164,3 +164,23 @@ def _tree_rss_kb(pid: int) -> int:
         for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
             total += rss_kb(int(child))
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and its children (PostgreSQL's backends)."""
+    if not pid:
+        return 0.0
+    total = cpu_seconds(pid)
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            total += cpu_seconds(int(child))
+    return total

@@ -23,6 +23,8 @@ class FaultRecord:
     outstanding: int = 0  # packets sent and unacked when the part came back
     first_ack: float | None = None  # seconds from the part back to the fleet's next ack
     cut: int = 0  # kits whose link was cut (the links fault)
+    kits_back: float | None = None  # from the part back until every kit was connected again
+    most_acked: float | None = None  # ... until 90 % of the watched packets were acked
 
     @property
     def recovery(self) -> float | None:
@@ -31,6 +33,18 @@ class FaultRecord:
     @property
     def away(self) -> float:
         return self.back - self.injected
+
+
+@dataclass
+class Sample:
+    """The fleet once a second: where the time goes around each fault."""
+
+    t: float  # seconds since the fleet started
+    acked: int  # packets acked so far
+    connected: int  # kits with a live connection
+    flying: int  # packets the kits have sent (or are sending) and await an ack for
+    lag: float  # the simulator's event loop: the longest it was late in this second
+    cpu: dict[str, float] = field(default_factory=dict)  # share of one CPU per part
 
 
 @dataclass
@@ -51,6 +65,7 @@ class Results:
     dead_letters: int = 0
     drain_seconds: float | None = None
     faults: list[FaultRecord] = field(default_factory=list)
+    timeline: list[Sample] = field(default_factory=list)
     broker_peak_mb: float = 0.0
     ingest_peak_mb: float = 0.0
     postgres_peak_mb: float = 0.0
@@ -61,6 +76,7 @@ class Results:
         data = asdict(self)
         data["faults"] = [{**asdict(f), "recovery": f.recovery, "away": f.away}
                           for f in self.faults]
+        data["timeline"] = [asdict(s) for s in self.timeline]
         return data
 
 
@@ -101,3 +117,22 @@ def report(results: Results) -> str:
                                            if results.postgres_peak_mb else "")
       + f", simulator (all kits) {results.simulator_peak_mb:.0f} MB", file=out)
     return out.getvalue()
+
+
+def fault_timeline(results: Results, fault: FaultRecord, every: float = 2.0) -> str:
+    """The fleet from just before a fault until it recovered, every ``every`` seconds:
+    acks per second, kits connected, packets awaiting an ack, the simulator's loop lag and
+    each part's CPU (1.0 = one CPU), to see where a recovery's time goes."""
+    end = (fault.recovered if fault.recovered is not None else fault.back + 120) + 2
+    rows, last = [], None
+    for s in results.timeline:
+        if s.t < fault.injected - 2 or s.t > end:
+            continue
+        if last is not None and s.t - last.t < every:
+            continue
+        rate = 0.0 if last is None else (s.acked - last.acked) / (s.t - last.t)
+        cpu = " ".join(f"{k} {v:.2f}" for k, v in s.cpu.items())
+        rows.append(f"    {s.t - fault.back:+6.1f} s  {rate:5.0f} acks/s  {s.connected:4d} kits "
+                    f"connected  {s.flying:5d} awaiting ack  lag {s.lag:4.2f} s  cpu: {cpu}")
+        last = s
+    return "\n".join(rows)

@@ -56,8 +56,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleet_kits import Fleet, build_fleet
-from fleet_parts import Broker, PrivatePostgres, Process, _tree_rss_kb, free_port, rss_kb, say
-from fleet_report import FaultRecord, Results, report
+from fleet_parts import (
+    Broker,
+    PrivatePostgres,
+    Process,
+    _tree_rss_kb,
+    free_port,
+    rss_kb,
+    say,
+    tree_cpu_seconds,
+)
+from fleet_report import FaultRecord, Results, Sample, fault_timeline, report
 
 log = logging.getLogger("fleet")
 
@@ -233,6 +242,27 @@ class Simulation:
 
     # --- the run
 
+    def sample(self, results: Results, uplinks: dict[str, Any], lag: float) -> None:
+        """Once a second, a Sample of the fleet (see fleet_report.fault_timeline)."""
+        self.lag = max(getattr(self, "lag", 0.0), lag)
+        now = self.now()
+        if results.timeline and now - results.timeline[-1].t < 1.0:
+            return
+        parts = {"sim": os.getpid(), "broker": self.broker.proc.pid if self.broker.proc else 0}
+        for w in self.workers:
+            parts[w.name] = w.proc.pid if w.proc else 0
+        if self.postgres is not None:
+            parts["pg"] = self.postgres.postmaster_pid()
+        used = {name: tree_cpu_seconds(pid) for name, pid in parts.items()}
+        last, self.cpu_used = getattr(self, "cpu_used", None), (now, used)
+        cpu = {} if last is None else {
+            name: max(0.0, used[name] - last[1].get(name, used[name])) / max(now - last[0], 0.1)
+            for name in used}
+        results.timeline.append(Sample(
+            now, len(self.acked), len(self.live_links),
+            sum(len(u._flights) for u in uplinks.values()), self.lag, cpu))
+        self.lag = 0.0
+
     def sample_memory(self) -> None:
         self.broker.sample()
         for w in self.workers:
@@ -275,10 +305,18 @@ class Simulation:
         deadline = self.started + self.args.timeout
         try:
             while time.monotonic() < deadline:
+                slept = time.monotonic()
                 await asyncio.sleep(0.25)
+                self.sample(results, uplinks, time.monotonic() - slept - 0.25)
                 self.sample_memory()
                 acked = len(self.acked)
+                for record in plan:
+                    if (record.back and record.kits_back is None
+                            and len(self.live_links) >= len(uplinks)):
+                        record.kits_back = self.now() - record.back
                 for record, watch in list(watching):
+                    if record.most_acked is None and len(watch & self.acked) >= 0.9 * len(watch):
+                        record.most_acked = self.now() - record.back
                     if watch <= self.acked:
                         record.recovered = self.now()
                         say(f"recovered from {record.name} in {record.recovery:.1f} s")
@@ -383,6 +421,10 @@ def simulate(args: argparse.Namespace) -> Results:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:+.1f} s"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--kits", type=int, default=500)
@@ -402,6 +444,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="give up draining after this many seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (logs)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print each fault's timeline (acks/s, kits connected, CPU)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -421,6 +465,13 @@ def main(argv: list[str] | None = None) -> int:
         figures["baseline"] = baseline.to_json()
     results = simulate(args)
     print(report(results), end="")
+    if args.timeline:
+        for f in results.faults:
+            if f.injected:
+                print(f"  {f.name}: injected at {f.injected - f.back:+.1f} s, every kit "
+                      f"connected again at {_s(f.kits_back)}, 90 % of its packets acked at "
+                      f"{_s(f.most_acked)}, all at {_s(f.recovery)}")
+                print(fault_timeline(results, f))
     figures["run"] = results.to_json()
     if baseline is not None and baseline.drain_seconds and results.drain_seconds:
         cost = results.drain_seconds - baseline.drain_seconds

@@ -21,6 +21,7 @@ This module holds the connection loop and its sessions; the sender is
 :mod:`sync.uplink_send`, the receiver :mod:`sync.uplink_receive`, and their shared state,
 heartbeat and purge :mod:`sync.uplink_base`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,21 +32,9 @@ from contextlib import suppress
 from edge import __version__
 from edge.errors import InvalidInput
 from edge.kitdb import atomic
-from sync.errors import (
-    ConnectFailed,
-    HqUnreachable,
-    NotAuthorized,
-    TransportError,
-)
+from sync.errors import ConnectFailed, HqUnreachable, NotAuthorized, TransportError
 from sync.mqtt import BrokerAddress, ConnectOptions, TlsFiles
-from sync.protocol import (
-    ONLINE_TOPIC,
-    Channel,
-    Status,
-    kit_subscription,
-    sign_status,
-    topic,
-)
+from sync.protocol import ONLINE_TOPIC, Channel, Status, kit_subscription, sign_status, topic
 from sync.uplink_base import (
     Backoff,
     Link,

@@ -4,6 +4,7 @@ statistics and back-off, a packet in flight, the uplink's state (:class:`UplinkB
 what it says of itself to HQ: signed status (heartbeats), reports, and the purge of
 acknowledged packets.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,18 +23,9 @@ from edge.keys import b64
 from edge.kit import Kit
 from edge.kitdb import atomic
 from sync import downlink
-from sync.errors import (
-    PublishTimeout,
-)
+from sync.errors import PublishTimeout
 from sync.mqtt import ConnectOptions, Incoming
-from sync.protocol import (
-    Channel,
-    Report,
-    Status,
-    sign_report,
-    sign_status,
-    topic,
-)
+from sync.protocol import Channel, Report, Status, sign_report, sign_status, topic
 from sync.sdnotify import Notifier
 from sync.settings import SyncSettings
 
@@ -114,6 +106,7 @@ class _Flight:
     wait: float = 0.0  # the ack wait it was sent under (see Uplink._ack_wait)
     early: bool = False  # its deadline was brought forward by HQ's "online" announcement
     started: float = 0.0  # monotonic: when this send began
+    resumed: bool = False  # its first chunks went on an earlier connection
     done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
     tasks: list[asyncio.Task[bool]] = field(default_factory=list)
 

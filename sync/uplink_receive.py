@@ -2,6 +2,7 @@
 config from HQ (each result reported on ``up/report``), and HQ's "ingest online"
 announcement, which brings the re-send of what the broker may have lost forward.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,17 +13,8 @@ from edge.errors import RekamError
 from edge.kitdb import atomic
 from sync import downlink
 from sync.mqtt import Incoming
-from sync.protocol import (
-    ONLINE_TOPIC,
-    Channel,
-    Report,
-    parse_topic,
-    verify_online,
-)
-from sync.uplink_base import (
-    Link,
-    UplinkBase,
-)
+from sync.protocol import ONLINE_TOPIC, Channel, Report, parse_topic, verify_online
+from sync.uplink_base import Link, UplinkBase
 
 log = logging.getLogger("rekam.sync")
 
@@ -155,7 +147,9 @@ class UplinkReceiver(UplinkBase):
             "SELECT packet_id FROM outbox WHERE state = 'sent' AND sent_at < ?",
             (self._early_cutoff.isoformat(),))}
         for packet_id, flight in self._flights.items():
-            if flight.started >= before:
+            # A packet resumed on this connection began on an earlier one: the chunks it
+            # had then (even all of them, PUBACKed just before the drop) may be lost too.
+            if flight.started >= before and not flight.resumed:
                 continue
             self._early_pending.add(packet_id)
             if flight.deadline == math.inf:  # still going out: early once it is marked sent

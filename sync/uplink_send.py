@@ -3,6 +3,7 @@ into chunk frames published on ``up/packet`` (at most ``max_inflight`` awaiting 
 marked sent once every chunk is published; sent again when no ack came within the ack
 timeout (doubling while HQ acks nothing) or early after HQ's "ingest online" announcement.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,21 +16,9 @@ from datetime import timedelta
 from edge.errors import NotFound
 from edge.kitdb import atomic
 from edge.outbox import OutboxEntry, PacketState
-from sync.errors import (
-    PublishTimeout,
-)
-from sync.protocol import (
-    Channel,
-    Chunk,
-    split_packet,
-    topic,
-)
-from sync.uplink_base import (
-    Link,
-    UplinkBase,
-    _Flight,
-    _wait_event,
-)
+from sync.errors import PublishTimeout
+from sync.protocol import Channel, Chunk, split_packet, topic
+from sync.uplink_base import Link, UplinkBase, _Flight, _wait_event
 
 log = logging.getLogger("rekam.sync")
 
@@ -125,7 +114,8 @@ class UplinkSender(UplinkBase):
                                    start=start, sha256=entry.sha256))
         del data
         count = chunks[0].count if chunks else 0
-        flight = _Flight(entry.sha256, count, done=set(range(start)), started=self.monotonic())
+        flight = _Flight(entry.sha256, count, done=set(range(start)), started=self.monotonic(),
+                         resumed=start > 0)
         self._flights[entry.packet_id] = flight
         if entry.state is PacketState.SENT or entry.send_count:
             self.stats.packets_resent += 1

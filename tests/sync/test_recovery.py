@@ -102,7 +102,6 @@ def test_the_only_ingest_worker_sigkilled_and_restarted_costs_seconds(net, tmp_p
     assert "subscribed" in (tmp_path / "ingest.log").read_text()
 
 
-@pytest.mark.slow  # intermittent on a loaded 2-CPU machine (twice in 40 runs): `make test-all`
 def test_broker_sigkilled_and_restarted_costs_seconds(net):
     """The broker loses what it had not saved (kits' chunks it had PUBACKed, acks on their
     way): every ingest worker reconnects and announces itself online, and the kits send

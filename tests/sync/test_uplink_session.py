@@ -383,3 +383,61 @@ def test_an_announcement_says_whether_the_broker_may_have_lost_messages(hq_home)
     assert kept.may_have_lost(None)  # the kit never heard of this broker
     assert Online(now, "w1", False, booted).may_have_lost(booted)  # the queue was dropped
     assert Online(now, "w1", True, None).may_have_lost(booted)  # an old broker ACL
+
+
+def test_a_packet_cut_by_a_broker_crash_goes_again_whole_on_hq_s_retained_announcement(
+        kit, hq_home):
+    """The broker crashes after PUBACKing a packet's first chunks (it had not saved them);
+    the kit resumes the packet on its next connection where its PUBACKs stopped, and HQ's
+    ingest, back first, announced itself before the kit subscribed (so the kit gets the
+    announcement as retained). The packet began on the earlier connection, so its first
+    chunks may be lost: it goes again from its first chunk after ``resend_settle``, not
+    after the ack timeout (the intermittent wait of the broker SIGKILL recovery test)."""
+    from sync.errors import Disconnected
+    from sync.protocol import ONLINE_TOPIC, Online, sign_online
+
+    packet = make_packet(kit, 3000)  # several chunks of 1024 bytes
+    kit.outbox.add(packet)
+    dropped = Incoming("drop", b"", False)
+
+    class CrashingLink(ScriptedLink):
+        async def publish(self, name: str, payload: bytes, *, retain: bool = False,
+                          timeout: float | None = None) -> None:
+            if name.endswith("/up/packet") and decode_chunk(payload).index >= 2:
+                self.inbox.put_nowait(dropped)  # the broker is gone: no PUBACK
+                await asyncio.Event().wait()
+            await super().publish(name, payload, retain=retain, timeout=timeout)
+
+        async def messages(self):  # type: ignore[no-untyped-def]
+            while (message := await self.inbox.get()) is not dropped:
+                yield message
+            raise Disconnected("the broker went away")
+
+    first, second = CrashingLink(hq_home.keys()), ScriptedLink(hq_home.keys())
+    for link in (first, second):
+        link.suback.set()
+        link.status_pubacks.set()
+        link.hq_silent = True
+    links = iter([first, second])
+
+    @asynccontextmanager
+    async def connector(_options):  # type: ignore[no-untyped-def]
+        yield next(links)
+
+    settings = SyncSettings(**{**FAST, "chunk_size": 1024, "ack_timeout": 60.0,
+                               "poll": 0.02, "resend_settle": 0.2})
+    uplink = Uplink(kit, settings, connector=connector)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: any(c.startswith("chunk 2/") for c in second.calls))  # resumed
+        assert not any(c.startswith("chunk 0/") for c in second.calls)
+        second.inbox.put_nowait(Incoming(  # then the retained announcement arrives
+            ONLINE_TOPIC, sign_online(Online(datetime.now(UTC), "w1"),
+                                      hq_home.keys().signing), True))
+        await _until(lambda: any(c.startswith("chunk 0/") for c in second.calls))
+        stop.set()
+        await run
+
+    asyncio.run(main())
