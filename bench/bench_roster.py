@@ -27,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.residents import MaritalStatus, Resident, Sex
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex
 from edge.roster import RosterMeta, RosterStore
 from edge.roster_search import name_key
 

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from edge import regions
-from edge.residents import CSV_COLUMNS
+from edge.resident_record import CSV_COLUMNS
 from edge.synth import generate_residents, write_synthetic_csv
 
 TARGET_SECONDS = 10.0

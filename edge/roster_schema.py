@@ -24,7 +24,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from edge.residents import MaritalStatus, Resident, Sex
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex
 
 SCHEMA_VERSION = 1
 

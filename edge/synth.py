@@ -40,7 +40,9 @@ from faker import Faker
 from edge import regions
 from edge.errors import InvalidInput
 from edge.nik import FEMALE_DAY_OFFSET
-from edge.residents import MaritalStatus, Resident, Sex, write_csv
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex
+from edge.residents_csv import write_csv
 
 #: The reference date when the caller gives none (see the module docstring).
 DEFAULT_TODAY = date(2025, 7, 1)

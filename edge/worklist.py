@@ -16,7 +16,7 @@ JSON the worklist always carried::
     {"device_id", "version", "issued_at", "expires_at", "kelurahan": [...],
      "schedule": [{"date", "place", "kelurahan", "rw", "note"}], "residents": [record, ...]}
 
-Residents use the SIAK-like CSV columns (:data:`edge.residents.CSV_COLUMNS`) plus
+Residents use the SIAK-like CSV columns (:data:`edge.resident_record.CSV_COLUMNS`) plus
 ``kode_undangan``. The sync daemon holds no PIN: it checks what the header says
 (:func:`read_worklist`: HQ's signature, this device, this kit's key, a newer version, not
 expired) and keeps the sealed bytes. An operator's login unwraps the worklist key and

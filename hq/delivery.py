@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from edge.clock import WIB
 from edge.errors import InvalidInput, NotFound
-from edge.residents import parse_date
+from edge.resident_record import parse_date
 from edge.text import hidden_problem
 from hq.db import invitation_marks, invitations, residents
 from hq.register import TO_RECORD, Coverage, Status, StatusChange, change_status

@@ -48,7 +48,7 @@ def _n(count: int, noun: str) -> str:
 def cmd_print(args: argparse.Namespace) -> int:
     import time
 
-    from edge.residents import parse_date
+    from edge.resident_record import parse_date
     from hq.invitations import VALID_DAYS, plan_run, print_run
     from hq.letters import LetterSettings
     from hq.progress import Progress

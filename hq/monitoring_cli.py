@@ -106,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _day(text: str | None, what: str) -> date | None:
-    from edge.residents import parse_date
+    from edge.resident_record import parse_date
 
     if not text:
         return None

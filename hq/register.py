@@ -71,7 +71,7 @@ def parse_status(text: str) -> Status:
 
 
 #: Columns of ``residents`` holding a resident's details: what an import compares and
-#: writes, in :data:`edge.residents.CSV_COLUMNS` order, and what reading the register shows.
+#: writes, in :data:`edge.resident_record.CSV_COLUMNS` order, and what reading the register shows.
 RESIDENT_FIELDS = ("nik", "no_kk", "name", "sex", "birth_place", "birth_date",
                    "marital_status", "address", "rt", "rw", "kelurahan", "kecamatan")
 

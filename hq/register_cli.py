@@ -210,7 +210,7 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def cmd_schedule_add(args: argparse.Namespace) -> int:
-    from edge.residents import parse_date
+    from edge.resident_record import parse_date
     from hq.schedules import Visit, add_visit, clean_text, parse_kind, parse_rws, parse_staff
     from hq.schedules import parse_time as parse_hours
 
@@ -346,7 +346,7 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from edge.residents import parse_date
+    from edge.resident_record import parse_date
     from hq.export import export_enrolments
     from hq.progress import Progress
 

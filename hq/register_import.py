@@ -1,6 +1,6 @@
 """Applying an office export to the register: ``rekam-hq residents import``.
 
-:func:`import_residents` applies a SIAK-like CSV (:mod:`edge.residents` validates every row)
+:func:`import_residents` applies a SIAK-like CSV (:mod:`edge.resident_record` validates every row)
 in one transaction: new residents are added, changed details and statuses (moved, died,
 recorded elsewhere) are applied with their history, the same file again changes nothing,
 bad rows are reported and written to a rejects CSV the clerk fixes and imports again.
@@ -24,15 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from edge.errors import InvalidInput, NotFound
-from edge.residents import (
-    CSV_COLUMNS,
-    CsvLayout,
-    RecordChecker,
-    Row,
-    RowFaults,
-    header_key,
-    open_siak_csv,
-)
+from edge.resident_record import CSV_COLUMNS, RecordChecker, Row, RowFaults
+from edge.residents_csv import CsvLayout, header_key, open_siak_csv
 from hq.db import register_imports, resident_events, residents
 from hq.register import (
     MUST_RECORD,
@@ -49,7 +42,7 @@ from hq.register import (
 #: Residents who left the programme (moved, died, recorded elsewhere).
 _LEFT = frozenset(Status) - MUST_RECORD
 
-#: Header names of the optional status column (after :func:`edge.residents.header_key`).
+#: Header names of the optional status column (after :func:`edge.residents_csv.header_key`).
 STATUS_COLUMNS = ("status", "status_rekam", "status_perekaman", "status_ktp_el",
                   "keterangan", "ket")
 _MUST = None  # the file says: still must record

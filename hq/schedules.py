@@ -30,7 +30,8 @@ from sqlalchemy import Connection, Engine, and_, insert, select
 
 from edge import regions
 from edge.errors import InvalidInput, NotFound, RowsRejected
-from edge.residents import header_key, parse_date
+from edge.resident_record import parse_date
+from edge.residents_csv import header_key
 from edge.roster import ScheduleEntry
 from edge.text import hidden_problem
 from hq.db import residents, visit_rws, visits

@@ -18,7 +18,9 @@ from sqlalchemy import Engine, and_, or_, select
 
 from edge.clock import WIB
 from edge.errors import InvalidInput, RowsRejected
-from edge.residents import MaritalStatus, Resident, Sex, check_csv
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex
+from edge.residents_csv import check_csv
 from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
 from hq.db import residents

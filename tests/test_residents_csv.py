@@ -9,16 +9,9 @@ from datetime import date
 import pytest
 
 from edge.errors import InvalidInput, NotFound
-from edge.residents import (
-    CSV_COLUMNS,
-    MaritalStatus,
-    Resident,
-    Sex,
-    age_on,
-    is_wajib_ktp,
-    read_csv,
-    write_csv,
-)
+from edge.resident_record import CSV_COLUMNS, MaritalStatus
+from edge.residents import Resident, Sex, age_on, is_wajib_ktp
+from edge.residents_csv import read_csv, write_csv
 
 TODAY = date(2025, 6, 30)
 
@@ -264,7 +257,7 @@ def test_empty_and_absent_files(tmp_path):
 
 
 def test_every_fault_of_a_row_is_named_in_column_order():
-    from edge.residents import RecordChecker, RowFaults, record_values
+    from edge.resident_record import RecordChecker, RowFaults, record_values
 
     values, _, _ = record_values(record(nik="12", tanggal_lahir="kemarin", rt="0",
                                         kode_kelurahan="32.75.02.1001"))
@@ -277,7 +270,7 @@ def test_every_fault_of_a_row_is_named_in_column_order():
 
 def test_the_checker_remembers_only_good_values():
     """A value seen once is not checked again, and a bad one is never remembered."""
-    from edge.residents import RecordChecker, RowFaults, record_values
+    from edge.resident_record import RecordChecker, RowFaults, record_values
 
     checker = RecordChecker(TODAY)
     good, _, _ = record_values(record())
@@ -299,7 +292,7 @@ def test_tab_semicolon_or_comma_crlf_or_lf_bom_or_not(tmp_path, delimiter, newli
 
 
 def test_indonesian_header_aliases(tmp_path):
-    from edge.residents import open_siak_csv
+    from edge.residents_csv import open_siak_csv
 
     path = tmp_path / "x.csv"
     path.write_text("NIK;NO KK;Nama Lengkap;JK;Tmpt Lhr;Tgl. Lahir;Stat Kwn;Alamat;No RT;"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import AlreadyEnrolled, IntegrityError, InvalidInput
-from edge.residents import MaritalStatus, Resident, Sex
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex
 from edge.roster import RosterMeta, RosterStore, ScheduleEntry, SearchHit
 from edge.roster_search import invitation_key, name_key
 

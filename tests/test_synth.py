@@ -11,7 +11,9 @@ from faker.providers.person.id_ID import Provider as IndonesianNames
 from edge import regions
 from edge.errors import InvalidInput, NotFound
 from edge.nik import birth_date_mismatch, parse_nik
-from edge.residents import MaritalStatus, Resident, Sex, age_on, is_wajib_ktp, read_csv
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex, age_on, is_wajib_ktp
+from edge.residents_csv import read_csv
 from edge.synth import DEFAULT_TODAY, generate_residents, write_synthetic_csv
 
 TODAY = date(2025, 6, 30)

@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from edge.keys import SealingPublicKey
 from edge.kit import Kit
-from edge.residents import read_csv
+from edge.residents_csv import read_csv
 
 HOSTILE = "SITI\x1b[2JAMINAH\x07\u202eHANIMA\x9b31m"
 SHOWN = "SITI\\x1b[2JAMINAH\\x07\\u202eHANIMA\\x9b31m"

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge.canonical import canonical_json
 from edge.errors import DocumentRejected, IntegrityError, InvalidInput
 from edge.keys import SEALING_SUITE, SUITE_NAME, SealingPrivateKey, b64, signing_key_id
-from edge.residents import MaritalStatus, Resident, Sex
+from edge.resident_record import MaritalStatus
+from edge.residents import Resident, Sex
 from edge.roster import ScheduleEntry
 from edge.signing import parse_document, sign_document
 from edge.worklist import FORMAT, build_worklist, read_worklist, verify_worklist

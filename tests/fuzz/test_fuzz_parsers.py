@@ -367,7 +367,7 @@ def _check_csv_file(text: bytes) -> None:
     import os
     import tempfile
 
-    from edge.residents import read_csv
+    from edge.residents_csv import read_csv
 
     fd, path = tempfile.mkstemp(suffix=".csv")
     try:

@@ -128,6 +128,6 @@ def _times():  # type: ignore[no-untyped-def]
 
 
 def _resident(hq, nik):  # type: ignore[no-untyped-def]
-    from edge.residents import read_csv
+    from edge.residents_csv import read_csv
 
     return next(r for r in read_csv(hq.tmp / "residents.csv") if r.nik == nik)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from edge.invitation_token import verify_token
 from edge.keys import load_signing_public, signing_key_id
-from edge.residents import CSV_COLUMNS
+from edge.resident_record import CSV_COLUMNS
 from edge.synth import generate_residents
 from hq.db import invitation_prints, invitations, residents
 

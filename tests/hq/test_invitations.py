@@ -13,7 +13,7 @@ from hq_home import both
 from sqlalchemy import func, select
 
 from edge.errors import InvalidInput, NotFound
-from edge.residents import CSV_COLUMNS
+from edge.resident_record import CSV_COLUMNS
 from edge.synth import generate_residents
 from hq.db import invitation_marks, invitation_prints, invitations, resident_events, residents
 from hq.delivery import Mark, SheetRejected, apply_sheet, mark_one, parse_mark

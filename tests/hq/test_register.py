@@ -11,7 +11,7 @@ import pytest
 from hq_home import both
 from sqlalchemy import func, select
 
-from edge.residents import CSV_COLUMNS
+from edge.resident_record import CSV_COLUMNS
 from edge.synth import generate_residents
 from hq.db import coverage_daily, register_imports, resident_events, residents
 from hq.register import MUST_RECORD, Status

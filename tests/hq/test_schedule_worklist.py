@@ -23,7 +23,7 @@ TODAY = datetime.now(WIB).date()
 
 
 def _register(hq, n: int = 150) -> list[dict[str, str]]:
-    from edge.residents import write_csv
+    from edge.residents_csv import write_csv
 
     people = list(generate_residents([KEL, KEL2], n, 21, today=TODAY))
     write_csv(hq.tmp / "wajib.csv", people)
@@ -179,7 +179,7 @@ def test_a_worklist_from_the_register_carries_only_the_scheduled_rws_still_to_re
 
 @both
 def test_a_worklist_csv_with_bad_rows_lists_every_one_and_a_trial_uses_no_version(hq):
-    from edge.residents import CSV_COLUMNS
+    from edge.resident_record import CSV_COLUMNS
 
     people = [p for p in _register(hq) if p["kode_kelurahan"] == KEL][:6]
     lines = [",".join(CSV_COLUMNS)] + [",".join(p[c] for c in CSV_COLUMNS) for p in people]

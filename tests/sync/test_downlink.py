@@ -167,7 +167,7 @@ def test_config_is_applied_once_and_stale_forged_or_forbidden_ones_are_refused(n
 def test_a_worklist_from_the_register_is_pushed_and_staged(net, tmp_path, monkeypatch, capsys):
     """rekam-hq worklist KIT --push: built from the register and the schedule, published
     retained, staged by the kit's daemon, applied at the next login."""
-    from edge.residents import write_csv
+    from edge.residents_csv import write_csv
     from edge.synth import generate_residents
     from hq.cli import main as hq_main
 

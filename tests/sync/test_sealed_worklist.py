@@ -92,7 +92,7 @@ def _sqlite_values(data: bytes, depth: int) -> Iterator[bytes]:
 
 
 def _secrets(csv_path: Path) -> list[str]:
-    from edge.residents import read_csv
+    from edge.residents_csv import read_csv
 
     found = []
     for r in read_csv(csv_path):
@@ -258,7 +258,7 @@ def test_the_scan_finds_the_residents_a_worklist_of_the_old_format_carried(tmp_p
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from edge.canonical import canonical_json
-    from edge.residents import read_csv
+    from edge.residents_csv import read_csv
     from edge.signing import sign_document
     from edge.synth import write_synthetic_csv
 
@@ -281,7 +281,7 @@ def test_a_worklist_staged_in_clear_before_the_update_is_shredded_at_first_open(
 
     from edge.canonical import canonical_json
     from edge.kit_roster import PENDING_WORKLIST_VERSION
-    from edge.residents import read_csv
+    from edge.residents_csv import read_csv
     from edge.signing import sign_document
     from edge.synth import write_synthetic_csv
     from sync.downlink import unreported_apply_result

@@ -22,7 +22,7 @@ from tui_world import (
     settle,
 )
 
-from edge.residents import read_csv
+from edge.residents_csv import read_csv
 from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
 

@@ -22,7 +22,7 @@ from typing import Any
 from edge.clock import FakeClock
 from edge.keys import SealingPublicKey
 from edge.kit import Kit, open_kit
-from edge.residents import read_csv
+from edge.residents_csv import read_csv
 from edge.roster import ScheduleEntry
 from edge.worklist import build_worklist
 from hal.host import PowerState

@@ -53,7 +53,8 @@ from edge.packet import (  # noqa: E402
 )
 from edge.provisioning import ProvisioningBundle  # noqa: E402
 from edge.readiness import Readiness  # noqa: E402
-from edge.residents import MaritalStatus, Resident, Sex  # noqa: E402
+from edge.resident_record import MaritalStatus  # noqa: E402
+from edge.residents import Resident, Sex  # noqa: E402
 from edge.roster import ScheduleEntry  # noqa: E402
 from edge.signing import sign_document  # noqa: E402
 from edge.worklist import build_worklist, verify_worklist  # noqa: E402
