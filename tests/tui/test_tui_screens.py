@@ -413,3 +413,31 @@ def test_an_expired_worklist_refuses_search_and_says_why(rig_factory, language, 
             assert "sudah direkam." not in home and "have been recorded" not in home
 
     run(go())
+
+
+def test_each_screen_draws_its_bars_once_when_it_opens(rig_factory, monkeypatch) -> None:
+    """Textual runs every class's on_mount in a screen's MRO: a screen that also called
+    its base's would feed its bars and redraw its words twice each time it opens."""
+    from tui.screens.base import RekamScreen
+
+    rig = rig_factory()
+    opened: list[str] = []
+    base_on_mount = RekamScreen.on_mount
+
+    def counting(self):  # type: ignore[no-untyped-def]
+        opened.append(type(self).__name__)
+        base_on_mount(self)
+
+    monkeypatch.setattr(RekamScreen, "on_mount", counting)
+
+    async def go() -> None:
+        async with rig.app.run_test(size=(80, 24)) as pilot:
+            await login_to_home(pilot)
+            await enter(pilot)
+            await settle(pilot)
+            assert screen_name(pilot) == "FindScreen"
+
+    run(go())
+    assert opened.count("LoginScreen") == 1, opened
+    assert opened.count("HomeScreen") == 1, opened
+    assert opened.count("FindScreen") == 1, opened

@@ -62,7 +62,6 @@ class ExceptionDialog(RekamModal[str | None]):
             yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.set_focus(self.query_one("#reason", RadioSet))
         if not self.supervisors:
             self.query_one("#message", Static).update(self.t("exc.no_supervisor"))

@@ -85,6 +85,9 @@ class RekamScreen(_Shared, Screen[Any]):
         Binding("f1", "more_keys", "more keys", id="more_keys", show=False),
     ]
 
+    # Textual calls the on_mount of every class in a screen's MRO, subclass first, so a
+    # screen's own on_mount must not call super().on_mount(): that would feed the bars and
+    # redraw the text twice on every mount (tests/tui/test_tui_screens.py counts them).
     def on_mount(self) -> None:
         self.rekam.feed_bars(self)
         self.refresh_text()
@@ -97,6 +100,7 @@ class RekamScreen(_Shared, Screen[Any]):
 
 
 class RekamModal(_Shared, ModalScreen[R]):
+    # as RekamScreen's: subclasses' on_mount never call super().on_mount()
     def on_mount(self) -> None:
         self.rekam.feed_bars(self)
         self.refresh_text()

@@ -124,7 +124,6 @@ class CaptureView(RekamScreen):
 
     def on_mount(self) -> None:
         self._follow()
-        super().on_mount()
 
     def refresh_text(self) -> None:
         cat, e = self.cat, self.enrolment

@@ -69,7 +69,6 @@ class FindScreen(RekamScreen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.can_focus = False
-        super().on_mount()
         self.set_focus(self.query_one("#query", Input))
         self.set_interval(SCAN_EVERY, self._scan)
         self._search("", None)  # an empty search lists the invited residents expected here

@@ -59,7 +59,6 @@ class HomeScreen(RekamScreen):
         yield Bottom()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.load()
 
     def snapshot_changed(self) -> None:

@@ -50,7 +50,6 @@ class LoginScreen(RekamScreen):
         yield Bottom()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.set_focus(self.query_one("#operator", Input))
         self.set_interval(1.0, self._tick)
 

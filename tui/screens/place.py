@@ -81,7 +81,6 @@ class ServicePointScreen(RekamScreen):
         yield Bottom()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.set_focus(self.query_one("#place-type", RadioSet))
         self._load()
 

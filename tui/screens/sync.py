@@ -59,7 +59,6 @@ class SyncScreen(RekamScreen):
         yield Bottom()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.action_load()
 
     def action_load(self) -> None:

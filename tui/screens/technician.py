@@ -49,7 +49,6 @@ class TechnicianScreen(RekamScreen):
         yield Bottom()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.action_load()
 
     def action_load(self) -> None:
