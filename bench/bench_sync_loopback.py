@@ -216,7 +216,7 @@ async def _raw_subscriber(hq_root: str, url: str, client_id: str) -> None:
     from hq.home import HqHome
     from hq.ingest_worker import ingest_options
     from sync.mqtt import connect
-    from sync.protocol import INGEST_SUBSCRIPTION
+    from sync.protocol.topics import INGEST_SUBSCRIPTION
 
     options = ingest_options(HqHome(Path(hq_root)), url, client_id=client_id)
     count, last, size = 0, 0.0, 0
@@ -240,7 +240,7 @@ async def raw_publish(rig: Rig, messages: list[bytes], inflight: int) -> float:
     """Wall-clock start; every message published QoS 1, ``inflight`` at a time, by the
     kit's own connect options (its TLS identity, TCP_NODELAY)."""
     from sync.mqtt import connect
-    from sync.protocol import Channel, topic
+    from sync.protocol.topics import Channel, topic
     from sync.uplink import Uplink
 
     with rig.kit() as kit:
@@ -330,7 +330,8 @@ def _ingest_only(rig: Rig, chunk_size: int, batch: int = 64) -> float:
     ``batch`` messages per call (no MQTT, no acks sent)."""
     from hq.ingest import Ingestor
     from sync.mqtt import Incoming
-    from sync.protocol import Channel, split_packet, topic
+    from sync.protocol.chunks import split_packet
+    from sync.protocol.topics import Channel, topic
 
     with rig.kit() as kit:
         frames = [(e.packet_id, kit.outbox.data(e.packet_id)) for e in kit.outbox.entries()]

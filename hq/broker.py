@@ -36,7 +36,7 @@ from hq import ca
 from hq.crl import CRL_NAME, build_crl, revoked_devices
 from hq.db import make_engine
 from hq.home import HqHome, HqKeys
-from sync.protocol import INGEST_FILTER, INGEST_SUBSCRIPTION, ONLINE_TOPIC, PREFIX
+from sync.protocol.topics import INGEST_FILTER, INGEST_SUBSCRIPTION, ONLINE_TOPIC, PREFIX
 
 BROKER_UPTIME = "$SYS/broker/uptime"  # ingest tells kits when the broker (re)started
 

@@ -61,19 +61,10 @@ from hq.ingest_batch import (
 from hq.packets import NewPacket, PacketStore
 from sync.errors import ProtocolError
 from sync.mqtt import Incoming
-from sync.protocol import (
-    MAX_PACKET_SIZE,
-    Ack,
-    AckStatus,
-    Channel,
-    assemble,
-    decode_chunk,
-    parse_topic,
-    sign_ack,
-    topic,
-    verify_report,
-    verify_status,
-)
+from sync.protocol.acks import Ack, AckStatus, sign_ack
+from sync.protocol.chunks import MAX_PACKET_SIZE, assemble, decode_chunk
+from sync.protocol.status import verify_report, verify_status
+from sync.protocol.topics import Channel, parse_topic, topic
 
 log = logging.getLogger("rekam.ingest")
 

@@ -18,7 +18,8 @@ from hq.devices import Device
 from hq.packets import NewPacket
 from sync.errors import ProtocolError
 from sync.mqtt import Incoming
-from sync.protocol import Chunk, parse_topic
+from sync.protocol.chunks import Chunk
+from sync.protocol.topics import parse_topic
 
 _SetKey = tuple[str, str, str, int]  # (device id, packet id, sha256, chunk count)
 

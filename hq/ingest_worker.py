@@ -32,7 +32,8 @@ from hq.ingest import CLEAR_RETAINED, Ingestor
 from hq.ingest_batch import DatabaseUnavailable, Prepared
 from sync.errors import TransportError
 from sync.mqtt import BrokerAddress, ConnectOptions, Incoming, TlsFiles
-from sync.protocol import INGEST_SUBSCRIPTION, ONLINE_TOPIC, Online, sign_online
+from sync.protocol.acks import Online, sign_online
+from sync.protocol.topics import INGEST_SUBSCRIPTION, ONLINE_TOPIC
 
 log = logging.getLogger("rekam.ingest")
 

@@ -25,15 +25,9 @@ from hq.anchors import record_head
 from hq.devices import get_device
 from hq.ingest import Ingestor
 from sync.mqtt import Incoming
-from sync.protocol import (
-    MAX_CHUNK_SIZE,
-    Ack,
-    AckStatus,
-    Channel,
-    split_packet,
-    topic,
-    verify_ack,
-)
+from sync.protocol.acks import Ack, AckStatus, verify_ack
+from sync.protocol.chunks import MAX_CHUNK_SIZE, split_packet
+from sync.protocol.topics import Channel, topic
 from sync.usb import (
     MANIFEST,
     RECEIPT,

@@ -26,7 +26,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from edge.packet import PacketHeader
 from hq.db import dead_letters, device_reports, device_status, packet_chunks, packets
 from hq.dialect import insert_ignore, insert_many_ignore
-from sync.protocol import Chunk, Report, Status, assemble
+from sync.protocol.chunks import Chunk, assemble
+from sync.protocol.status import Report, Status
 
 MAX_KEPT_PAYLOAD = 4 * 1024 * 1024
 

@@ -289,7 +289,7 @@ def _publish_retained(home: HqHome, broker: str | None, name: str, payload: byte
 
 def publish_worklist(home: HqHome, broker: str | None, device_id: str, data: bytes) -> str:
     """Send a signed worklist to its kit, retained; returns what to tell the user."""
-    from sync.protocol import Channel, topic
+    from sync.protocol.topics import Channel, topic
 
     name = topic(device_id, Channel.WORKLIST)
     _publish_retained(home, broker, name, data)
@@ -312,7 +312,8 @@ def cmd_push_config(args: argparse.Namespace) -> int:
 
     from hq.db import device_config
     from hq.devices import get_device
-    from sync.protocol import Channel, ConfigUpdate, build_config, topic
+    from sync.protocol.config import ConfigUpdate, build_config
+    from sync.protocol.topics import Channel, topic
 
     home = _home(args)
     engine = _engine(home)

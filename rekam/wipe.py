@@ -26,7 +26,7 @@ from edge.kit import Kit, open_kit
 from edge.operators import Role
 from edge.outbox import PacketState
 from sync.daemon_state import read_state
-from sync.protocol import Report
+from sync.protocol.status import Report
 
 ONCE_CONNECT_TIMEOUT = 15.0
 
@@ -44,7 +44,8 @@ def tell_hq(kit: Kit, report: Report) -> None:
     """One short MQTT session that publishes the signed report (raises when HQ's broker
     cannot be reached within the connect timeout)."""
     from sync.mqtt import connect
-    from sync.protocol import Channel, sign_report, topic
+    from sync.protocol.status import sign_report
+    from sync.protocol.topics import Channel, topic
     from sync.settings import SyncSettings
     from sync.uplink import Uplink
 

@@ -9,9 +9,9 @@ Everything arrives signed by HQ and is verified before anything changes:
   roster; the next operator login applies it with the same checks
   (:meth:`edge.kit.Kit.apply_pending_worklist`);
 - **config** — signature, device, a newer monotonic version, not expired, only the settings
-  in :data:`sync.protocol.REMOTE_SETTINGS`, each valid; then all are applied, or none.
+  in :data:`sync.protocol.config.REMOTE_SETTINGS`, each valid; then all are applied, or none.
 
-Each returns a :class:`sync.protocol.Report` for ``up/report`` (or None for a harmless
+Each returns a :class:`sync.protocol.status.Report` for ``up/report`` (or None for a harmless
 repeat, such as a retained message delivered again on reconnect).
 """
 
@@ -27,7 +27,9 @@ from edge.errors import IntegrityError, NotFound, RekamError
 from edge.kit import Kit
 from edge.kit_roster import PENDING_WORKLIST_VERSION, ROSTER_VERSION, WORKLIST_APPLY_RESULT
 from edge.kitdb import atomic
-from sync.protocol import Ack, Report, verify_ack, verify_config
+from sync.protocol.acks import Ack, verify_ack
+from sync.protocol.config import verify_config
+from sync.protocol.status import Report
 
 log = logging.getLogger("rekam.sync")
 

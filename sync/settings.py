@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import InvalidInput
-from sync.protocol import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
+from sync.protocol.chunks import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
 
 FILE_NAME = "sync.json"
 ONCE_CONNECT_TIMEOUT = 15.0

@@ -34,7 +34,8 @@ from edge.errors import InvalidInput
 from edge.kitdb import atomic
 from sync.errors import ConnectFailed, HqUnreachable, NotAuthorized, TransportError
 from sync.mqtt import BrokerAddress, ConnectOptions, TlsFiles
-from sync.protocol import ONLINE_TOPIC, Channel, Status, kit_subscription, sign_status, topic
+from sync.protocol.status import Status, sign_status
+from sync.protocol.topics import ONLINE_TOPIC, Channel, kit_subscription, topic
 from sync.uplink_base import (
     Backoff,
     Link,

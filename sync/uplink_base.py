@@ -25,7 +25,8 @@ from edge.kitdb import atomic
 from sync import downlink
 from sync.errors import PublishTimeout
 from sync.mqtt import ConnectOptions, Incoming
-from sync.protocol import Channel, Report, Status, sign_report, sign_status, topic
+from sync.protocol.status import Report, Status, sign_report, sign_status
+from sync.protocol.topics import Channel, topic
 from sync.sdnotify import Notifier
 from sync.settings import SyncSettings
 

@@ -13,7 +13,9 @@ from edge.errors import RekamError
 from edge.kitdb import atomic
 from sync import downlink
 from sync.mqtt import Incoming
-from sync.protocol import ONLINE_TOPIC, Channel, Report, parse_topic, verify_online
+from sync.protocol.acks import verify_online
+from sync.protocol.status import Report
+from sync.protocol.topics import ONLINE_TOPIC, Channel, parse_topic
 from sync.uplink_base import Link, UplinkBase
 
 log = logging.getLogger("rekam.sync")

@@ -17,7 +17,8 @@ from edge.errors import NotFound
 from edge.kitdb import atomic
 from edge.outbox import OutboxEntry, PacketState
 from sync.errors import PublishTimeout
-from sync.protocol import Channel, Chunk, split_packet, topic
+from sync.protocol.chunks import Chunk, split_packet
+from sync.protocol.topics import Channel, topic
 from sync.uplink_base import Link, UplinkBase, _Flight, _wait_event
 
 log = logging.getLogger("rekam.sync")

@@ -41,7 +41,8 @@ from edge.kitdb import atomic
 from edge.outbox import PacketState
 from edge.signing import parse_document, sign_document
 from sync.downlink import AckOutcome, handle_acks
-from sync.protocol import _body, _for_device, _time, check_device_id
+from sync.protocol.documents import _body, _for_device, _time
+from sync.protocol.topics import check_device_id
 
 MANIFEST_KIND = "usb-manifest"
 RECEIPT_KIND = "usb-receipt"

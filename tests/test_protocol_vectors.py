@@ -31,7 +31,7 @@ from edge.manifest_schema import validate_manifest
 from edge.packet import PacketHeader, decrypt_packet, open_packet, read_container, read_header
 from edge.provisioning import open_bundle
 from edge.signing import open_document, sign_document
-from sync.protocol import assemble, decode_chunk, split_packet
+from sync.protocol.chunks import assemble, decode_chunk, split_packet
 
 REPO_VECTORS = Path(__file__).resolve().parents[1] / "docs" / "protocol" / "vectors"
 

@@ -16,7 +16,7 @@ from kit_world import OPERATOR_PIN, SUPERVISOR_PIN
 from edge.config import KitPaths
 from edge.kit import open_kit
 from hq.home import HqHome
-from sync.protocol import Ack, AckStatus, sign_ack
+from sync.protocol.acks import Ack, AckStatus, sign_ack
 from sync.usb import MANIFEST, PACKETS, RECEIPT, Receipt, sign_receipt, verify_manifest
 
 TECH_PIN = "860412"

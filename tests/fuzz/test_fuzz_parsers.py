@@ -219,7 +219,7 @@ test_manifest_schema, test_manifest_schema_deep = twins("manifest schema",
 # --- chunk frames ---------------------------------------------------------------------------------
 
 def _check_chunk(payload: bytes) -> None:
-    from sync.protocol import decode_chunk
+    from sync.protocol.chunks import decode_chunk
 
     only_rekam_errors(decode_chunk, payload, max_packet=1 << 20)
 
@@ -250,7 +250,8 @@ def _signed(kind: str, body: Any, *, gz: bool = False) -> bytes:
 
 def _check_downlink(item: tuple[str, bytes]) -> None:
     from edge.worklist import verify_worklist
-    from sync.protocol import verify_ack, verify_config
+    from sync.protocol.acks import verify_ack
+    from sync.protocol.config import verify_config
 
     kind, data = item
     if kind == "ack":
@@ -425,7 +426,7 @@ TOPICS = st.one_of(
 
 
 def _ingest_payloads() -> st.SearchStrategy[bytes]:
-    from sync.protocol import Chunk
+    from sync.protocol.chunks import Chunk
 
     good = Chunk("p1", hashlib.sha256(PACKET).hexdigest(), len(PACKET), 1, 0, 0, PACKET)
     return st.one_of(st.binary(max_size=300), CHUNKS, mutations(good.encode()),

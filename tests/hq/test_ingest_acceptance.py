@@ -12,7 +12,9 @@ from sqlalchemy.exc import DataError
 from edge.keys import SealingPrivateKey
 from hq.packets import PacketStore
 from sync.mqtt import Incoming
-from sync.protocol import AckStatus, Channel, Chunk, topic, verify_ack
+from sync.protocol.acks import AckStatus, verify_ack
+from sync.protocol.chunks import Chunk
+from sync.protocol.topics import Channel, topic
 
 both = pytest.mark.parametrize("db_url", ["sqlite", pytest.param(
     "postgres", marks=pytest.mark.postgres)], indirect=True)
@@ -118,7 +120,7 @@ def test_hq_keeps_the_audit_anchor_and_alerts_when_it_goes_back_or_forks(hq, cap
 
     from hq.cli import main
     from hq.ingest import Ingestor
-    from sync.protocol import Status, sign_status
+    from sync.protocol.status import Status, sign_status
 
     kit = hq.kit
     ingestor = Ingestor(hq.engine, hq.keys)

@@ -13,7 +13,9 @@ from cryptography import x509
 from hq_world import full_manifest, make_world, sealed
 
 from hq.cli import main
-from sync.protocol import Channel, Chunk, Status, sign_status, topic
+from sync.protocol.chunks import Chunk
+from sync.protocol.status import Status, sign_status
+from sync.protocol.topics import Channel, topic
 
 
 @pytest.fixture

@@ -19,16 +19,9 @@ from edge.packet import PacketHeader
 from edge.provisioning import open_bundle
 from edge.signing import sign_document
 from sync.errors import ProtocolError
-from sync.protocol import (
-    Channel,
-    Chunk,
-    Status,
-    decode_chunk,
-    parse_topic,
-    sign_status,
-    topic,
-    verify_status,
-)
+from sync.protocol.chunks import Chunk, decode_chunk
+from sync.protocol.status import Status, sign_status, verify_status
+from sync.protocol.topics import Channel, parse_topic, topic
 
 KELURAHAN = "32.75.01.1001"
 HEADER = PacketHeader(format="rekam-packet/1",
@@ -152,7 +145,7 @@ def test_ingest_dead_letters_a_malformed_status_instead_of_failing_in_the_databa
 
 
 def test_a_report_subject_or_result_longer_than_its_column_is_refused(kit):
-    from sync.protocol import Report, sign_report, verify_report
+    from sync.protocol.status import Report, sign_report, verify_report
 
     key, now = kit.device_key(), datetime.now(UTC)
     ok = Report("kit-a", now, "worklist_key", "made", version=None, detail="d")

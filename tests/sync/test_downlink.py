@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge.canonical import canonical_json
 from edge.signing import sign_document
 from sync.mqtt import connect
-from sync.protocol import Channel, ConfigUpdate, build_config, topic
+from sync.protocol.config import ConfigUpdate, build_config
+from sync.protocol.topics import Channel, topic
 from sync.uplink import Uplink
 
 KELURAHAN = "32.75.01.1001"

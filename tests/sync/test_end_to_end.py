@@ -81,7 +81,8 @@ def test_same_packet_delivered_twice_is_stored_once(net):
     """A re-send after a lost ack, and a raw duplicate delivery: HQ keeps one copy and acks
     each time; the kit's outbox ends empty."""
     from sync.mqtt import connect
-    from sync.protocol import Channel, split_packet, topic
+    from sync.protocol.chunks import split_packet
+    from sync.protocol.topics import Channel, topic
     from sync.uplink import Uplink
 
     net.add_kit("kit-a")

@@ -102,7 +102,7 @@ def test_a_kit_from_the_documents_alone_is_stored_acked_and_opened_clean(net, tm
     from hq.packets import PacketStore
     from hq.sync_cli import _publish_retained
     from hq.worklists import make_worklist
-    from sync.protocol import Channel, topic
+    from sync.protocol.topics import Channel, topic
 
     # HQ: registers the kit (its bundle file and one-time code) and publishes its worklist
     bundle, code = add_device(net.engine, net.keys, "kit-indie", [KELURAHAN], net.broker.url)

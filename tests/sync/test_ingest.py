@@ -13,16 +13,10 @@ from edge.config import KitConfig, KitPaths
 from edge.kit import Kit, install_bundle
 from edge.operators import KdfParams
 from edge.provisioning import open_bundle
-from sync.protocol import (
-    ONLINE_TOPIC,
-    AckStatus,
-    Channel,
-    Chunk,
-    Status,
-    sign_status,
-    split_packet,
-    topic,
-)
+from sync.protocol.acks import AckStatus
+from sync.protocol.chunks import Chunk, split_packet
+from sync.protocol.status import Status, sign_status
+from sync.protocol.topics import ONLINE_TOPIC, Channel, topic
 
 KELURAHAN = "32.75.01.1001"
 
@@ -81,7 +75,7 @@ def _chunked_packet(env):
 
 
 def _ack(ingestor, kit, result):
-    from sync.protocol import verify_ack
+    from sync.protocol.acks import verify_ack
 
     name, payload = result
     assert name == topic(kit.device_id, Channel.ACK)

@@ -12,27 +12,18 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge.errors import DocumentRejected, IntegrityError, RekamError
 from edge.keys import signing_key_id
 from sync.errors import ProtocolError
-from sync.protocol import (
-    Ack,
-    AckStatus,
-    Channel,
-    ConfigUpdate,
+from sync.protocol.acks import Ack, AckStatus, sign_ack, verify_ack
+from sync.protocol.chunks import assemble, decode_chunk, split_packet
+from sync.protocol.config import ConfigUpdate, build_config, verify_config
+from sync.protocol.status import (
     Report,
     Status,
-    assemble,
-    build_config,
-    decode_chunk,
-    parse_topic,
-    sign_ack,
     sign_report,
     sign_status,
-    split_packet,
-    topic,
-    verify_ack,
-    verify_config,
     verify_report,
     verify_status,
 )
+from sync.protocol.topics import Channel, parse_topic, topic
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

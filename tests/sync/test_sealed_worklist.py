@@ -29,7 +29,7 @@ from test_downlink import _reports, _until
 
 from edge.errors import NotAllowed
 from sync.mqtt import connect
-from sync.protocol import Channel, topic
+from sync.protocol.topics import Channel, topic
 from sync.uplink import Uplink
 
 KELURAHAN = "32.75.01.1001"

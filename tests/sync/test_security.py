@@ -11,7 +11,8 @@ import pytest
 
 from sync.errors import ConnectFailed
 from sync.mqtt import ConnectOptions, TlsFiles, connect
-from sync.protocol import Channel, split_packet, topic
+from sync.protocol.chunks import split_packet
+from sync.protocol.topics import Channel, topic
 
 pytestmark = pytest.mark.broker
 
@@ -122,7 +123,7 @@ def test_a_packet_signed_by_a_but_published_by_b_is_rejected(net):
     assert [d.reason_code for d in dead] == ["misrouted"] and counts["misrouted"] == 1
     assert dead[0].device_id == "kit-b" and dead[0].packet_id == stolen.packet_id
     # kit-b is told (signed) that HQ refused it; it never counts as an ack of storage.
-    from sync.protocol import verify_ack
+    from sync.protocol.acks import verify_ack
 
     with net.kit("kit-b") as kit_b:
         ack = verify_ack(acks[0].payload, trusted=kit_b.trusted_hq_keys(), device_id="kit-b")

@@ -14,7 +14,8 @@ from edge.kit import Kit, install_bundle
 from edge.operators import KdfParams
 from edge.provisioning import open_bundle
 from sync import downlink
-from sync.protocol import ConfigUpdate, build_config, sign_status, verify_config, verify_status
+from sync.protocol.config import ConfigUpdate, build_config, verify_config
+from sync.protocol.status import sign_status, verify_status
 
 KELURAHAN = "32.75.01.1001"
 

@@ -17,7 +17,9 @@ from edge.operators import KdfParams
 from edge.provisioning import open_bundle
 from sync.errors import NotAuthorized
 from sync.mqtt import Incoming
-from sync.protocol import Ack, AckStatus, Channel, decode_chunk, sign_ack, topic
+from sync.protocol.acks import Ack, AckStatus, sign_ack
+from sync.protocol.chunks import decode_chunk
+from sync.protocol.topics import Channel, topic
 from sync.settings import SyncSettings
 from sync.uplink import Uplink
 
@@ -239,7 +241,7 @@ def test_re_sends_back_off_while_hq_acks_nothing_and_recover_on_an_ack(kit, hq_h
 
 
 def test_heartbeats_and_the_last_will_carry_the_signed_audit_head(kit):
-    from sync.protocol import verify_status
+    from sync.protocol.status import verify_status
 
     uplink = _uplink(kit, ScriptedLink(None))
     assert uplink.status("online").audit_head is None  # a new kit's log is empty
@@ -316,7 +318,8 @@ def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every
     timeout, and that early round does not grow the back-off. An ingest that announces
     again without having acked anything meanwhile (a crash loop) gets no second early round:
     a metered modem is not spent on every restart."""
-    from sync.protocol import ONLINE_TOPIC, Online, sign_online
+    from sync.protocol.acks import Online, sign_online
+    from sync.protocol.topics import ONLINE_TOPIC
 
     packets = [make_packet(kit, 3000) for _ in range(2)]
     for p in packets:
@@ -370,7 +373,7 @@ def test_an_announcement_says_whether_the_broker_may_have_lost_messages(hq_home)
     restarted (a crash loses what it had not saved) or an unknown start: they re-send."""
     from datetime import timedelta
 
-    from sync.protocol import Online, sign_online, verify_online
+    from sync.protocol.acks import Online, sign_online, verify_online
 
     key = hq_home.keys().signing
     trusted = {hq_home.keys().signing_key_id: key.public_key()}
@@ -394,7 +397,8 @@ def test_a_packet_cut_by_a_broker_crash_goes_again_whole_on_hq_s_retained_announ
     chunks may be lost: it goes again from its first chunk after ``resend_settle``, not
     after the ack timeout (the intermittent wait of the broker SIGKILL recovery test)."""
     from sync.errors import Disconnected
-    from sync.protocol import ONLINE_TOPIC, Online, sign_online
+    from sync.protocol.acks import Online, sign_online
+    from sync.protocol.topics import ONLINE_TOPIC
 
     packet = make_packet(kit, 3000)  # several chunks of 1024 bytes
     kit.outbox.add(packet)

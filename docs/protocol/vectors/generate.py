@@ -58,20 +58,10 @@ from edge.residents import Resident, Sex  # noqa: E402
 from edge.roster import ScheduleEntry  # noqa: E402
 from edge.signing import sign_document  # noqa: E402
 from edge.worklist import build_worklist, verify_worklist  # noqa: E402
-from sync.protocol import (  # noqa: E402
-    Ack,
-    AckStatus,
-    ConfigUpdate,
-    Online,
-    Report,
-    Status,
-    build_config,
-    sign_ack,
-    sign_online,
-    sign_report,
-    sign_status,
-    split_packet,
-)
+from sync.protocol.acks import Ack, AckStatus, Online, sign_ack, sign_online  # noqa: E402
+from sync.protocol.chunks import split_packet  # noqa: E402
+from sync.protocol.config import ConfigUpdate, build_config  # noqa: E402
+from sync.protocol.status import Report, Status, sign_report, sign_status  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 NOTE = ("Throw-away keys for test vectors only: derived from a public label, never used by "
