@@ -433,7 +433,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--window", type=int, default=0,
-                        help="packets each kit has awaiting HQ's ack (default: the kit's)")
+                        help="the most packets each kit may have awaiting HQ's ack (each kit "
+                             "adapts below it, sync/window.py; default: the kit's)")
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--spacing", type=float, default=8.0,
                         help="seconds from one fault's part coming back to the next fault")

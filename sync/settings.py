@@ -26,7 +26,7 @@ class SyncSettings:
     # park at the broker at kits × window packets (bench/fleet_sim.py: 500 kits at 64 put
     # the whole day's 1.7 GB in the broker's memory, and a worker's restart then took a
     # minute to drain).
-    window: int = 8
+    window: int = 8  # at most this many packets awaiting HQ's ack (it adapts: sync.window)
     max_inflight: int = 16  # MQTT publishes awaiting PUBACK at once
     ack_timeout: float = 180.0  # seconds after a send before the packet is sent again
     # While HQ acks nothing (its ingest down, the broker up), each round of re-sends waits
@@ -43,9 +43,10 @@ class SyncSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
     # For this long after a session ended, reconnect tries are at most reconnect_fast_max
-    # apart: a broker restart costs seconds, not the grown back-off.
+    # apart (between half of it and all of it, at random): a broker restart costs seconds,
+    # not the grown back-off. A try while the broker is down costs a refused TCP connect.
     reconnect_fast_for: float = 600.0
-    reconnect_fast_max: float = 15.0
+    reconnect_fast_max: float = 5.0
     # After HQ announces its ingest online again, how long unacked packets sent before the
     # announcement wait for their acks (what the broker kept for ingest) before going again.
     resend_settle: float = 5.0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 from contextlib import suppress
 
 from edge import __version__
@@ -152,8 +153,12 @@ class Uplink(UplinkSender, UplinkReceiver):
                     # The broker (or the link) went away moments ago: it is usually back
                     # within seconds (a restart), so look often for a while; a kit kept
                     # out for long (no coverage, a refused certificate) backs off to
-                    # backoff_max, so a metered modem is not spent on handshakes.
-                    delay = min(delay, self.settings.reconnect_fast_max)
+                    # backoff_max, so a metered modem is not spent on handshakes. Capped
+                    # with jitter over the cap's upper half: a hall of kits cut together
+                    # (the broker killed) must not come back in lock-step.
+                    cap = self.settings.reconnect_fast_max
+                    if delay > cap:
+                        delay = cap / 2 + random.random() * cap / 2
                 delay = min(delay, max(0.0, give_up - self.monotonic()))
                 self.notifier.retrying(delay, self.stats.last_error)
                 log.info("reconnecting in %.1f s", delay)

@@ -29,6 +29,7 @@ from sync.protocol.status import Report, Status, sign_report, sign_status
 from sync.protocol.topics import Channel, topic
 from sync.sdnotify import Notifier
 from sync.settings import SyncSettings
+from sync.window import AckWindow
 
 log = logging.getLogger("rekam.sync")
 
@@ -108,6 +109,7 @@ class _Flight:
     early: bool = False  # its deadline was brought forward by HQ's "online" announcement
     started: float = 0.0  # monotonic: when this send began
     resumed: bool = False  # its first chunks went on an earlier connection
+    sent: float = 0.0  # monotonic: when every chunk had its PUBACK (marked sent)
     done: set[int] = field(default_factory=set)  # chunk indexes with a PUBACK
     tasks: list[asyncio.Task[bool]] = field(default_factory=list)
 
@@ -174,6 +176,7 @@ class UplinkBase:
         self.monotonic = monotonic
         self.stats = SyncStats()
         self._flights: dict[str, _Flight] = {}
+        self._window = AckWindow(settings.window)  # packets awaiting HQ's ack at once
         self._resume: dict[str, int] = {}  # packet id → first chunk to send after a drop
         self._parked: dict[str, float] = {}  # rejected by HQ: not before this monotonic time
         self._changed: asyncio.Event | None = None

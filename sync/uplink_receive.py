@@ -66,9 +66,13 @@ class UplinkReceiver(UplinkBase):
             self.stats.acked += len(outcome.acked)
             self.stats.repeated_acks += len(outcome.repeated)
             self.stats.refused_acks += len(outcome.refused)
+            now = self.monotonic()
             for packet_id in [*outcome.acked, *outcome.repeated]:
-                self._flights.pop(packet_id, None)
+                flight = self._flights.pop(packet_id, None)
                 self._resume.pop(packet_id, None)
+                if flight is not None:  # HQ's queue (sync.window); for an ack that beat
+                    # the kit's own "sent" mark, the time since the send began bounds it
+                    self._window.acked(now - (flight.sent or flight.started), now)
             if outcome.acked or outcome.repeated:
                 self._ack_wait = self.settings.ack_timeout  # HQ is listening again
                 self._early_armed = True

@@ -43,6 +43,7 @@ class UplinkSender(UplinkBase):
                     continue
                 log.info("no ack for packet %s within %.0f s; it will be sent again",
                          packet_id, flight.wait)
+                self._window.timed_out(now)
                 at_current_wait = flight.wait >= self._ack_wait  # not one of an older round
                 if at_current_wait and self._ack_wait < self.settings.ack_timeout_max:
                     # A whole round went unanswered: HQ's ingest is down or cut off.
@@ -96,7 +97,7 @@ class UplinkSender(UplinkBase):
         slots = asyncio.Semaphore(self.settings.max_inflight)
         while True:
             self._expire()
-            room = self.settings.window - len(self._flights)
+            room = self._window.size - len(self._flights)
             entries = self._due(room) if room > 0 else []
             if not entries:
                 await self._wait_change()
@@ -176,9 +177,10 @@ class UplinkSender(UplinkBase):
 
     def _mark_sent_batch(self) -> None:
         batch, self._to_mark = self._to_mark, []
-        deadline = self.monotonic() + self._ack_wait
+        now = self.monotonic()
+        deadline = now + self._ack_wait
         for _, flight in batch:  # the ack clock runs even if the mark below fails
-            flight.deadline, flight.wait = deadline, self._ack_wait
+            flight.deadline, flight.wait, flight.sent = deadline, self._ack_wait, now
             if flight.early:  # begun before HQ's "online" announcement
                 flight.deadline = min(deadline, max(self._early_at, self.monotonic()))
         with atomic(self.kit.conn):

@@ -102,3 +102,31 @@ def test_the_daemon_state_says_since_when_hq_has_not_been_reached(tmp_path, monk
     now[0] = 2000.0
     notifier.retrying(1, "the link dropped")
     assert read_state(tmp_path).down_since == 2000.0  # a new outage, a new start
+
+
+def test_the_window_grows_while_hq_keeps_up_and_shrinks_when_it_queues_or_goes_silent():
+    """A lone kit HQ acks promptly reaches its configured window after a few packets (a
+    3G/4G link needs several in flight); when HQ's acks come late (hundreds of kits queue
+    at the broker) it halves, once per round of acks, down to one; a packet whose ack
+    timeout passed brings it to one at once."""
+    from sync.window import TARGET, AckWindow
+
+    window = AckWindow(8)
+    assert window.size == 2  # before HQ was heard from
+    for n in range(6):
+        window.acked(TARGET / 4, now=float(n))
+    assert window.size == 8
+    window.acked(TARGET / 4, now=6.0)
+    assert window.size == 8  # never beyond the configured window
+    window.acked(TARGET * 3, now=10.0)
+    window.acked(TARGET * 3, now=10.1)  # the same round's acks: one halving
+    assert window.size == 4
+    window.acked(TARGET * 3, now=10.0 + TARGET)
+    window.acked(TARGET * 3, now=10.0 + 2 * TARGET)
+    window.acked(TARGET * 3, now=10.0 + 3 * TARGET)
+    assert window.size == 1  # never below one
+    window.acked(TARGET / 4, now=20.0)
+    assert window.size == 2
+    window.timed_out(now=21.0)
+    assert window.size == 1
+    assert AckWindow(1).size == 1  # a kit configured for one packet at a time keeps it
