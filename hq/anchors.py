@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from edge.clock import wib
 from hq.db import audit_heads, device_alerts
-from hq.dialect import insert_ignore
+from hq.dialect import as_utc, insert_ignore
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ class Head:
     source: str
 
 
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def record_head(db: Engine | Connection, device_id: str, head: dict[str, Any] | None,
                 at: datetime, source: str, now: datetime) -> list[Alert]:
     """Keep a claimed audit head (``{"seq", "hash"}``, already checked) of ``device_id``
@@ -53,7 +49,7 @@ def record_head(db: Engine | Connection, device_id: str, head: dict[str, Any] | 
     if head is None:
         return []
     seq, digest = int(head["seq"]), str(head["hash"])
-    at = _aware(at).astimezone(UTC)  # SQLite keeps no zone: compare in UTC throughout
+    at = as_utc(at).astimezone(UTC)  # SQLite keeps no zone: compare in UTC throughout
     a = audit_heads.c
     alerts: list[Alert] = []
     with db.begin() if isinstance(db, Engine) else nullcontext(db) as conn:
@@ -103,7 +99,7 @@ def latest_heads(engine: Engine) -> dict[str, Head]:
         rows = conn.execute(select(a.device_id, a.seq, a.hash, a.at, a.source)
                             .join(top, (a.device_id == top.c.device_id)
                                   & (a.seq == top.c.seq))).all()
-    return {r[0]: Head(int(r[1]), r[2], _aware(r[3]), r[4]) for r in rows}
+    return {r[0]: Head(int(r[1]), r[2], as_utc(r[3]), r[4]) for r in rows}
 
 
 def alerts(engine: Engine, device_id: str | None = None, limit: int = 100) -> list[Alert]:
@@ -112,7 +108,7 @@ def alerts(engine: Engine, device_id: str | None = None, limit: int = 100) -> li
     if device_id:
         q = q.where(d.device_id == device_id)
     with engine.connect() as conn:
-        return [Alert(r[0], _aware(r[1]), r[2], r[3]) for r in conn.execute(q)]
+        return [Alert(r[0], as_utc(r[1]), r[2], r[3]) for r in conn.execute(q)]
 
 
 def alert_counts(engine: Engine) -> dict[str, int]:

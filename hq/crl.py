@@ -9,13 +9,14 @@ every revocation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import Engine, select
 
 from hq.db import devices
+from hq.dialect import as_utc
 from hq.home import HqKeys
 
 REASONS = {
@@ -24,10 +25,6 @@ REASONS = {
     "retired": x509.ReasonFlags.cessation_of_operation,
 }
 CRL_NAME = "crl.pem"
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ def revoked_devices(engine: Engine) -> list[Revoked]:
         rows = conn.execute(select(d.device_id, d.cert_pem, d.revoke_reason, d.revoked_at)
                             .where(d.status == "revoked").order_by(d.device_id)).all()
     return [Revoked(r[0], x509.load_pem_x509_certificate(r[1].encode()).serial_number,
-                    r[2] or "retired", _aware(r[3])) for r in rows]
+                    r[2] or "retired", as_utc(r[3])) for r in rows]
 
 
 def build_crl(keys: HqKeys, revoked: list[Revoked], now: datetime) -> bytes:

@@ -1,6 +1,7 @@
 """Statements SQLite and PostgreSQL spell differently, for the modules beside ``hq/db.py``:
 insert a row, or many, unless its primary key is already there (``ON CONFLICT DO
-NOTHING``), and tell which rows this call inserted.
+NOTHING``), and tell which rows this call inserted; and times read back, which SQLite
+returns without their zone.
 
 Several ingest processes may store the same row at once (MQTT shared subscription): these
 inserts let a twin's row stand and say so, instead of failing the transaction.
@@ -8,7 +9,8 @@ inserts let a twin's row stand and say so, instead of failing the transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 from sqlalchemy import Connection, Table, insert
 
@@ -58,3 +60,15 @@ def insert_many_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]
     else:  # pragma: no cover - other databases: one row at a time
         return {row[key.name] for row in rows if insert_ignore(conn, table, row)}
     return {r[0] for r in conn.execute(stmt, rows)}
+
+
+@overload
+def as_utc(when: datetime) -> datetime: ...
+@overload
+def as_utc(when: None) -> None: ...
+def as_utc(when: datetime | None) -> datetime | None:
+    """A time read back from HQ's database, in UTC with its zone: every time is stored in
+    UTC, and PostgreSQL's ``timestamptz`` returns it so, but SQLite drops the zone."""
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

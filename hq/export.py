@@ -31,6 +31,7 @@ from edge.clock import WIB
 from edge.keys import write_private
 from edge.packet import Manifest
 from hq.db import enrolments, packets, residents, reviews
+from hq.dialect import as_utc
 from hq.home import HqKeys
 from hq.inspect import inspect_packet
 from hq.iso19794 import finger_record, iris_record
@@ -45,16 +46,12 @@ class ExportResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (packet id, why)
 
 
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def _files(manifest: Manifest, files: dict[str, bytes]) -> dict[str, bytes]:
     """The folder's biometric files, named for the national system."""
     out: dict[str, bytes] = {}
     for c in manifest.captures:
         image = files[c.file]
-        captured = _aware(datetime.fromisoformat(c.captured_at))
+        captured = as_utc(datetime.fromisoformat(c.captured_at))
         if c.modality == "face":
             out["face.jpg"] = image
         elif c.modality == "signature":
@@ -94,10 +91,10 @@ def _manifest(row: Any, manifest: Manifest, files: dict[str, bytes]) -> dict[str
             "tanggal_lahir": row.birth_date.isoformat(), "no_kk": row.no_kk,
             "alamat": row.address, "rt": row.rt, "rw": row.rw,
             "kode_kelurahan": row.kelurahan, "kode_kecamatan": row.kecamatan},
-        "recorded": {"at": _aware(row.recorded_at).isoformat(), "kit": row.device_id,
+        "recorded": {"at": as_utc(row.recorded_at).isoformat(), "kit": row.device_id,
                      "operator": row.operator_id, "service_point": row.service_point,
                      "software_version": manifest.software_version},
-        "accepted": {"at": _aware(row.accepted_at).isoformat(),
+        "accepted": {"at": as_utc(row.accepted_at).isoformat(),
                      "by": row.decided_by or "vault",
                      "review": None if row.review_id is None else {
                          "id": row.review_id, "reason": row.reason,

@@ -12,16 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
 from hq.anchors import alert_counts, latest_heads
 from hq.db import dead_letters, device_reports, device_status, devices, packets
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+from hq.dialect import as_utc
 
 
 @dataclass(frozen=True)
@@ -85,15 +82,15 @@ def device_overview(engine: Engine) -> Iterator[DeviceOverview]:
         wiped_at, wipe_detail = wiped.get(r[0], (None, None))
         yield DeviceOverview(
             device_id=r[0], status=r[1], state=r[2],
-            last_heartbeat=None if r[3] is None else _aware(r[3]), queue_depth=r[4],
+            last_heartbeat=None if r[3] is None else as_utc(r[3]), queue_depth=r[4],
             oldest_queued=r[5], free_disk_mb=r[6], software_version=r[7],
             roster_version=r[8], packets=count,
-            last_packet_at=None if last is None else _aware(last),
+            last_packet_at=None if last is None else as_utc(last),
             dead_letters=dead.get(r[0], 0),
             audit_seq=heads[r[0]].seq if r[0] in heads else None,
             audit_hash=heads[r[0]].hash if r[0] in heads else None,
             alerts=raised.get(r[0], 0),
-            revoked_at=None if r[9] is None else _aware(r[9]), revoke_reason=r[10],
+            revoked_at=None if r[9] is None else as_utc(r[9]), revoke_reason=r[10],
             wiped_at=wiped_at, wipe_detail=wipe_detail,
             training=bool(r[11]), reported_training=_reported_training(r[12]))
 
@@ -105,7 +102,7 @@ def _wipes(conn: Connection) -> dict[str, tuple[datetime, str]]:
     for device_id, at, detail in conn.execute(
             select(r.device_id, r.at, r.detail)
             .where(r.subject == "kit", r.result == "wiped").order_by(r.at)):
-        found[device_id] = (_aware(at), detail)
+        found[device_id] = (as_utc(at), detail)
     return found
 
 

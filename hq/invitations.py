@@ -33,6 +33,7 @@ from edge.errors import NotFound
 from edge.invitation_token import encode_token
 from edge.keys import write_private
 from hq.db import invitation_prints, invitation_series, invitations, residents
+from hq.dialect import as_utc
 from hq.home import HqKeys
 from hq.letters import Batch, Letter, LetterSettings, Visit, render, walking_key
 from hq.register import TO_RECORD, Coverage, Status, change_status
@@ -154,7 +155,7 @@ def _issue(
     for resident, visit in wanted:
         key = (resident.id, visit.date, visit.kelurahan, visit.rw)
         row = known[key]
-        expires = _aware(row.expires_at)
+        expires = as_utc(row.expires_at)
         code = str(row.invitation_code)
         letter = Letter(
             number=row.number, letter_date=row.letter_date, name=resident.name,
@@ -167,10 +168,6 @@ def _issue(
         )
         issued.append(Issued(row.id, resident.nik, key in fresh_ids, letter))
     return issued
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # SQLite drops it
 
 
 def _chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -232,9 +229,9 @@ class InvitationRow:
             "rw": self.rw, "kode_kelurahan": self.kelurahan,
             "tanggal_kunjungan": self.visit_date.isoformat(), "tempat": self.visit_place,
             "tanggal_surat": self.letter_date.isoformat(),
-            "berlaku_sampai": _aware(self.expires_at).isoformat(), "dicetak": self.prints,
+            "berlaku_sampai": as_utc(self.expires_at).isoformat(), "dicetak": self.prints,
             "terakhir_dicetak": None if self.printed_at is None
-            else _aware(self.printed_at).isoformat(),
+            else as_utc(self.printed_at).isoformat(),
             "dicetak_oleh": self.printed_by, "hasil_antar": self.delivery,
             "status": self.status,
         }

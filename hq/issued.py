@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Engine, func, insert, select
 
 from edge.residents import Resident
 from hq.db import worklist_issues, worklist_residents
+from hq.dialect import as_utc
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,10 @@ class IssuedWorklist:
     residents: int
 
 
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def worklists_sent(engine: Engine, device_id: str) -> list[IssuedWorklist]:
     i = worklist_issues.c
     with engine.connect() as conn:
-        return [IssuedWorklist(int(r[0]), _aware(r[1]), _aware(r[2]), int(r[3]))
+        return [IssuedWorklist(int(r[0]), as_utc(r[1]), as_utc(r[2]), int(r[3]))
                 for r in conn.execute(select(i.version, i.issued_at, i.expires_at, i.residents)
                                       .where(i.device_id == device_id).order_by(i.version))]
 

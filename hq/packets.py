@@ -18,22 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from edge.packet import PacketHeader
 from hq.db import dead_letters, device_reports, device_status, packet_chunks, packets
-from hq.dialect import insert_ignore, insert_many_ignore
+from hq.dialect import as_utc, insert_ignore, insert_many_ignore
 from sync.protocol.chunks import Chunk, assemble
 from sync.protocol.status import Report, Status
 
 MAX_KEPT_PAYLOAD = 4 * 1024 * 1024
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -176,7 +172,7 @@ class PacketStore:
         if device_id:
             q = q.where(packets.c.device_id == device_id)
         with self.engine.connect() as conn:
-            return [StoredPacket(r[0], r[1], r[2], r[3], r[4], _aware(r[5]), r[6], r[7])
+            return [StoredPacket(r[0], r[1], r[2], r[3], r[4], as_utc(r[5]), r[6], r[7])
                     for r in conn.execute(q)]
 
     def count_packets(self) -> int:
@@ -331,7 +327,7 @@ class PacketStore:
         q = (select(d.id, d.received_at, d.topic, d.device_id, d.packet_id, d.reason_code,
                     d.reason, d.alert, d.size).order_by(d.id.desc()).limit(limit))
         with self.engine.connect() as conn:
-            return [DeadLetter(r[0], _aware(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]),
+            return [DeadLetter(r[0], as_utc(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]),
                                r[8]) for r in conn.execute(q)]
 
     def dead_letter_counts(self) -> dict[str, int]:
@@ -358,7 +354,7 @@ class PacketStore:
             s = device_status.c
             row = conn.execute(select(s.session, s.state, s.at)
                                .where(s.device_id == status.device_id)).one()
-            if (row[0], row[1] == "offline", _aware(row[2])) > status.order():
+            if (row[0], row[1] == "offline", as_utc(row[2])) > status.order():
                 return False
             conn.execute(update(device_status)
                          .where(device_status.c.device_id == status.device_id).values(**values))
@@ -378,5 +374,5 @@ class PacketStore:
         if device_id:
             q = q.where(r.device_id == device_id)
         with self.engine.connect() as conn:
-            return [{"device_id": x[0], "at": _aware(x[1]), "subject": x[2], "result": x[3],
+            return [{"device_id": x[0], "at": as_utc(x[1]), "subject": x[2], "result": x[3],
                      "version": x[4], "detail": x[5]} for x in conn.execute(q)]

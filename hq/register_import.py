@@ -27,6 +27,7 @@ from edge.errors import InvalidInput, NotFound
 from edge.resident_record import CSV_COLUMNS, RecordChecker, Row, RowFaults
 from edge.residents_csv import CsvLayout, header_key, open_siak_csv
 from hq.db import register_imports, resident_events, residents
+from hq.dialect import as_utc
 from hq.register import (
     MUST_RECORD,
     RESIDENT_FIELDS,
@@ -263,7 +264,7 @@ def import_residents(
                     select(register_imports.c.imported_at)
                     .where(register_imports.c.sha256 == result.sha256)
                     .order_by(register_imports.c.id.desc()).limit(1)).scalar()
-                result.imported_before = _aware(before) if before is not None else None
+                result.imported_before = as_utc(before) if before is not None else None
                 empty = conn.execute(select(residents.c.id).limit(1)).first() is None
                 if not dry_run:
                     result.import_id = conn.execute(insert(register_imports).values(
@@ -296,10 +297,6 @@ def import_residents(
             raise
         result.rejects_path = rejects.close(keep=True)
     return result
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _insert_all(conn: Connection, importer: _Importer, good: Iterator[_Good],

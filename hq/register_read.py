@@ -9,7 +9,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
@@ -17,11 +17,8 @@ from sqlalchemy import Engine, and_, func, or_, select
 from edge import regions
 from edge.errors import InvalidInput, NotFound
 from hq.db import register_imports, resident_events, residents
+from hq.dialect import as_utc
 from hq.register import RESIDENT_FIELDS, Status
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ def _resident(row: Any) -> RegisterResident:
         birth_place=m["birth_place"], birth_date=m["birth_date"],
         marital_status=m["marital_status"], address=m["address"], rt=m["rt"], rw=m["rw"],
         kelurahan=m["kelurahan"], kecamatan=m["kecamatan"], status=Status(m["status"]),
-        status_at=_aware(m["status_at"]))
+        status_at=as_utc(m["status_at"]))
 
 
 @dataclass(frozen=True)
@@ -153,7 +150,7 @@ def get_resident(engine: Engine, nik: str) -> tuple[RegisterResident, list[Histo
         added = conn.execute(select(i.id, i.file_name, i.imported_at, i.imported_by)
                              .where(i.id == row.added_import_id)).one()
         history = [HistoryEntry(
-            at=_aware(added.imported_at), kind="added", status_from=None,
+            at=as_utc(added.imported_at), kind="added", status_from=None,
             status_to=None, changes={}, file_name=added.file_name, import_id=added.id,
             source="", by=added.imported_by, reason="")]
         for ev in conn.execute(
@@ -163,7 +160,7 @@ def get_resident(engine: Engine, nik: str) -> tuple[RegisterResident, list[Histo
                                                        e.import_id == i.id))
                 .where(e.resident_id == resident.id).order_by(e.id)):
             history.append(HistoryEntry(
-                at=_aware(ev.at), kind=ev.kind, status_from=ev.status_from,
+                at=as_utc(ev.at), kind=ev.kind, status_from=ev.status_from,
                 status_to=ev.status_to, changes=json.loads(ev.changes) if ev.changes else {},
                 file_name=ev.file_name, import_id=ev.import_id, source=ev.source, by=ev.by,
                 reason=ev.reason))

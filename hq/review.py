@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Engine, and_, select, update
 from edge.clock import wib
 from edge.errors import InvalidInput, NotFound
 from hq.db import enrolments, residents, reviews
+from hq.dialect import as_utc
 from hq.register import Status, change_status
 
 DECISIONS = ("accept", "reject")
@@ -59,12 +60,6 @@ class ReviewItem:
         }
 
 
-def _aware(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def list_reviews(engine: Engine, *, include_decided: bool = False, limit: int = 500,
                  where: Sequence[ColumnElement[bool]] = ()) -> list[ReviewItem]:
     """The reviews, oldest first; ``where``: conditions on ``enrolments`` (an area)."""
@@ -80,13 +75,13 @@ def list_reviews(engine: Engine, *, include_decided: bool = False, limit: int = 
         query = query.where(v.state == "open")
     with engine.connect() as conn:
         return [ReviewItem(
-            id=int(row.id), packet_id=row.packet_id, created_at=_aware(row.created_at)
+            id=int(row.id), packet_id=row.packet_id, created_at=as_utc(row.created_at)
             or datetime.now(UTC), state=row.state, flags=json.loads(row.flags),
             device_id=row.device_id, nik=row.nik, name=row.name or "",
             kelurahan=row.kelurahan, operator_id=row.operator_id,
             service_point=row.service_point,
-            recorded_at=_aware(row.recorded_at) or datetime.now(UTC),
-            enrolment_state=row.enrolment_state, decided_at=_aware(row.decided_at),
+            recorded_at=as_utc(row.recorded_at) or datetime.now(UTC),
+            enrolment_state=row.enrolment_state, decided_at=as_utc(row.decided_at),
             decided_by=row.decided_by, reason=row.reason, rw=row.rw or "",
             training=bool(row.training)) for row in conn.execute(query)]
 

@@ -31,15 +31,12 @@ from hq.broker import acl_text
 from hq.crl import CRL_NAME, REASONS, build_crl, revoked_devices
 from hq.db import dead_letters, device_status, devices, packet_chunks, packets
 from hq.devices import get_device
+from hq.dialect import as_utc
 from hq.home import HqHome, HqKeys
 from hq.issued import IssuedWorklist, residents_sent, worklists_sent
 
 _REASON_ID = {"lost": "hilang", "stolen": "dicuri", "retired": "dipensiunkan"}
 NOTIFY_WITHIN = timedelta(hours=72)  # UU 27/2022 art. 46: 3 x 24 hours
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def broker_dir(home: HqHome) -> Path | None:
@@ -162,13 +159,13 @@ def breach_report(engine: Engine, device_id: str) -> BreachReport:
         writer.writerow([resident.nik, resident.name, resident.kelurahan, first, latest])
     return BreachReport(
         device_id=device_id, kelurahan=device.kelurahan, reason=str(reason),
-        revoked_at=_aware(revoked_at), worklists=worklists_sent(engine, device_id),
+        revoked_at=as_utc(revoked_at), worklists=worklists_sent(engine, device_id),
         residents=len(people), by_kelurahan=dict(Counter(r.kelurahan for r, _, _ in people)),
         roster_version=None if status is None else status[3], roster_expires_at=expires,
-        last_heartbeat=None if status is None else _aware(status[0]),
+        last_heartbeat=None if status is None else as_utc(status[0]),
         queue_at_heartbeat=None if status is None else int(status[1]),
         oldest_queued=None if status is None else status[2], stored_packets=int(stored),
-        last_packet_at=None if last is None else _aware(last), stored_since_heartbeat=since,
+        last_packet_at=None if last is None else as_utc(last), stored_since_heartbeat=since,
         audit_head=latest_heads(engine).get(device_id), incomplete=incomplete,
         refused=[(pid, code) for pid, code in refused if pid not in stored_ids],
         residents_csv=buf.getvalue().encode("utf-8-sig"))

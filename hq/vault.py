@@ -354,10 +354,6 @@ class Vault:
             state="open", status_before=status_before))
 
 
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def run_vault(vault: Vault, *, once: bool = False, poll: float = 2.0,
               stop: threading.Event | None = None,
               on_batch: Callable[[VaultCounts], None] | None = None) -> VaultCounts:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from hq.db import device_reports, visit_rws, visits, worklist_issues
+from hq.dialect import as_utc
 from hq.monitoring.kits import KitState, kit_states
 
 DAYS_AHEAD = 7
@@ -52,12 +53,6 @@ class VisitReadiness:
                 "at_risk": self.at_risk, "risks": self.risks}
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def visits_ahead(engine: Engine, *, area: str | None, today: date,
                  days: int = DAYS_AHEAD, now: datetime | None = None) -> list[VisitReadiness]:
     """Visits from ``today`` to ``today + days`` in ``area`` (a Kemendagri code prefix; None:
@@ -85,7 +80,7 @@ def visits_ahead(engine: Engine, *, area: str | None, today: date,
             for dev, version, at in conn.execute(
                     select(w.device_id, w.version, w.issued_at)
                     .where(w.device_id.in_(devices)).order_by(w.version)):
-                issued.setdefault(dev, []).append((int(version), _aware(at)))  # type: ignore[arg-type]
+                issued.setdefault(dev, []).append((int(version), as_utc(at)))
             d = device_reports.c
             for dev, version in conn.execute(
                     select(d.device_id, d.version).where(
@@ -97,7 +92,7 @@ def visits_ahead(engine: Engine, *, area: str | None, today: date,
     out = []
     for vid, day, time, place, kel, kind, staff, dev, created in rows:
         kit = kits.get(dev)
-        created = _aware(created)
+        created = as_utc(created)
         after = [ver for ver, at in issued.get(dev, []) if created is None or at >= created]
         version = max(after) if after else None
         roster = kit.roster_version if kit else None
@@ -119,7 +114,7 @@ def visits_ahead(engine: Engine, *, area: str | None, today: date,
         if summary is None:
             risks.append("no_check")
         else:
-            checked = _aware(datetime.fromisoformat(str(summary.get("checked_at"))))
+            checked = as_utc(datetime.fromisoformat(str(summary.get("checked_at"))))
             if not summary.get("ready"):
                 risks.append("not_ready")
             elif checked is not None and now - checked > STALE_CHECK:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from hq.db import enrolments, reviews
+from hq.dialect import as_utc
 from hq.monitoring.coverage import KOTA, Area, _within
 from hq.review import ReviewItem, list_reviews
 
@@ -84,13 +85,8 @@ def waiting(engine: Engine, within: Area = KOTA, *, limit: int = 200) -> Flagged
     counts: Counter[str] = Counter()
     for row in rows:
         counts.update({str(f.get("code", "")) for f in json.loads(row.flags)} - {""})
-    oldest = _aware(min((r.recorded_at for r in rows), default=None))
+    oldest = as_utc(min((r.recorded_at for r in rows), default=None))
     by_flag = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return Flagged(len(rows), sum(bool(r.training) for r in rows), oldest, by_flag,
                    list_reviews(engine, limit=limit, where=where))
 
-
-def _aware(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from hq.db import device_status, devices, packets
+from hq.dialect import as_utc
 
 LATE_AFTER = timedelta(minutes=15)
 SILENT_AFTER = timedelta(hours=24)
@@ -55,12 +56,6 @@ class KitState:
     @property
     def silent_hours(self) -> int:
         return 0 if self.silent_for is None else int(self.silent_for.total_seconds() // 3600)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def classify(status: str, state: str | None, at: datetime | None,
@@ -103,7 +98,7 @@ def kit_states(engine: Engine, *, area: str | None = None,
         if area and not any(k == area or k.startswith(area + ".") for k in kelurahan):
             continue
         body: dict[str, Any] = json.loads(r[11]) if r[11] else {}
-        heard = _aware(r[5])  # HQ's clock: a kit's clock may be wrong
+        heard = as_utc(r[5])  # HQ's clock: a kit's clock may be wrong
         state, age = classify(str(r[2] or "active"), r[3], heard, now)
         count, last = stats.get(r[0], (0, None))
         readiness = body.get("readiness")
@@ -111,7 +106,7 @@ def kit_states(engine: Engine, *, area: str | None = None,
             device_id=r[0], kelurahan=kelurahan, state=state, last_heartbeat=heard,
             silent_for=age, queue_depth=r[6], oldest_queued=r[7], free_disk_mb=r[8],
             software_version=r[9] or "", roster_version=r[10],
-            audit_head=body.get("audit_head"), packets=count, last_packet_at=_aware(last),
+            audit_head=body.get("audit_head"), packets=count, last_packet_at=as_utc(last),
             waiting=waiting.get(r[0], 0),
             training=bool(r[12]),  # HQ's registration, not what the kit says of itself
             readiness=readiness if isinstance(readiness, dict) else None))

@@ -34,6 +34,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from edge import regions
 from edge.errors import AlreadyExists, AuthError, InvalidInput, NotFound
 from hq.db import web_auth_events, web_sessions, web_users
+from hq.dialect import as_utc
 
 ROLES = ("viewer", "clerk", "admin")
 SCOPE_LEVELS = ("kecamatan", "kelurahan")
@@ -132,14 +133,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _user(row: object) -> User:
     r = row._mapping  # type: ignore[attr-defined]
     scope = Scope(r["scope_level"], r["scope_code"]) if r["scope_level"] else Scope()
-    return User(r["user_id"], r["role"], scope, bool(r["disabled"]), _aware(r["created_at"]))
+    return User(r["user_id"], r["role"], scope, bool(r["disabled"]), as_utc(r["created_at"]))
 
 
 def _check_user_id(user_id: str) -> str:
@@ -254,7 +251,7 @@ def _failures(engine: Engine, user_id: str, ip: str, now: datetime) -> tuple[int
         per_address, first_b = conn.execute(
             select(func.count(), func.min(e.at))
             .where(e.ip == ip, e.at >= since, failed)).one()
-    firsts = [_aware(t) for t in (first_a, first_b) if t is not None]
+    firsts = [as_utc(t) for t in (first_a, first_b) if t is not None]
     return int(per_account), int(per_address), min(firsts) if firsts else now
 
 
@@ -308,7 +305,7 @@ def session_for(engine: Engine, token: str | None) -> Session | None:
     if row is None:
         return None
     r = row._mapping
-    expires, seen = _aware(r["expires_at"]), _aware(r["last_seen_at"])
+    expires, seen = as_utc(r["expires_at"]), as_utc(r["last_seen_at"])
     if now >= expires or now - seen >= IDLE or r["disabled"]:
         with engine.begin() as conn:
             conn.execute(delete(web_sessions).where(s.token_sha256 == key))
@@ -334,7 +331,7 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 def auth_events(engine: Engine, limit: int = 200) -> list[dict[str, object]]:
     e = web_auth_events.c
     with engine.connect() as conn:
-        return [{"at": _aware(r[0]), "user_id": r[1], "ip": r[2], "event": r[3],
+        return [{"at": as_utc(r[0]), "user_id": r[1], "ip": r[2], "event": r[3],
                  "detail": r[4]}
                 for r in conn.execute(select(e.at, e.user_id, e.ip, e.event, e.detail)
                                       .order_by(e.id.desc()).limit(limit))]
