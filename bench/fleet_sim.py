@@ -16,8 +16,11 @@ from `rekam-hq broker-config`; the ingest workers are `rekam-hq ingest --instanc
 processes; PostgreSQL is a private cluster (initdb on a free port) so its restarts touch
 nobody else.
 
-Faults at a share of the fleet's packets acked, at least 10 s after the last one's part came
-back (8 s by default; their recoveries may overlap, each is watched on its own):
+Faults one at a time, in this order: each once a share of the fleet's packets is acked (its
+trigger, the earliest point) and the previous fault has recovered (every packet sent before it
+acked) plus a settle gap (3 s by default), so no two recoveries overlap and each figure
+measures its own fault. A fault the backlog drained before is not injected, and the run
+says so and fails its goal:
 
 1. links: 20 kits' TCP connections cut while a packet is half sent;
 2. ingest: SIGKILL every worker at once (the only one, as far as the broker can tell);
@@ -30,7 +33,8 @@ back (8 s by default; their recoveries may overlap, each is watched on its own):
     .venv/bin/python bench/fleet_sim.py [--kits 500] [--packets 20] [--size 170000]
         [--db sqlite|postgres] [--workers 2] [--no-faults] [--json FILE] [--keep DIR]
 
-Asserts nothing (tests/test_fleet.py runs it small and checks the counts; `make fleet`).
+Asserts nothing but that every fault was injected (exit status 1 if not);
+tests/test_fleet.py runs it small and checks the counts (`make fleet`).
 The simulation and its faults are here; the parts it runs are in fleet_parts.py, the kits
 in fleet_kits.py, the figures and the report in fleet_report.py.
 """
@@ -321,10 +325,20 @@ class Simulation:
                         record.recovered = self.now()
                         say(f"recovered from {record.name} in {record.recovery:.1f} s")
                         watching.remove((record, watch))
-                pending = [f for f in plan if not f.injected]
-                spaced = all(self.now() - f.back >= self.args.spacing
-                             for f in plan if f.injected)
-                if pending and spaced and acked >= pending[0].at_share * total:
+                pending = [f for f in plan if not f.injected and not f.skipped]
+                # One fault at a time: the next once the last has recovered and settled, so
+                # its figure is not the sum of two overlapping recoveries.
+                settled = not watching and all(
+                    f.recovered is not None and self.now() - f.recovered >= self.args.settle
+                    for f in plan if f.injected)
+                if pending and acked >= total:
+                    for record in pending:
+                        record.skipped = True
+                    say("the backlog drained before " + ", ".join(f.name for f in pending)
+                        + ": NOT INJECTED, the run fails its goal (lower the trigger shares, "
+                        "the settle gap, or send more packets)")
+                    pending = []
+                if pending and settled and acked >= pending[0].at_share * total:
                     record = pending[0]
                     watching.append((record, await self.fault(record, uplinks)))
                 if acked >= total and not watching and not pending:
@@ -436,8 +450,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the most packets each kit may have awaiting HQ's ack (each kit "
                              "adapts below it, sync/window.py; default: the kit's)")
     parser.add_argument("--no-faults", action="store_true")
-    parser.add_argument("--spacing", type=float, default=8.0,
-                        help="seconds from one fault's part coming back to the next fault")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds from one fault's recovery (every packet sent before it "
+                             "acked) to the next fault, at the earliest")
     parser.add_argument("--baseline", action="store_true",
                         help="first the same fleet without faults (a fresh HQ, broker and "
                              "kits): the faults' cost is the difference in drain time")
@@ -481,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
               f"faults (ratio {results.drain_seconds / baseline.drain_seconds:.2f})")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
+    if any(not f.injected for f in results.faults):
+        say("FAILED: not every fault was injected (see above)")
+        return 1
     return 0
 
 

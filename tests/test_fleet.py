@@ -26,15 +26,15 @@ def test_a_fleet_under_every_fault_loses_nothing_and_stores_each_packet_once(db,
         pytest.skip("mosquitto is not installed")
     if db == "postgres" and not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         pytest.skip("PostgreSQL server binaries (initdb) are not installed")
-    # Many small packets, one awaiting its ack per kit, faults 2 s apart: every fault lands
-    # while packets are on their way.
-    args = fleet_sim.parse_args(["--kits", "40", "--packets", "40", "--size", "20000",
+    # Many small packets, one awaiting its ack per kit, each fault 1 s after the last one's
+    # recovery: every fault lands while packets are on their way.
+    args = fleet_sim.parse_args(["--kits", "40", "--packets", "80", "--size", "20000",
                                  "--db", db, "--workers", "2", "--window", "1",
-                                 "--spacing", "2", "--timeout", "600",
+                                 "--settle", "1", "--timeout", "600",
                                  "--keep", str(tmp_path / "fleet")])
     results = fleet_sim.simulate(args)
     print(fleet_report.report(results))
-    assert results.stored == results.packets == 1600
+    assert results.stored == results.packets == 3200
     assert results.lost == 0 and results.stored_twice == 0 and results.wrong_hash == 0
     assert results.dead_letters == 0
     assert results.drain_seconds is not None
