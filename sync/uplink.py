@@ -112,8 +112,7 @@ class Uplink(UplinkSender, UplinkReceiver):
                     url = self.broker_url()
                     options = self.connect_options()
                     async with self.connector(options) as link:
-                        self._session_began = self.monotonic()
-                        self._session_clock = self.kit.clock()
+                        self._online_asked, self._online_asked_clock = -math.inf, None
                         self.stats.connects += 1
                         self._reached(url)
                         self.notifier.connected(str(options.address))
@@ -237,6 +236,10 @@ class Uplink(UplinkSender, UplinkReceiver):
 
     async def _subscribe(self, link: Link) -> None:
         await link.subscribe(kit_subscription(self.kit.device_id))
+        # Taken in the same step as the SUBSCRIBE is queued (nothing else runs in between):
+        # chunks of packets begun after it follow it on the stream, hence reach the broker
+        # after it.
+        self._online_asked, self._online_asked_clock = self.monotonic(), self.kit.clock()
         try:  # the retained announcement arrives at once, and each new one as it is made
             await link.subscribe(ONLINE_TOPIC)
         except NotAuthorized as exc:  # a broker ACL older than the announcement

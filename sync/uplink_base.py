@@ -198,8 +198,11 @@ class UplinkBase:
         self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
         self._early_ids: set[str] = set()  # expired early, to send whatever their sent_at
         self._early_pending: set[str] = set()  # sent before the announcement, unacked
-        self._session_began = -math.inf  # monotonic, and the kit's clock, when this
-        self._session_clock: datetime | None = None  # connection was made
+        # Monotonic, and the kit's clock, when this connection sent its SUBSCRIBE to HQ's
+        # announcements: a retained one it brings was made before the broker had that
+        # SUBSCRIBE, so possibly after chunks this connection sent before it.
+        self._online_asked = -math.inf
+        self._online_asked_clock: datetime | None = None
         self._last_session_end = -math.inf
 
 

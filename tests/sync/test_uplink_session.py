@@ -371,6 +371,55 @@ def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every
     assert kit.state.get("hq_online_since") is not None
 
 
+def test_a_retained_announcement_made_after_the_first_chunks_has_them_sent_again(
+        kit, hq_home):
+    """The kit's first chunks of a connection go out before it has subscribed to HQ's
+    announcements (that SUBSCRIBE follows the SUBACK of its own topics). A worker that
+    subscribes and announces itself in that round trip (a broker restarted with its sessions
+    lost, ingest coming up) was not there for those chunks: the broker dropped them, though
+    the announcement reaches the kit as retained. They go again after ``resend_settle``, not
+    after the ack timeout; what went out after the kit's SUBSCRIBE reached the worker."""
+    from sync.protocol import ONLINE_TOPIC, Online, sign_online
+
+    packets = [make_packet(kit, 3000) for _ in range(2)]
+    for p in packets:
+        kit.outbox.add(p)
+
+    class RetainedLink(ScriptedLink):
+        retained: bytes | None = None
+
+        async def subscribe(self, name: str, *, timeout: float | None = None) -> None:
+            await super().subscribe(name, timeout=timeout)
+            if name == ONLINE_TOPIC and self.retained is not None:
+                await self.inbox.put(Incoming(ONLINE_TOPIC, self.retained, True))
+
+    link = RetainedLink(hq_home.keys())
+    link.hq_silent = True  # no worker subscribed yet: the broker drops the chunks
+    settings = SyncSettings(**{**FAST, "ack_timeout": 30.0, "ack_timeout_max": 60.0,
+                               "poll": 0.02, "resend_settle": 0.2})
+
+    @asynccontextmanager
+    async def connector(_options):  # type: ignore[no-untyped-def]
+        yield link
+
+    uplink = Uplink(kit, settings, connector=connector)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: all(len(link.sends(p.packet_id)) == 1 for p in packets))
+        link.retained = sign_online(Online(datetime.now(UTC), "w1"), hq_home.keys().signing)
+        link.hq_silent = False  # the worker is subscribed now, and announced itself
+        link.suback.set()
+        await _until(lambda: kit.outbox.counts().waiting == 0)
+        stop.set()
+        await run
+
+    asyncio.run(main())
+    assert all(len(link.sends(p.packet_id)) == 2 for p in packets)
+    assert uplink._ack_wait == 30.0
+
+
 def test_an_announcement_says_whether_the_broker_may_have_lost_messages(hq_home):
     """A worker back with its session kept, on a broker that did not restart, lost nothing
     (the broker queued its share): kits re-send nothing. A new session, a broker that
