@@ -140,13 +140,13 @@ class UplinkReceiver(UplinkBase):
             return
         now = self.monotonic()
         self._early_at = now + self.settings.resend_settle
+        self._early_connection = self.stats.connects
         # Delivered as retained (on our subscribe): made before the broker had that
-        # SUBSCRIBE, not necessarily before this connection. The kit's first chunks go out
-        # ahead of it (it follows the SUBACK of the kit's own topics), and a worker that
-        # subscribed and announced itself in that round trip was not there for them: the
-        # broker dropped them. So what was begun before the SUBSCRIBE may be lost, what
-        # was begun after it went to the worker that made the announcement (the broker
-        # handles one connection's packets in order). Delivered live: everything so far.
+        # SUBSCRIBE, so what was begun after it went to the worker that made it (the broker
+        # handles one connection's packets in order); what was begun before it may be
+        # lost. The SUBSCRIBE goes out ahead of this connection's first chunk (Uplink.
+        # _subscribe): were it behind them, a worker subscribing and announcing itself in
+        # between would not have been there for them. Delivered live: everything so far.
         if retained and self._online_asked_clock is not None:
             before, self._early_cutoff = self._online_asked, self._online_asked_clock
         else:

@@ -371,52 +371,92 @@ def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every
     assert kit.state.get("hq_online_since") is not None
 
 
-def test_a_retained_announcement_made_after_the_first_chunks_has_them_sent_again(
+def test_a_connection_asks_for_hq_announcements_before_its_first_chunk(kit, hq_home):
+    """Both SUBSCRIBEs go out ahead of the first chunk, neither waiting for a SUBACK: a
+    retained announcement was then made before any chunk of this connection reached the
+    broker. Were the announcements' SUBSCRIBE behind the chunks (after the first SUBACK), a
+    worker subscribing and announcing itself in that round trip (ingest coming up, a broker
+    restarted without its sessions) would not have been there for them, and the kit would
+    take them for delivered and wait out its ack timeout."""
+    from sync.protocol.topics import ONLINE_TOPIC
+
+    kit.outbox.add(make_packet(kit, 3000))
+    link = ScriptedLink(hq_home.keys())  # no SUBACK until the test says so
+    uplink = _uplink(kit, link)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: any(c.startswith("chunk") for c in link.calls))
+        link.suback.set()
+        stop.set()
+        await run
+
+    asyncio.run(main())
+    first_chunk = next(i for i, c in enumerate(link.calls) if c.startswith("chunk"))
+    assert link.calls[:2] == ["subscribe rekam/v1/kit-s/down/#", f"subscribe {ONLINE_TOPIC}"]
+    assert first_chunk > 1
+
+
+def test_an_early_round_sent_after_a_reconnect_does_not_silence_the_next_announcement(
         kit, hq_home):
-    """The kit's first chunks of a connection go out before it has subscribed to HQ's
-    announcements (that SUBSCRIBE follows the SUBACK of its own topics). A worker that
-    subscribes and announces itself in that round trip (a broker restarted with its sessions
-    lost, ingest coming up) was not there for those chunks: the broker dropped them, though
-    the announcement reaches the kit as retained. They go again after ``resend_settle``, not
-    after the ack timeout; what went out after the kit's SUBSCRIBE reached the worker."""
-    from sync.protocol import ONLINE_TOPIC, Online, sign_online
+    """HQ announces itself, and the broker dies before the early re-send: the kit reconnects
+    to the restarted broker and re-sends before any worker subscribed there (the broker drops
+    it). The worker's announcement that follows still brings an early round (the crash-loop
+    guard counts only a round sent on the connection its announcement came on)."""
+    from sync.errors import Disconnected
+    from sync.protocol.acks import Online, sign_online
+    from sync.protocol.topics import ONLINE_TOPIC
 
     packets = [make_packet(kit, 3000) for _ in range(2)]
     for p in packets:
         kit.outbox.add(p)
 
-    class RetainedLink(ScriptedLink):
-        retained: bytes | None = None
+    class DroppingLink(ScriptedLink):
+        async def messages(self):  # type: ignore[no-untyped-def]
+            while True:
+                message = await self.inbox.get()
+                if message is None:
+                    raise Disconnected("receiving: the broker went away")
+                yield message
 
-        async def subscribe(self, name: str, *, timeout: float | None = None) -> None:
-            await super().subscribe(name, timeout=timeout)
-            if name == ONLINE_TOPIC and self.retained is not None:
-                await self.inbox.put(Incoming(ONLINE_TOPIC, self.retained, True))
+    link = DroppingLink(hq_home.keys())
+    link.suback.set()
+    link.hq_silent = True
+    signing = hq_home.keys().signing
 
-    link = RetainedLink(hq_home.keys())
-    link.hq_silent = True  # no worker subscribed yet: the broker drops the chunks
-    settings = SyncSettings(**{**FAST, "ack_timeout": 30.0, "ack_timeout_max": 60.0,
-                               "poll": 0.02, "resend_settle": 0.2})
+    def announce() -> None:
+        link.inbox.put_nowait(Incoming(ONLINE_TOPIC, sign_online(
+            Online(datetime.now(UTC), "w1"), signing), False))
 
     @asynccontextmanager
     async def connector(_options):  # type: ignore[no-untyped-def]
         yield link
 
+    settings = SyncSettings(**{**FAST, "ack_timeout": 30.0, "ack_timeout_max": 60.0,
+                               "poll": 0.02, "resend_settle": 1.0, "backoff_initial": 0.05,
+                               "reconnect_fast_max": 0.1})
     uplink = Uplink(kit, settings, connector=connector)
+
+    def sends(n: int) -> bool:
+        return all(len(link.sends(p.packet_id)) == n for p in packets)
 
     async def main() -> None:
         stop = asyncio.Event()
         run = asyncio.create_task(uplink.run(stop))
-        await _until(lambda: all(len(link.sends(p.packet_id)) == 1 for p in packets))
-        link.retained = sign_online(Online(datetime.now(UTC), "w1"), hq_home.keys().signing)
-        link.hq_silent = False  # the worker is subscribed now, and announced itself
-        link.suback.set()
-        await _until(lambda: kit.outbox.counts().waiting == 0)
+        await _until(lambda: all(kit.outbox.get(p.packet_id).state.value == "sent"
+                                 for p in packets))
+        announce()
+        await _until(lambda: uplink._early_at < float("inf"))
+        link.inbox.put_nowait(None)  # the broker dies before the early round
+        await _until(lambda: uplink.stats.connects == 2)
+        await _until(lambda: sends(2))  # the early round, into a broker with no worker
+        announce()  # the worker is back on the restarted broker
+        await _until(lambda: sends(3))
         stop.set()
         await run
 
     asyncio.run(main())
-    assert all(len(link.sends(p.packet_id)) == 2 for p in packets)
     assert uplink._ack_wait == 30.0
 
 
