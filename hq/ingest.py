@@ -21,10 +21,11 @@ refused with a reason, counted, and kept in ``dead_letters``; no input crashes i
 
 Crashes and restarts cost seconds and lose nothing (sync/PROTOCOL.md): each worker keeps a
 persistent session under a stable id (``--instance``) and PUBACKs a message only once the
-database holds it, so the broker keeps a dead worker's share and unacknowledged messages for
-its next process; a database that goes away means no ack for the batch, a wait for the
-database and the batch again from the broker; and every connection announces the worker on
-``rekam/v1/hq/online`` (retained) so kits re-send at once what a lost broker state dropped.
+database holds it and the broker holds the kit's ack, so the broker keeps a dead worker's
+share and unacknowledged messages for its next process; a database that goes away means no
+ack for the batch, a wait for the database and the batch again from the broker; and every
+connection announces the worker on ``rekam/v1/hq/online`` (retained) so kits re-send at
+once what a lost broker state dropped.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 Connects to the broker under a stable client id with a persistent session, subscribes to
 the shared subscription, announces the worker on ``rekam/v1/hq/online`` (retained, signed),
 then receives on the event loop, stores on one database thread (:class:`hq.ingest.Ingestor`)
-and publishes the acks, PUBACKing each message only once HQ's database holds it. A dropped
-broker connection means a fresh client with back-off; a database that goes away means no
-acknowledgement for the batch in hand, a wait for the database and the batch again from
-the broker (sync/PROTOCOL.md).
+and publishes the acks, PUBACKing each message only once HQ's database holds it and the
+broker holds its ack to the kit. A dropped broker connection means a fresh client with
+back-off; a database that goes away means no acknowledgement for the batch in hand, a wait
+for the database and the batch again from the broker (sync/PROTOCOL.md).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def ingest_options(home: HqHome, broker_url: str | None, *, client_id: str | Non
                    instance: str = "1", connect_timeout: float = 20.0,
                    session_expiry: int = SESSION_EXPIRY) -> ConnectOptions:
     """A worker's connection: its own certificate, a persistent session under a stable id
-    (``instance``: systemd's ``%i``), messages PUBACKed only once the database holds them."""
+    (``instance``: systemd's ``%i``), messages PUBACKed only once the database holds them
+    (and the broker their acks to the kits)."""
     from hq.broker import ingest_identity
 
     url = broker_url or str(home.config().get("broker_url") or "")
@@ -236,8 +237,11 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
     a commit thread: the next batch is checked while the previous one is written and
     synced (the database releases the GIL meanwhile), one commit at a time, in order; the
     acks of a batch are published once it committed, and its messages PUBACKed to the
-    broker then (not before: a worker killed before its commit leaves them unacknowledged
-    in its session, and the broker sends them again to its next incarnation). At most
+    broker once the broker has those acks (not before: a worker killed before its commit,
+    or after it but before its acks reached the broker, leaves the messages unacknowledged
+    in its session, and the broker sends them again to its next incarnation, which acks
+    them as duplicates; a PUBACK ahead of the ack would leave the packet stored and its kit
+    waiting out its ack timeout). At most
     ``3 * batch_size`` messages are between this loop and a commit; beyond that this loop
     stops reading (the rest wait in the client and the broker, which sends at most
     RECEIVE_MAXIMUM unacknowledged). On a stop or a dropped connection, what was received
@@ -257,16 +261,20 @@ async def _consume(link: Any, ingestor: Ingestor, worker: ThreadPoolExecutor,
                 log.info("ack on %s not confirmed: %s (the kit sends again if it is lost)",
                          name, exc)
 
+    async def settle(acks: list[tuple[str, bytes]], settled: list[Incoming]) -> None:
+        # The kits' acks first, the PUBACKs once the broker has them: until then the broker
+        # must keep the messages, or a worker killed in between loses the acks for good.
+        await asyncio.gather(*(publish(name, payload) for name, payload in acks))
+        for message in settled:  # HQ's database holds them, the broker the acks
+            link.ack(message)
+
     def deliver(acks: list[tuple[str, bytes]], settled: list[Incoming],
                 taken: int) -> None:  # on this loop
-        for message in settled:  # HQ's database holds them: the broker may forget them
-            link.ack(message)
         for _ in range(taken):
             room.release()
-        for name, payload in acks:
-            task = asyncio.create_task(publish(name, payload))
-            publishing.add(task)
-            task.add_done_callback(publishing.discard)
+        task = asyncio.create_task(settle(acks, settled))
+        publishing.add(task)
+        task.add_done_callback(publishing.discard)
 
     def next_batch() -> tuple[list[Incoming], bool]:
         """(messages, whether more may come): waits for the first message, or until chunks

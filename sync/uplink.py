@@ -112,8 +112,7 @@ class Uplink(UplinkSender, UplinkReceiver):
                     url = self.broker_url()
                     options = self.connect_options()
                     async with self.connector(options) as link:
-                        self._session_began = self.monotonic()
-                        self._session_clock = self.kit.clock()
+                        self._online_asked, self._online_asked_clock = -math.inf, None
                         self.stats.connects += 1
                         self._reached(url)
                         self.notifier.connected(str(options.address))
@@ -206,13 +205,16 @@ class Uplink(UplinkSender, UplinkReceiver):
             await asyncio.sleep(interval)
 
     async def _session(self, link: Link, stop: asyncio.Event, give_up: float | None) -> bool:
-        # The SUBSCRIBE goes out first, but nothing waits for its SUBACK: the first chunks
-        # follow it in the same round trip (a refused subscription still ends the session).
+        # The SUBSCRIBEs go out first, but nothing waits for their SUBACKs: the first chunks
+        # follow them in the same round trip (a refused subscription still ends the session).
         # Nothing is lost meanwhile: the client writes packets in the order they are made,
         # and the broker handles one connection's packets in order, so the subscription
         # exists before any of our packets reaches HQ, hence before any ack; and the
         # persistent session holds it from the last connection anyway.
+        # Both SUBSCRIBEs ahead of the first chunk (each task queues its SUBSCRIBE in its
+        # first step, and these run first): see _subscribe_online.
         tasks = [asyncio.create_task(self._subscribe(link), name="subscribe"),
+                 asyncio.create_task(self._subscribe_online(link), name="subscribe-online"),
                  asyncio.create_task(self._receiver(link), name="receiver"),
                  asyncio.create_task(self._sender(link), name="sender"),
                  asyncio.create_task(self._heartbeat(link), name="heartbeat")]
@@ -237,7 +239,21 @@ class Uplink(UplinkSender, UplinkReceiver):
 
     async def _subscribe(self, link: Link) -> None:
         await link.subscribe(kit_subscription(self.kit.device_id))
-        try:  # the retained announcement arrives at once, and each new one as it is made
+        await asyncio.Event().wait()  # only an error ends the session from here
+
+    async def _subscribe_online(self, link: Link) -> None:
+        """HQ's announcements: the retained one arrives at once, each new one as it is made.
+
+        Subscribed ahead of the first chunk, without waiting for the first SUBACK: a
+        retained announcement, made before the broker had this SUBSCRIBE, was then made
+        before any chunk of this connection reached the broker, so they went to the worker
+        that made it. Behind the chunks, a worker subscribing and announcing itself in that
+        round trip (ingest coming up, a broker restarted without its sessions) would not
+        have been there for them, and the kit would wait out its ack timeout."""
+        # Taken in the step that queues the SUBSCRIBE (nothing else runs in between): what
+        # was begun before it may have gone out ahead of it (see UplinkReceiver._online).
+        self._online_asked, self._online_asked_clock = self.monotonic(), self.kit.clock()
+        try:
             await link.subscribe(ONLINE_TOPIC)
         except NotAuthorized as exc:  # a broker ACL older than the announcement
             log.warning("%s (HQ's restarts then cost the ack timeout)", exc)

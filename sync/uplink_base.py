@@ -192,16 +192,31 @@ class UplinkBase:
         # HQ's "ingest online" announcement: packets sent before it and still unacked are
         # sent again at _early_at (monotonic); once such an early round has sent something,
         # the next only after HQ acked something (a crash-looping ingest must not make kits
-        # re-send every time).
+        # re-send every time), unless it went out on a later connection than the
+        # announcement came on (see _spend_early_round).
         self._early_armed = True
+        self._early_connection = 0  # stats.connects when the announcement came
         self._early_at = math.inf
         self._early_cutoff: datetime | None = None  # the kit's clock when it arrived
         self._early_ids: set[str] = set()  # expired early, to send whatever their sent_at
         self._early_pending: set[str] = set()  # sent before the announcement, unacked
-        self._session_began = -math.inf  # monotonic, and the kit's clock, when this
-        self._session_clock: datetime | None = None  # connection was made
+        # Monotonic, and the kit's clock, when this connection sent its SUBSCRIBE to HQ's
+        # announcements: a retained one it brings was made before the broker had that
+        # SUBSCRIBE, so what was begun after it went to the worker that made it.
+        self._online_asked = -math.inf
+        self._online_asked_clock: datetime | None = None
         self._last_session_end = -math.inf
 
+
+    def _spend_early_round(self) -> None:
+        """An early round sent something: the next announcement waits for an ack from HQ,
+        unless this round went out on a later connection than its announcement came on.
+        The kit reconnected meanwhile (the broker or the link went away), so the round may
+        have gone to a restarted broker before any worker subscribed there: dropped, and
+        the announcement that worker makes next must count (a crash-looping ingest does
+        not drop the kits' connections, so it still costs one round)."""
+        if self.stats.connects == self._early_connection:
+            self._early_armed = False
 
     def _wake(self) -> None:
         if self._changed is not None:

@@ -140,12 +140,17 @@ class UplinkReceiver(UplinkBase):
             return
         now = self.monotonic()
         self._early_at = now + self.settings.resend_settle
-        # Delivered as retained (on our subscribe): made before this connection, so what
-        # this connection sent went to the worker that made it; what went before may be
-        # lost. Delivered live: everything sent so far.
-        before = self._session_began if retained else now
-        self._early_cutoff = (self._session_clock if retained and self._session_clock
-                              else self.kit.clock())
+        self._early_connection = self.stats.connects
+        # Delivered as retained (on our subscribe): made before the broker had that
+        # SUBSCRIBE, so what was begun after it went to the worker that made it (the broker
+        # handles one connection's packets in order); what was begun before it may be
+        # lost. The SUBSCRIBE goes out ahead of this connection's first chunk (Uplink.
+        # _subscribe): were it behind them, a worker subscribing and announcing itself in
+        # between would not have been there for them. Delivered live: everything so far.
+        if retained and self._online_asked_clock is not None:
+            before, self._early_cutoff = self._online_asked, self._online_asked_clock
+        else:
+            before, self._early_cutoff = now, self.kit.clock()
         # A packet cut by a dropped connection resumes where its PUBACKs stopped; the
         # broker may have lost chunks it had PUBACKed: those go again from the first.
         self._resume.clear()

@@ -39,7 +39,7 @@ class UplinkSender(UplinkBase):
                 if flight.early:  # HQ's ingest came back: not a round HQ left unanswered
                     log.info("packet %s sent again after HQ's ingest came back", packet_id)
                     self._early_ids.add(packet_id)
-                    self._early_armed = False  # the early round is spent until an ack
+                    self._spend_early_round()
                     continue
                 log.info("no ack for packet %s within %.0f s; it will be sent again",
                          packet_id, flight.wait)
@@ -82,7 +82,7 @@ class UplinkSender(UplinkBase):
         chosen = [e for e in entries
                   if e.packet_id not in self._flights and e.packet_id not in self._parked]
         if early and any(e.state is PacketState.SENT for e in chosen):
-            self._early_armed = False  # the early round is spent until an ack
+            self._spend_early_round()
         while self._early_ids and len(chosen) < room:  # went out as HQ came back (marked
             packet_id = self._early_ids.pop()           # sent after the announcement)
             with suppress(NotFound):

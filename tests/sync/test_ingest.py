@@ -485,6 +485,82 @@ def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env
     asyncio.run(main())
 
 
+def test_ingest_loop_pubacks_a_packet_only_once_the_broker_has_its_ack(env):
+    """A worker killed after its commit but before the broker had the kit's ack must leave
+    the packet's messages unacknowledged in its session: its next process gets them again
+    and acks them as duplicates. Had it PUBACKed them first, the packet would be stored with
+    its ack lost and the kit waiting out its ack timeout (test_recovery's SIGKILL case)."""
+    import asyncio
+    import time
+    from contextlib import asynccontextmanager
+
+    from hq.ingest_worker import run_ingest
+    from hq.packets import PacketStore
+    from sync.mqtt import BrokerAddress, ConnectOptions, Incoming
+
+    ingestor, kits = env
+    a = kits["kit-a"]
+    up = topic("kit-a", Channel.PACKET)
+    packet = _packet(a, 3000)
+
+    class Link:
+        def __init__(self) -> None:
+            self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
+            self.acks_out: list[tuple[str, bytes]] = []  # to the broker, not PUBACKed yet
+            self.broker_has_acks = asyncio.Event()
+            self.pubacked: list[int] = []
+
+        async def subscribe(self, name, *, timeout=None):
+            pass
+
+        async def publish(self, name, payload, *, retain=False, timeout=None):
+            if name == ONLINE_TOPIC:
+                return
+            self.acks_out.append((name, payload))
+            await self.broker_has_acks.wait()  # the broker's PUBACK for the kit's ack
+
+        def ack(self, message):
+            self.pubacked.append(message.mid)
+
+        async def messages(self):
+            while True:
+                yield await self.inbox.get()
+
+        def queued(self) -> int:
+            return self.inbox.qsize()
+
+    link = Link()
+
+    @asynccontextmanager
+    async def connector(options):
+        yield link
+
+    async def until(check) -> None:
+        deadline = time.monotonic() + 5
+        while not check():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        options = ConnectOptions(BrokerAddress("localhost", 1, tls=False), "ingest-t", None)
+        task = asyncio.create_task(run_ingest(ingestor, options, stop, connector=connector,
+                                              on_ready=ready.set))
+        await ready.wait()
+        link.inbox.put_nowait(Incoming(up, _frames(packet)[0], False, 7))
+        await until(lambda: len(link.acks_out) == 1)  # committed, its ack on the way
+        assert PacketStore(ingestor.engine).count_packets() == 1
+        await asyncio.sleep(0.1)
+        assert link.pubacked == []  # the broker still has the message: a kill loses nothing
+        link.broker_has_acks.set()
+        await until(lambda: link.pubacked == [7])
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert _ack(ingestor, a, link.acks_out[0]).status is AckStatus.STORED
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_postgres_keeps_ciphertext_out_of_line_uncompressed(db_url):

@@ -70,8 +70,9 @@ class IngestProcess:
 
 def test_the_only_ingest_worker_sigkilled_and_restarted_costs_seconds(net, tmp_path):
     """Its persistent session keeps its share queued at the broker, and what it had
-    received but not committed unacknowledged (PUBACK only after the commit): the next
-    process gets all of it. Nothing waits for the kits' ack timeout."""
+    received but not committed, or committed with its acks not yet at the broker,
+    unacknowledged (PUBACK only then): the next process gets all of it. Nothing waits for
+    the kits' ack timeout."""
     net.add_kit("kit-a")
     with net.kit("kit-a") as kit:
         packets = net.seal(kit, 30, size=60_000)

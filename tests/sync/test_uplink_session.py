@@ -371,6 +371,95 @@ def test_hq_online_again_makes_unacked_packets_go_again_at_once_but_not_on_every
     assert kit.state.get("hq_online_since") is not None
 
 
+def test_a_connection_asks_for_hq_announcements_before_its_first_chunk(kit, hq_home):
+    """Both SUBSCRIBEs go out ahead of the first chunk, neither waiting for a SUBACK: a
+    retained announcement was then made before any chunk of this connection reached the
+    broker. Were the announcements' SUBSCRIBE behind the chunks (after the first SUBACK), a
+    worker subscribing and announcing itself in that round trip (ingest coming up, a broker
+    restarted without its sessions) would not have been there for them, and the kit would
+    take them for delivered and wait out its ack timeout."""
+    from sync.protocol.topics import ONLINE_TOPIC
+
+    kit.outbox.add(make_packet(kit, 3000))
+    link = ScriptedLink(hq_home.keys())  # no SUBACK until the test says so
+    uplink = _uplink(kit, link)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: any(c.startswith("chunk") for c in link.calls))
+        link.suback.set()
+        stop.set()
+        await run
+
+    asyncio.run(main())
+    first_chunk = next(i for i, c in enumerate(link.calls) if c.startswith("chunk"))
+    assert link.calls[:2] == ["subscribe rekam/v1/kit-s/down/#", f"subscribe {ONLINE_TOPIC}"]
+    assert first_chunk > 1
+
+
+def test_an_early_round_sent_after_a_reconnect_does_not_silence_the_next_announcement(
+        kit, hq_home):
+    """HQ announces itself, and the broker dies before the early re-send: the kit reconnects
+    to the restarted broker and re-sends before any worker subscribed there (the broker drops
+    it). The worker's announcement that follows still brings an early round (the crash-loop
+    guard counts only a round sent on the connection its announcement came on)."""
+    from sync.errors import Disconnected
+    from sync.protocol.acks import Online, sign_online
+    from sync.protocol.topics import ONLINE_TOPIC
+
+    packets = [make_packet(kit, 3000) for _ in range(2)]
+    for p in packets:
+        kit.outbox.add(p)
+
+    class DroppingLink(ScriptedLink):
+        async def messages(self):  # type: ignore[no-untyped-def]
+            while True:
+                message = await self.inbox.get()
+                if message is None:
+                    raise Disconnected("receiving: the broker went away")
+                yield message
+
+    link = DroppingLink(hq_home.keys())
+    link.suback.set()
+    link.hq_silent = True
+    signing = hq_home.keys().signing
+
+    def announce() -> None:
+        link.inbox.put_nowait(Incoming(ONLINE_TOPIC, sign_online(
+            Online(datetime.now(UTC), "w1"), signing), False))
+
+    @asynccontextmanager
+    async def connector(_options):  # type: ignore[no-untyped-def]
+        yield link
+
+    settings = SyncSettings(**{**FAST, "ack_timeout": 30.0, "ack_timeout_max": 60.0,
+                               "poll": 0.02, "resend_settle": 1.0, "backoff_initial": 0.05,
+                               "reconnect_fast_max": 0.1})
+    uplink = Uplink(kit, settings, connector=connector)
+
+    def sends(n: int) -> bool:
+        return all(len(link.sends(p.packet_id)) == n for p in packets)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        run = asyncio.create_task(uplink.run(stop))
+        await _until(lambda: all(kit.outbox.get(p.packet_id).state.value == "sent"
+                                 for p in packets))
+        announce()
+        await _until(lambda: uplink._early_at < float("inf"))
+        link.inbox.put_nowait(None)  # the broker dies before the early round
+        await _until(lambda: uplink.stats.connects == 2)
+        await _until(lambda: sends(2))  # the early round, into a broker with no worker
+        announce()  # the worker is back on the restarted broker
+        await _until(lambda: sends(3))
+        stop.set()
+        await run
+
+    asyncio.run(main())
+    assert uplink._ack_wait == 30.0
+
+
 def test_an_announcement_says_whether_the_broker_may_have_lost_messages(hq_home):
     """A worker back with its session kept, on a broker that did not restart, lost nothing
     (the broker queued its share): kits re-send nothing. A new session, a broker that
