@@ -144,9 +144,10 @@ class UplinkReceiver(UplinkBase):
         # Delivered as retained (on our subscribe): made before the broker had that
         # SUBSCRIBE, so what was begun after it went to the worker that made it (the broker
         # handles one connection's packets in order); what was begun before it may be
-        # lost. The SUBSCRIBE goes out ahead of this connection's first chunk (Uplink.
-        # _subscribe): were it behind them, a worker subscribing and announcing itself in
-        # between would not have been there for them. Delivered live: everything so far.
+        # lost. The SUBSCRIBE goes out ahead of this connection's first chunk
+        # (Uplink._subscribe_online): were it behind them, a worker subscribing and
+        # announcing itself in between would not have been there for them. Delivered
+        # live: everything so far.
         if retained and self._online_asked_clock is not None:
             before, self._early_cutoff = self._online_asked, self._online_asked_clock
         else:

@@ -3,9 +3,12 @@ with a reason, keeps dead letters, reassembles durably and stores exactly once."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import time
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -13,6 +16,7 @@ from edge.config import KitConfig, KitPaths
 from edge.kit import Kit, install_bundle
 from edge.operators import KdfParams
 from edge.provisioning import open_bundle
+from sync.mqtt import Incoming
 from sync.protocol.acks import AckStatus
 from sync.protocol.chunks import Chunk, split_packet
 from sync.protocol.status import Status, sign_status
@@ -64,7 +68,6 @@ def _frames(packet, chunk_size=65536):
 def _chunked_packet(env):
     """kit-a's 300 kB packet as the five chunk messages HQ receives, and HQ's store."""
     from hq.packets import PacketStore
-    from sync.mqtt import Incoming
 
     ingestor, kits = env
     a = kits["kit-a"]
@@ -238,7 +241,6 @@ def test_one_batch_stores_each_packet_once_and_tells_repeats_and_conflicts_apart
     """A batch is stored with one multi-row insert: new packets stored, the same packet
     twice in the batch stored once (then a duplicate), a reused id refused as a conflict."""
     from hq.packets import PacketStore
-    from sync.mqtt import Incoming
 
     ingestor, kits = env
     a = kits["kit-a"]
@@ -274,7 +276,6 @@ def test_chunks_cut_by_a_batch_boundary_are_assembled_in_memory(env):
 
 def test_held_chunks_are_written_when_none_of_the_missing_ones_come_and_on_flush(env):
     from hq.ingest import Ingestor
-    from sync.mqtt import Incoming
 
     ingestor, a, up, packet, frames, store = _chunked_packet(env)
     ingestor.handle_batch(frames[:2], hold=True)
@@ -298,7 +299,6 @@ def test_twin_workers_holding_chunks_store_every_packet_exactly_once(env):
     can assemble it in memory, so both write their chunks and one completes it."""
     from hq.ingest import Ingestor
     from hq.packets import PacketStore
-    from sync.mqtt import Incoming
 
     ingestor, kits = env
     a = kits["kit-a"]
@@ -358,7 +358,6 @@ def test_two_workers_in_parallel_threads_store_each_chunked_packet_exactly_once(
     from hq.db import make_engine
     from hq.ingest import Ingestor
     from hq.packets import PacketStore
-    from sync.mqtt import Incoming
 
     ingestor, kits = env
     a = kits["kit-a"]
@@ -403,14 +402,57 @@ def test_two_workers_in_parallel_threads_store_each_chunked_packet_exactly_once(
         assert store.packet_data(p.packet_id) == p.data
 
 
+
+class _ScriptedLink:
+    """The broker as ingest's loop sees it, scripted by a test: messages put in ``inbox``,
+    the kits' acks it publishes in ``published`` (the worker's "online" announcement left
+    out), the mids it PUBACKs in ``pubacked``. With ``broker_has_acks``, each ack's publish
+    waits for that event: the broker's PUBACK for the kit's ack."""
+
+    def __init__(self, broker_has_acks: asyncio.Event | None = None) -> None:
+        self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
+        self.published: list[tuple[str, bytes]] = []
+        self.pubacked: list[int] = []
+        self.broker_has_acks = broker_has_acks
+
+    async def subscribe(self, name, *, timeout=None):  # type: ignore[no-untyped-def]
+        pass
+
+    async def publish(self, name, payload, *, retain=False, timeout=None):  # type: ignore[no-untyped-def]
+        if name == ONLINE_TOPIC:
+            return
+        self.published.append((name, payload))
+        if self.broker_has_acks is not None:
+            await self.broker_has_acks.wait()
+
+    def ack(self, message: Incoming) -> None:
+        self.pubacked.append(message.mid)
+
+    async def messages(self):  # type: ignore[no-untyped-def]
+        while True:
+            yield await self.inbox.get()
+
+    def queued(self) -> int:
+        return self.inbox.qsize()
+
+    @asynccontextmanager
+    async def connector(self, options):  # type: ignore[no-untyped-def]
+        yield self
+
+
+async def _until(check) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 5
+    while not check():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+
+
 def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env, monkeypatch):
     import asyncio
-    import time
-    from contextlib import asynccontextmanager
 
     import hq.ingest_worker as ingest_module
     from hq.packets import PacketStore
-    from sync.mqtt import BrokerAddress, ConnectOptions, Incoming
+    from sync.mqtt import BrokerAddress, ConnectOptions
 
     monkeypatch.setattr(ingest_module, "HOLD_IDLE", 0.2)
     ingestor, kits = env
@@ -419,40 +461,8 @@ def test_ingest_loop_writes_held_chunks_when_the_link_goes_quiet_and_on_stop(env
     store = PacketStore(ingestor.engine)
     first, second = _packet(a, 300_000), _packet(a, 300_000)
 
-    class Link:
-        def __init__(self) -> None:
-            self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
-            self.published: list[tuple[str, bytes]] = []
-            self.pubacked: list[int] = []  # mids PUBACKed to the broker
-
-        async def subscribe(self, name, *, timeout=None):
-            pass
-
-        async def publish(self, name, payload, *, retain=False, timeout=None):
-            if name != ONLINE_TOPIC:  # the worker's "online" announcement
-                self.published.append((name, payload))
-
-        def ack(self, message):
-            self.pubacked.append(message.mid)
-
-        async def messages(self):
-            while True:
-                yield await self.inbox.get()
-
-        def queued(self) -> int:
-            return self.inbox.qsize()
-
-    link = Link()
-
-    @asynccontextmanager
-    async def connector(options):
-        yield link
-
-    async def until(check) -> None:
-        deadline = time.monotonic() + 5
-        while not check():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+    link = _ScriptedLink()
+    connector, until = link.connector, _until
 
     async def main() -> None:
         stop, ready = asyncio.Event(), asyncio.Event()
@@ -491,55 +501,19 @@ def test_ingest_loop_pubacks_a_packet_only_once_the_broker_has_its_ack(env):
     and acks them as duplicates. Had it PUBACKed them first, the packet would be stored with
     its ack lost and the kit waiting out its ack timeout (test_recovery's SIGKILL case)."""
     import asyncio
-    import time
-    from contextlib import asynccontextmanager
 
     from hq.ingest_worker import run_ingest
     from hq.packets import PacketStore
-    from sync.mqtt import BrokerAddress, ConnectOptions, Incoming
+    from sync.mqtt import BrokerAddress, ConnectOptions
 
     ingestor, kits = env
     a = kits["kit-a"]
     up = topic("kit-a", Channel.PACKET)
     packet = _packet(a, 3000)
 
-    class Link:
-        def __init__(self) -> None:
-            self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
-            self.acks_out: list[tuple[str, bytes]] = []  # to the broker, not PUBACKed yet
-            self.broker_has_acks = asyncio.Event()
-            self.pubacked: list[int] = []
-
-        async def subscribe(self, name, *, timeout=None):
-            pass
-
-        async def publish(self, name, payload, *, retain=False, timeout=None):
-            if name == ONLINE_TOPIC:
-                return
-            self.acks_out.append((name, payload))
-            await self.broker_has_acks.wait()  # the broker's PUBACK for the kit's ack
-
-        def ack(self, message):
-            self.pubacked.append(message.mid)
-
-        async def messages(self):
-            while True:
-                yield await self.inbox.get()
-
-        def queued(self) -> int:
-            return self.inbox.qsize()
-
-    link = Link()
-
-    @asynccontextmanager
-    async def connector(options):
-        yield link
-
-    async def until(check) -> None:
-        deadline = time.monotonic() + 5
-        while not check():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+    # the kits' acks wait for the broker's PUBACK until the test says it came
+    link = _ScriptedLink(broker_has_acks=asyncio.Event())
+    connector, until = link.connector, _until
 
     async def main() -> None:
         stop, ready = asyncio.Event(), asyncio.Event()
@@ -548,17 +522,18 @@ def test_ingest_loop_pubacks_a_packet_only_once_the_broker_has_its_ack(env):
                                               on_ready=ready.set))
         await ready.wait()
         link.inbox.put_nowait(Incoming(up, _frames(packet)[0], False, 7))
-        await until(lambda: len(link.acks_out) == 1)  # committed, its ack on the way
+        await until(lambda: len(link.published) == 1)  # committed, its ack on the way
         assert PacketStore(ingestor.engine).count_packets() == 1
         await asyncio.sleep(0.1)
         assert link.pubacked == []  # the broker still has the message: a kill loses nothing
+        assert link.broker_has_acks is not None
         link.broker_has_acks.set()
         await until(lambda: link.pubacked == [7])
         stop.set()
         await task
 
     asyncio.run(main())
-    assert _ack(ingestor, a, link.acks_out[0]).status is AckStatus.STORED
+    assert _ack(ingestor, a, link.published[0]).status is AckStatus.STORED
 
 
 @pytest.mark.postgres
